@@ -1,0 +1,96 @@
+/**
+ * The one registry of Synapse error codes. Every error Synapse throws or rejects with is a
+ * {@link SynapseError} whose `code` is one of {@link ERROR_CODES}; `docs/errors.md` documents
+ * each (a test keeps the two in agreement).
+ *
+ * Errors fall in four kinds (Effect's Fail / Die / Interrupt, plus misuse):
+ * - `misuse`: the caller passed something wrong; nothing was started or lost.
+ * - `failure`: the agent ran and raised; returned to the caller, never a restart trigger.
+ * - `defect`: a crash or protocol violation; the supervisor restarts the worker.
+ * - `interruption`: abort, timeout or shutdown; never a restart trigger by itself.
+ */
+
+/** Registry: code → kind and a one-line meaning (the long form lives in docs/errors.md). */
+export const ERROR_CODES = Object.freeze({
+  SYN_ERR_INVALID_OPTION: { kind: 'misuse', meaning: 'An option key is unknown or its value has the wrong type or range.' },
+  SYN_ERR_INVALID_ARGUMENT: { kind: 'misuse', meaning: 'An argument (id, prompt, message) is malformed.' },
+  SYN_ERR_NAME_TAKEN: { kind: 'misuse', meaning: 'A registered name or agent id is already in use.' },
+  SYN_ERR_NO_PROC: { kind: 'misuse', meaning: 'The target actor is not alive.' },
+  SYN_ERR_NO_AGENT: { kind: 'misuse', meaning: 'No agent with that id exists.' },
+  SYN_ERR_SYSTEM_STOPPED: { kind: 'interruption', meaning: 'The actor system is stopping or stopped.' },
+  SYN_ERR_MAILBOX_FULL: { kind: 'interruption', meaning: "The actor's bounded mailbox is full." },
+  SYN_ERR_OVERLOADED: { kind: 'interruption', meaning: "The agent's bounded request queue is full." },
+  SYN_ERR_TIMEOUT: { kind: 'interruption', meaning: 'The deadline of a call or request passed.' },
+  SYN_ERR_ABORTED: { kind: 'interruption', meaning: "The caller's AbortSignal fired." },
+  SYN_ERR_SHUTDOWN: { kind: 'interruption', meaning: 'The actor or agent was stopped while the request was pending.' },
+  SYN_ERR_ACTOR_EXITED: { kind: 'defect', meaning: 'The actor exited (crashed or stopped) before replying.' },
+  SYN_ERR_START_FAILED: { kind: 'defect', meaning: "An actor's init failed or a child could not be started." },
+  SYN_ERR_AGENT_CRASHED: { kind: 'defect', meaning: 'The Python worker process died with the request in flight.' },
+  SYN_ERR_AGENT_UNAVAILABLE: { kind: 'interruption', meaning: 'The agent is quarantined or restarting; retry after nextRetryAt.' },
+  SYN_ERR_AGENT_FAILED: { kind: 'failure', meaning: 'The Python agent raised an exception while handling the request.' },
+  SYN_ERR_PROTOCOL: { kind: 'defect', meaning: 'A frame violated the wire protocol (garbage, bad JSON, bad schema).' },
+  SYN_ERR_FRAME_TOO_LARGE: { kind: 'defect', meaning: 'A frame exceeded the maximum frame size.' },
+  SYN_ERR_STARTUP_TIMEOUT: { kind: 'defect', meaning: 'The Python process did not become ready before startTimeoutMs.' },
+  SYN_ERR_STARTUP_FAILED: { kind: 'defect', meaning: 'The Python process failed while starting (import error, exit before ready).' },
+  SYN_ERR_HEARTBEAT_TIMEOUT: { kind: 'defect', meaning: 'The Python process stopped answering heartbeats.' },
+  SYN_ERR_MEMORY_LIMIT: { kind: 'defect', meaning: 'The Python process exceeded its memory limit and was killed.' },
+  SYN_ERR_PYTHON_NOT_FOUND: { kind: 'misuse', meaning: 'The Python interpreter could not be found or executed.' },
+  SYN_ERR_TOOL_FAILED: { kind: 'failure', meaning: 'A TypeScript tool handler threw; the model saw the error.' },
+  SYN_ERR_CONVERSATION_BUSY: { kind: 'interruption', meaning: 'A turn is already running on this conversation (policy: reject).' },
+  SYN_ERR_STORE_CORRUPT: { kind: 'defect', meaning: 'A history store file is corrupt beyond torn-tail recovery.' },
+  SYN_ERR_STORE_IO: { kind: 'defect', meaning: 'The history store could not read or write its files.' },
+} as const satisfies Record<string, { kind: ErrorKind; meaning: string }>);
+
+export type ErrorKind = 'misuse' | 'failure' | 'defect' | 'interruption';
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const BRAND = Symbol.for('synapse.error');
+
+/** Extra, code-specific fields carried by an error (e.g. `exitCode`, `signal`, `nextRetryAt`). */
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+/**
+ * The error type of every Synapse API.
+ *
+ * @example
+ * ```ts
+ * try { await system.sendMessage('bot', { prompt: 'hi' }) }
+ * catch (err) { if (isSynapseError(err, 'SYN_ERR_OVERLOADED')) retryLater() }
+ * ```
+ */
+export class SynapseError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SynapseError';
+    this.code = code;
+    this.kind = ERROR_CODES[code].kind;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** `instanceof` that survives duplicate installs of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, kind: this.kind, message: this.message, ...this.details };
+  }
+}
+
+/** True when `value` is a SynapseError (optionally with the given code). */
+export function isSynapseError(value: unknown, code?: ErrorCode): value is SynapseError {
+  return value instanceof SynapseError && (code === undefined || value.code === code);
+}
+
+/** Shorthand used across the code base. */
+export function synErr(code: ErrorCode, message: string, details?: ErrorDetails, cause?: unknown): SynapseError {
+  const options: { cause?: unknown; details?: ErrorDetails } = {};
+  if (details !== undefined) options.details = details;
+  if (cause !== undefined) options.cause = cause;
+  return new SynapseError(code, message, options);
+}

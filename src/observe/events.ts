@@ -1,0 +1,62 @@
+/**
+ * Every lifecycle event Synapse reports, as one typed map. The same events are logged via
+ * pino (see ./log.ts) and emitted on `system.events` (eventemitter3) and the `inspect` stream.
+ * Fields are documented in docs/observability.md.
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { ExitReason } from '../actor/types.ts';
+
+export interface SynapseEvents {
+  // actor core
+  'actor.spawned': { actor: string; name?: string | undefined; parent?: string | undefined };
+  'actor.stopped': { actor: string; name?: string | undefined; reason: string };
+  'actor.crashed': { actor: string; name?: string | undefined; reason: string; error?: unknown };
+  'mailbox.dropped': { actor: string; name?: string | undefined; policy: string; capacity: number };
+  // supervision
+  'supervisor.child_started': { supervisor: string; child: string; actor: string };
+  'supervisor.child_exited': { supervisor: string; child: string; reason: string; abnormal: boolean };
+  'supervisor.restart_scheduled': { supervisor: string; child: string; delayMs: number; attempt: number; startup: boolean };
+  'supervisor.restarted': { supervisor: string; child: string; actor: string; attempt: number };
+  'supervisor.intensity_exceeded': { supervisor: string; restarts: number; intensity: number; periodMs: number };
+  'supervisor.escalated': { supervisor: string; reason: string };
+  // python agents
+  'agent.spawned': { agent: string; workers: number };
+  'agent.stopped': { agent: string; reason: string };
+  'worker.spawned': { agent: string; worker: number; pid: number };
+  'worker.ready': { agent: string; worker: number; pid: number; startupMs: number };
+  'worker.crashed': {
+    agent: string;
+    worker: number;
+    pid: number;
+    code: string;
+    exitCode: number | null;
+    signal: string | null;
+    stderrTail: string;
+    inFlight: number;
+  };
+  'worker.exited': { agent: string; worker: number; pid: number; exitCode: number | null; signal: string | null };
+  'agent.quarantined': { agent: string; nextRetryAt: number; crashes: number };
+  'agent.recovered': { agent: string };
+  'orphan.reaped': { pid: number; pidFile: string };
+  'message.routed': { agent: string; requestId: string; worker: number; conversationId?: string | undefined; turnId?: string | undefined };
+  'call.failed': { agent: string; requestId: string; code: string; conversationId?: string | undefined; turnId?: string | undefined };
+  'call.completed': { agent: string; requestId: string; latencyMs: number };
+  'turn.committed': { conversationId: string; turnId: string; agent: string; messages: number };
+  'turn.failed': { conversationId: string; turnId: string; agent: string; code: string };
+}
+
+export type SynapseEventName = keyof SynapseEvents;
+
+/** One entry of the unified `inspect` stream. */
+export type InspectEvent = { [K in SynapseEventName]: { type: K; at: number } & SynapseEvents[K] }[SynapseEventName];
+
+/** Typed emitter: `events.on('worker.crashed', (e) => …)`. */
+export class SynapseEventEmitter extends EventEmitter<{ [K in SynapseEventName]: (event: SynapseEvents[K]) => void } & { inspect: (event: InspectEvent) => void }> {}
+
+/** Human-readable form of an exit reason for logs and events. */
+export function formatReason(reason: ExitReason | 'noproc'): string {
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === 'object' && reason !== null && 'shutdown' in reason) return `{shutdown, ${String((reason as { shutdown: unknown }).shutdown)}}`;
+  return String(reason);
+}

@@ -1,0 +1,12 @@
+// Global fast-check settings: CI pins the seed (FC_SEED) so a red run is replayable;
+// FC_NUM_RUNS raises the run count for the long property script.
+import fc from 'fast-check';
+
+const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+const numRuns = process.env.FC_NUM_RUNS === undefined ? undefined : Number(process.env.FC_NUM_RUNS);
+fc.configureGlobal({
+  ...(seed === undefined ? {} : { seed }),
+  ...(numRuns === undefined ? {} : { numRuns }),
+  interruptAfterTimeLimit: 60_000,
+  markInterruptAsFailure: true,
+});
