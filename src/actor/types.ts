@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.ts';
+import type { SynapseEventEmitter } from '../observe/events.ts';
 
 /**
  * Why an actor exited (Erlang exit reasons):
@@ -38,7 +39,9 @@ export interface ActorRef<M = unknown, R = unknown> {
   /** Immediate exit with reason 'kill': pending handler results are discarded, `terminate` is not run. */
   kill(): void;
   isAlive(): boolean;
-  /** Resolves with the exit reason once the actor has exited. */
+  /** Resolves once `init` has completed (rejects with SYN_ERR_START_FAILED if init threw). Created lazily. */
+  readonly started: Promise<void>;
+  /** Resolves with the exit reason once the actor has exited. Created lazily. */
   readonly exited: Promise<ExitReason>;
 }
 
@@ -122,6 +125,7 @@ export interface Behaviour<M = unknown, R = unknown> {
 export interface ActorSystemLike {
   readonly clock: Clock;
   readonly log: Logger;
+  readonly events: SynapseEventEmitter;
   spawn<M, R>(behaviour: Behaviour<M, R>, options?: SpawnOptions): ActorRef<M, R>;
   whereis(name: string): ActorRef | undefined;
 }
