@@ -1,0 +1,334 @@
+/**
+ * The per-agent request router: admission (bounded queue, fast rejection while
+ * quarantined), dispatch to the least-loaded ready worker under the per-worker concurrency
+ * cap, caller deadlines and AbortSignals (→ `cancel` to Python, and a kill if Python does
+ * not let go within the grace period). Workers come and go as the supervisor restarts them;
+ * the router only sees ready ones. Not an actor: it sits on the hot path and holds no
+ * process, so a plain object with an explicit state is cheaper and easier to reason about.
+ */
+import { nanoid } from 'nanoid';
+import type { Clock, TimerHandle } from '../clock.ts';
+import { synErr, type SynapseError } from '../errors.ts';
+import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
+
+/** What a run returns (mirrors the `result` frame). */
+export interface RunResult {
+  output: unknown;
+  messages: unknown[];
+  usage: Record<string, number>;
+}
+
+/** A streamed event from Python (mirrors the `event` frame's `event`). */
+export type AgentEvent =
+  | { kind: 'text_delta'; delta: string }
+  | { kind: 'tool_call'; tool: string; args: unknown; toolCallId: string }
+  | { kind: 'tool_result'; tool: string; toolCallId: string; content: unknown };
+
+export interface RunRequest {
+  id: string;
+  agent: string;
+  prompt: string;
+  history: unknown[];
+  timeoutMs: number | null;
+  stream: boolean;
+  conversationId?: string;
+  turnId?: string;
+}
+
+/** A ready worker as the router sees it (implemented by the worker actor over a PythonProcess). */
+export interface WorkerSlot {
+  readonly index: number;
+  readonly pid: number;
+  run(request: RunRequest, onEvent: ((event: AgentEvent) => void) | undefined): Promise<RunResult>;
+  cancel(requestId: string): void;
+  /** Kills the worker's process (the supervisor then restarts it). */
+  kill(reason: SynapseError): void;
+}
+
+export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'quarantined' | 'stopped';
+
+export interface RouterOptions {
+  agent: string;
+  workers: number;
+  concurrency: number;
+  queueCapacity: number;
+  timeoutMs: number;
+  cancelGraceMs: number;
+  /** While no worker is up (start-up, restart backoff): queue requests (bounded) or reject at once. */
+  whenUnavailable: 'queue' | 'reject';
+  clock: Clock;
+  events: SynapseEventEmitter;
+}
+
+export interface RequestOptions {
+  prompt: string;
+  history: unknown[];
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: AgentEvent) => void) | undefined;
+  conversationId?: string | undefined;
+  turnId?: string | undefined;
+}
+
+interface Pending {
+  readonly request: RunRequest;
+  readonly onEvent: ((event: AgentEvent) => void) | undefined;
+  readonly resolve: (result: RunResult) => void;
+  readonly reject: (error: unknown) => void;
+  readonly startedAt: number;
+  timer: TimerHandle | undefined;
+  grace: TimerHandle | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  settled: boolean;
+  worker: Worker | undefined;
+}
+
+interface Worker {
+  readonly slot: WorkerSlot;
+  inFlight: number;
+}
+
+export class AgentRouter {
+  readonly #o: RouterOptions;
+  readonly #workers = new Map<number, Worker>();
+  readonly #queue: Pending[] = [];
+  #state: AgentState = 'starting';
+  #nextRetryAt: number | undefined;
+  #inFlight = 0;
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+  }
+
+  get state(): AgentState {
+    return this.#state;
+  }
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+  get queued(): number {
+    return this.#queue.length;
+  }
+  get nextRetryAt(): number | undefined {
+    return this.#nextRetryAt;
+  }
+  pids(): number[] {
+    return [...this.#workers.values()].map((w) => w.slot.pid);
+  }
+
+  /** A worker became ready. */
+  attach(slot: WorkerSlot): void {
+    this.#workers.set(slot.index, { slot, inFlight: 0 });
+    this.#nextRetryAt = undefined;
+    this.#updateState();
+    this.#pump();
+  }
+
+  /** A worker went away (its in-flight runs are settled by the process layer). */
+  detach(index: number): void {
+    if (!this.#workers.delete(index)) return;
+    this.#updateState();
+    if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') {
+      this.#rejectQueued(() => this.#unavailable());
+    }
+  }
+
+  /** The agent exceeded its restart intensity: reject fast until `nextRetryAt`. */
+  quarantine(nextRetryAt: number): void {
+    this.#state = 'quarantined';
+    this.#nextRetryAt = nextRetryAt;
+    this.#rejectQueued(() => this.#unavailable());
+  }
+
+  /** Back from quarantine (a restart is under way). */
+  unquarantine(): void {
+    if (this.#state !== 'quarantined') return;
+    this.#state = 'restarting';
+    this.#updateState();
+  }
+
+  /** Stops admitting; rejects everything queued with SYN_ERR_SHUTDOWN. In-flight runs settle as their workers stop. */
+  close(): void {
+    this.#state = 'stopped';
+    this.#rejectQueued(() => synErr('SYN_ERR_SHUTDOWN', `Agent "${this.#o.agent}" was stopped`, { agent: this.#o.agent }));
+  }
+
+  /**
+   * Runs one request on a worker.
+   * @throws SYN_ERR_OVERLOADED (queue full), SYN_ERR_AGENT_UNAVAILABLE (quarantined / no worker and policy reject),
+   *   SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, SYN_ERR_SHUTDOWN, and whatever the worker's run rejects with.
+   */
+  request(options: RequestOptions): Promise<RunResult> {
+    const agent = this.#o.agent;
+    if (this.#state === 'stopped') return Promise.reject(synErr('SYN_ERR_SHUTDOWN', `Agent "${agent}" was stopped`, { agent }));
+    if (this.#state === 'quarantined') return Promise.reject(this.#unavailable());
+    if (options.signal?.aborted) return Promise.reject(abortError(options.signal, agent));
+    if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') return Promise.reject(this.#unavailable());
+
+    const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
+    const request: RunRequest = {
+      id: nanoid(12),
+      agent,
+      prompt: options.prompt,
+      history: options.history,
+      timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : null,
+      stream: options.onEvent !== undefined,
+      ...(options.conversationId === undefined ? {} : { conversationId: options.conversationId }),
+      ...(options.turnId === undefined ? {} : { turnId: options.turnId }),
+    };
+    return new Promise<RunResult>((resolve, reject) => {
+      const p: Pending = {
+        request,
+        onEvent: options.onEvent,
+        resolve,
+        reject,
+        startedAt: this.#o.clock.now(),
+        timer: undefined,
+        grace: undefined,
+        signal: options.signal,
+        onAbort: undefined,
+        settled: false,
+        worker: undefined,
+      };
+      const worker = this.#pickWorker();
+      if (worker === undefined) {
+        if (this.#queue.length >= this.#o.queueCapacity) {
+          reject(
+            synErr('SYN_ERR_OVERLOADED', `Agent "${agent}" queue is full (${this.#o.queueCapacity} waiting)`, {
+              agent,
+              queueCapacity: this.#o.queueCapacity,
+              inFlight: this.#inFlight,
+            }),
+          );
+          return;
+        }
+        this.#queue.push(p);
+      }
+      if (Number.isFinite(timeoutMs)) {
+        p.timer = this.#o.clock.setTimeout(() => this.#interrupt(p, synErr('SYN_ERR_TIMEOUT', `Agent "${agent}" did not answer within ${timeoutMs} ms`, { agent, timeoutMs, requestId: request.id })), timeoutMs);
+      }
+      if (options.signal !== undefined) {
+        const signal = options.signal;
+        p.onAbort = () => this.#interrupt(p, abortError(signal, agent));
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      if (worker !== undefined) this.#dispatch(p, worker);
+    });
+  }
+
+  #pickWorker(): Worker | undefined {
+    let best: Worker | undefined;
+    for (const w of this.#workers.values()) {
+      if (w.inFlight < this.#o.concurrency && (best === undefined || w.inFlight < best.inFlight)) best = w;
+    }
+    return best;
+  }
+
+  #dispatch(p: Pending, worker: Worker): void {
+    p.worker = worker;
+    worker.inFlight++;
+    this.#inFlight++;
+    const { request } = p;
+    this.#emit('message.routed', {
+      agent: request.agent,
+      requestId: request.id,
+      worker: worker.slot.index,
+      conversationId: request.conversationId,
+      turnId: request.turnId,
+    });
+    let run: Promise<RunResult>;
+    try {
+      run = worker.slot.run(request, p.onEvent === undefined ? undefined : (e) => { if (!p.settled) p.onEvent!(e); });
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      (result) => this.#finish(p, worker, undefined, result),
+      (error: unknown) => this.#finish(p, worker, error, undefined),
+    );
+  }
+
+  #finish(p: Pending, worker: Worker, error: unknown, result: RunResult | undefined): void {
+    worker.inFlight--;
+    this.#inFlight--;
+    if (p.grace !== undefined) this.#o.clock.clearTimeout(p.grace);
+    if (!p.settled) {
+      if (error === undefined) this.#settle(p, undefined, result);
+      else this.#settle(p, error, undefined);
+    }
+    this.#pump();
+  }
+
+  /** Timeout or abort: settle the caller now; a dispatched run is cancelled in Python, and killed if it won't let go. */
+  #interrupt(p: Pending, error: SynapseError): void {
+    if (p.settled) return;
+    const queuedAt = this.#queue.indexOf(p);
+    if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
+    this.#settle(p, error, undefined);
+    const worker = p.worker;
+    if (worker === undefined) return;
+    worker.slot.cancel(p.request.id);
+    p.grace = this.#o.clock.setTimeout(() => {
+      p.grace = undefined;
+      worker.slot.kill(
+        synErr('SYN_ERR_TIMEOUT', `Worker ${worker.slot.index} of agent "${this.#o.agent}" did not release request ${p.request.id} within ${this.#o.cancelGraceMs} ms of cancel; killing it`, {
+          agent: this.#o.agent,
+          requestId: p.request.id,
+          pid: worker.slot.pid,
+        }),
+      );
+    }, this.#o.cancelGraceMs);
+  }
+
+  #settle(p: Pending, error: unknown, result: RunResult | undefined): void {
+    p.settled = true;
+    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    const { request } = p;
+    if (error === undefined) {
+      this.#emit('call.completed', { agent: request.agent, requestId: request.id, latencyMs: this.#o.clock.now() - p.startedAt });
+      p.resolve(result!);
+    } else {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'unknown';
+      this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, conversationId: request.conversationId, turnId: request.turnId });
+      p.reject(error);
+    }
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const worker = this.#pickWorker();
+      if (worker === undefined) return;
+      this.#dispatch(this.#queue.shift()!, worker);
+    }
+  }
+
+  #rejectQueued(make: () => SynapseError): void {
+    for (const p of this.#queue.splice(0)) this.#settle(p, make(), undefined);
+  }
+
+  #unavailable(): SynapseError {
+    const agent = this.#o.agent;
+    return synErr('SYN_ERR_AGENT_UNAVAILABLE', `Agent "${agent}" is ${this.#state}${this.#nextRetryAt === undefined ? '' : `; next retry in ${Math.max(0, Math.round(this.#nextRetryAt - this.#o.clock.now()))} ms`}`, {
+      agent,
+      state: this.#state,
+      nextRetryAt: this.#nextRetryAt,
+    });
+  }
+
+  #updateState(): void {
+    if (this.#state === 'stopped' || this.#state === 'quarantined') return;
+    const up = this.#workers.size;
+    this.#state = up === 0 ? (this.#state === 'starting' ? 'starting' : 'restarting') : up < this.#o.workers ? 'degraded' : 'ready';
+  }
+
+  #emit<K extends keyof SynapseEvents>(name: K, payload: SynapseEvents[K]): void {
+    const events = this.#o.events as unknown as { emit(n: string, p: unknown): boolean };
+    events.emit(name, payload);
+  }
+}
+
+function abortError(signal: AbortSignal, agent: string): SynapseError {
+  return synErr('SYN_ERR_ABORTED', `Request to agent "${agent}" was aborted`, { agent }, signal.reason);
+}

@@ -1,0 +1,225 @@
+// Unit tests of the request router's pure logic, with fake workers (real Python is covered in test/integration).
+import { describe, expect, it } from 'vitest';
+import { AgentRouter, type AgentEvent, type RunRequest, type RunResult, type WorkerSlot } from '../../../src/agent/router.ts';
+import { SynapseError, synErr } from '../../../src/errors.ts';
+import { SynapseEventEmitter } from '../../../src/observe/events.ts';
+import { SimulatedClock } from '../../../src/testing/clock.ts';
+
+interface Call {
+  request: RunRequest;
+  resolve: (r: RunResult) => void;
+  reject: (e: unknown) => void;
+  onEvent: ((e: AgentEvent) => void) | undefined;
+}
+
+function fakeWorker(index: number) {
+  const calls: Call[] = [];
+  const cancelled: string[] = [];
+  const killed: SynapseError[] = [];
+  const slot: WorkerSlot = {
+    index,
+    pid: 1000 + index,
+    run(request, onEvent) {
+      return new Promise((resolve, reject) => calls.push({ request, resolve, reject, onEvent }));
+    },
+    cancel: (id) => cancelled.push(id),
+    kill: (reason) => killed.push(reason),
+  };
+  return { slot, calls, cancelled, killed };
+}
+
+const result = (output: string): RunResult => ({ output, messages: [], usage: {} });
+
+function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>[0]> = {}) {
+  const clock = new SimulatedClock();
+  const events = new SynapseEventEmitter();
+  const router = new AgentRouter({
+    agent: 'a',
+    workers: 1,
+    concurrency: 2,
+    queueCapacity: 3,
+    timeoutMs: 1000,
+    cancelGraceMs: 200,
+    whenUnavailable: 'queue',
+    clock,
+    events,
+    ...overrides,
+  });
+  return { router, clock, events };
+}
+
+const codeOf = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof SynapseError ? e.code : `not coded: ${String(e)}`));
+
+describe('AgentRouter', () => {
+  it('dispatches up to the concurrency cap, queues the rest, and drains the queue as runs finish', async () => {
+    const { router } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const ps = [0, 1, 2].map((i) => router.request({ prompt: `p${i}`, history: [] }));
+    expect(w.calls.map((c) => c.request.prompt)).toEqual(['p0', 'p1']);
+    expect(router.queued).toBe(1);
+    w.calls[0]!.resolve(result('r0'));
+    await expect(ps[0]).resolves.toMatchObject({ output: 'r0' });
+    expect(w.calls.map((c) => c.request.prompt)).toEqual(['p0', 'p1', 'p2']);
+    w.calls[1]!.resolve(result('r1'));
+    w.calls[2]!.resolve(result('r2'));
+    await expect(Promise.all(ps)).resolves.toHaveLength(3);
+    expect(router.inFlight).toBe(0);
+  });
+
+  it('rejects with SYN_ERR_OVERLOADED when the bounded queue is full, losing nothing already admitted', async () => {
+    const { router } = makeRouter({ concurrency: 1, queueCapacity: 1 });
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const a = router.request({ prompt: 'a', history: [] });
+    const b = router.request({ prompt: 'b', history: [] });
+    expect(await codeOf(router.request({ prompt: 'c', history: [] }))).toBe('SYN_ERR_OVERLOADED');
+    w.calls[0]!.resolve(result('a'));
+    await a;
+    w.calls[1]!.resolve(result('b'));
+    await expect(b).resolves.toMatchObject({ output: 'b' });
+  });
+
+  it('routes to the least-loaded worker', () => {
+    const { router } = makeRouter({ workers: 2, concurrency: 5 });
+    const w0 = fakeWorker(0);
+    const w1 = fakeWorker(1);
+    router.attach(w0.slot);
+    router.attach(w1.slot);
+    for (let i = 0; i < 4; i++) void router.request({ prompt: `${i}`, history: [] }).catch(() => {});
+    expect(w0.calls).toHaveLength(2);
+    expect(w1.calls).toHaveLength(2);
+    expect(router.state).toBe('ready');
+  });
+
+  it('times out a dispatched call on the injected clock, cancels it in Python, and kills the worker if it does not let go', async () => {
+    const { router, clock } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const p = router.request({ prompt: 'slow', history: [], timeoutMs: 500 });
+    const code = codeOf(p);
+    await clock.advance(499);
+    expect(w.cancelled).toEqual([]);
+    await clock.advance(1);
+    expect(await code).toBe('SYN_ERR_TIMEOUT');
+    expect(w.cancelled).toEqual([w.calls[0]!.request.id]);
+    expect(w.calls[0]!.request.timeoutMs).toBe(500);
+    await clock.advance(199);
+    expect(w.killed).toHaveLength(0);
+    await clock.advance(1);
+    expect(w.killed.map((e) => e.code)).toEqual(['SYN_ERR_TIMEOUT']);
+  });
+
+  it('does not kill a worker that releases the cancelled run within the grace period', async () => {
+    const { router, clock } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const p = codeOf(router.request({ prompt: 'slow', history: [], timeoutMs: 100 }));
+    await clock.advance(100);
+    expect(await p).toBe('SYN_ERR_TIMEOUT');
+    w.calls[0]!.reject(synErr('SYN_ERR_ABORTED', 'cancelled'));
+    await clock.advance(1000);
+    expect(w.killed).toHaveLength(0);
+    expect(router.inFlight).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('times out a queued call and removes it from the queue', async () => {
+    const { router, clock } = makeRouter({ concurrency: 1 });
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    void router.request({ prompt: 'busy', history: [], timeoutMs: 10_000 }).catch(() => {});
+    const q = codeOf(router.request({ prompt: 'queued', history: [], timeoutMs: 50 }));
+    expect(router.queued).toBe(1);
+    await clock.advance(50);
+    expect(await q).toBe('SYN_ERR_TIMEOUT');
+    expect(router.queued).toBe(0);
+    expect(w.cancelled).toEqual([]);
+  });
+
+  it('turns an AbortSignal into SYN_ERR_ABORTED and a cancel frame; an already-aborted signal never dispatches', async () => {
+    const { router } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const ac = new AbortController();
+    const p = codeOf(router.request({ prompt: 'x', history: [], signal: ac.signal }));
+    ac.abort(new Error('user left'));
+    expect(await p).toBe('SYN_ERR_ABORTED');
+    expect(w.cancelled).toHaveLength(1);
+    expect(await codeOf(router.request({ prompt: 'y', history: [], signal: ac.signal }))).toBe('SYN_ERR_ABORTED');
+    expect(w.calls).toHaveLength(1);
+  });
+
+  it('settles each call exactly once even when the run settles after a timeout', async () => {
+    const { router, clock, events } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const outcomes: string[] = [];
+    events.on('call.completed', () => outcomes.push('completed'));
+    events.on('call.failed', (e) => outcomes.push(e.code));
+    const p = codeOf(router.request({ prompt: 'x', history: [], timeoutMs: 10 }));
+    await clock.advance(10);
+    w.calls[0]!.resolve(result('late'));
+    expect(await p).toBe('SYN_ERR_TIMEOUT');
+    await clock.advance(1);
+    expect(outcomes).toEqual(['SYN_ERR_TIMEOUT']);
+  });
+
+  it('queues while no worker is up (restart) and dispatches when one attaches', async () => {
+    const { router } = makeRouter();
+    const p = router.request({ prompt: 'wait', history: [] });
+    expect(router.state).toBe('starting');
+    expect(router.queued).toBe(1);
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    w.calls[0]!.resolve(result('ok'));
+    await expect(p).resolves.toMatchObject({ output: 'ok' });
+    router.detach(0);
+    expect(router.state).toBe('restarting');
+  });
+
+  it("with whenUnavailable 'reject', fails fast while no worker is up", async () => {
+    const { router } = makeRouter({ whenUnavailable: 'reject' });
+    expect(await codeOf(router.request({ prompt: 'x', history: [] }))).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+  });
+
+  it('quarantine rejects queued and new calls fast with the next retry time, until unquarantined', async () => {
+    const { router, clock } = makeRouter();
+    const queued = router.request({ prompt: 'q', history: [] });
+    router.quarantine(clock.now() + 5000);
+    const err = await queued.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SynapseError);
+    expect((err as SynapseError).code).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+    expect((err as SynapseError).details.nextRetryAt).toBe(5000);
+    expect(await codeOf(router.request({ prompt: 'x', history: [] }))).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+    router.unquarantine();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    expect(router.state).toBe('ready');
+    const p = router.request({ prompt: 'back', history: [] });
+    w.calls[0]!.resolve(result('ok'));
+    await expect(p).resolves.toMatchObject({ output: 'ok' });
+  });
+
+  it('close() rejects queued calls with SYN_ERR_SHUTDOWN and refuses new ones', async () => {
+    const { router } = makeRouter();
+    const p = codeOf(router.request({ prompt: 'x', history: [] }));
+    router.close();
+    expect(await p).toBe('SYN_ERR_SHUTDOWN');
+    expect(await codeOf(router.request({ prompt: 'y', history: [] }))).toBe('SYN_ERR_SHUTDOWN');
+  });
+
+  it('forwards stream events only while the call is unsettled', async () => {
+    const { router, clock } = makeRouter();
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const seen: AgentEvent[] = [];
+    const p = codeOf(router.request({ prompt: 'x', history: [], timeoutMs: 10, onEvent: (e) => seen.push(e) }));
+    expect(w.calls[0]!.request.stream).toBe(true);
+    w.calls[0]!.onEvent!({ kind: 'text_delta', delta: 'a' });
+    await clock.advance(10);
+    await p;
+    w.calls[0]!.onEvent!({ kind: 'text_delta', delta: 'b' });
+    expect(seen).toEqual([{ kind: 'text_delta', delta: 'a' }]);
+  });
+});
