@@ -1,0 +1,196 @@
+/**
+ * `system.spawnAgent(options)` — the resolver and defaults (one place, frozen, documented).
+ */
+import { synErr } from '../errors.ts';
+import { resolveOptions, v, type Field } from '../options.ts';
+
+/** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
+export interface AgentTool {
+  description: string;
+  /** JSON schema of the arguments object. */
+  parameters: Record<string, unknown>;
+  /** Runs in Node. A throw becomes a retry prompt the model sees (SYN_ERR_TOOL_FAILED is logged). */
+  handler: (args: unknown, context: ToolContext) => unknown;
+}
+
+export interface ToolContext {
+  agent: string;
+  requestId: string;
+  conversationId?: string | undefined;
+  turnId?: string | undefined;
+  signal: AbortSignal;
+}
+
+/** Defaults for `spawnAgent`; each documented on {@link SpawnAgentOptions}. */
+export const AGENT_DEFAULTS = Object.freeze({
+  workers: 1,
+  concurrency: 16,
+  queue: 1000,
+  timeoutMs: 60_000,
+  cancelGraceMs: 2_000,
+  whenUnavailable: 'queue' as 'queue' | 'reject',
+  restart: Object.freeze({
+    intensity: 5,
+    periodMs: 10_000,
+    backoff: Object.freeze({ minMs: 100, maxMs: 5_000, resetAfterMs: 30_000 }),
+    quarantine: Object.freeze({ minMs: 5_000, maxMs: 60_000, resetAfterMs: 60_000 }),
+  }),
+  python: Object.freeze({
+    startTimeoutMs: 20_000,
+    heartbeatIntervalMs: 1_000,
+    heartbeatTimeoutMs: 5_000,
+    shutdownTimeoutMs: 5_000,
+    maxFrameBytes: 8 * 1024 * 1024,
+  }),
+});
+
+/** Options of `system.spawnAgent`. */
+export interface SpawnAgentOptions {
+  /** Agent id: 1–100 chars of `[A-Za-z0-9._:-]`, starting with a letter or digit. */
+  id: string;
+  /** The pydantic-ai Agent to run: `package.module:attr` or `path/to/file.py:attr` (relative to `python.cwd`). */
+  agent: string;
+  /** Python worker processes (default 1). Requests go to the least-loaded ready worker. */
+  workers?: number;
+  /** Concurrent runs per worker (default 16); more wait in the queue. */
+  concurrency?: number;
+  /** Bounded queue of waiting requests (default 1000); full → SYN_ERR_OVERLOADED. */
+  queue?: number;
+  /** Default per-request deadline (default 60 000 ms). */
+  timeoutMs?: number;
+  /** After a cancel (timeout/abort), how long Python may take to let go before the worker is killed (default 2000 ms). */
+  cancelGraceMs?: number;
+  /** While no worker is up (restart backoff): 'queue' requests (default) or 'reject' them fast. */
+  whenUnavailable?: 'queue' | 'reject';
+  restart?: {
+    /** More than `intensity` worker restarts within `periodMs` → the agent is quarantined (default 5 / 10 s). */
+    intensity?: number;
+    periodMs?: number;
+    /** Worker restart backoff (default 100 ms → 5 s, full jitter, reset after 30 s up). */
+    backoff?: { minMs?: number; maxMs?: number; resetAfterMs?: number };
+    /** Quarantine backoff before the agent tries again by itself (default 5 s → 60 s). */
+    quarantine?: { minMs?: number; maxMs?: number; resetAfterMs?: number };
+  };
+  python?: {
+    /** Interpreter path (default: env SYNAPSE_PYTHON, else the project venv). */
+    executable?: string;
+    /** Working directory; `file.py` agent refs resolve against it (default `process.cwd()`). */
+    cwd?: string;
+    /** Extra environment for the Python process (secrets go here, never in argv; never logged). */
+    env?: Record<string, string>;
+    startTimeoutMs?: number;
+    heartbeatIntervalMs?: number;
+    heartbeatTimeoutMs?: number;
+    shutdownTimeoutMs?: number;
+    maxFrameBytes?: number;
+    /** Address-space cap per Python process (RLIMIT_AS); exceeding it kills the worker (SYN_ERR_MEMORY_LIMIT). */
+    memoryLimitMb?: number;
+  };
+  /** TypeScript tools offered to the agent. */
+  tools?: Record<string, AgentTool>;
+}
+
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+const AGENT_REF = /^(?:[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*|[^\0:]+\.py):[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*$/;
+
+const int = (min: number, max: number) => v.number({ min, max, integer: true });
+const ms = v.number({ min: 0, max: 2 ** 31 - 1 });
+const backoff = v.optional(v.object({ minMs: v.optional(ms), maxMs: v.optional(ms), resetAfterMs: v.optional(ms) }));
+const tool: Field<AgentTool> = v.object({
+  description: v.string({ max: 10_000 }),
+  parameters: (value, path) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : v.any()(invalidObj(path, value), path)),
+  handler: v.func<(args: unknown, context: ToolContext) => unknown>(),
+}) as Field<AgentTool>;
+
+function invalidObj(path: string, value: unknown): never {
+  throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "${path}": expected a JSON schema object, got ${typeof value}`, { option: path });
+}
+
+const schema = {
+  id: v.string({ min: 1, max: 100, pattern: AGENT_ID }),
+  agent: v.string({ min: 3, max: 1000, pattern: AGENT_REF }),
+  workers: v.optional(int(1, 64)),
+  concurrency: v.optional(int(1, 100_000)),
+  queue: v.optional(int(0, 10_000_000)),
+  timeoutMs: v.optional(v.number({ min: 1 })),
+  cancelGraceMs: v.optional(ms),
+  whenUnavailable: v.optional(v.oneOf(['queue', 'reject'] as const)),
+  restart: v.optional(
+    v.object({
+      intensity: v.optional(int(0, 1_000_000)),
+      periodMs: v.optional(v.number({ min: 1 })),
+      backoff,
+      quarantine: backoff,
+    }),
+  ),
+  python: v.optional(
+    v.object({
+      executable: v.optional(v.string({ min: 1 })),
+      cwd: v.optional(v.string({ min: 1 })),
+      env: v.optional(v.record(v.string({ max: 1_000_000 }))),
+      startTimeoutMs: v.optional(v.number({ min: 1 })),
+      heartbeatIntervalMs: v.optional(v.number({ min: 1 })),
+      heartbeatTimeoutMs: v.optional(v.number({ min: 1 })),
+      shutdownTimeoutMs: v.optional(ms),
+      maxFrameBytes: v.optional(int(1024, 1024 ** 3)),
+      memoryLimitMb: v.optional(int(64, 1024 * 1024)),
+    }),
+  ),
+  tools: v.optional(v.record(tool)),
+};
+
+export type ResolvedAgentOptions = ReturnType<typeof resolveAgentOptions>;
+
+/**
+ * Validates `spawnAgent` options and applies defaults.
+ * @throws SYN_ERR_INVALID_OPTION naming the bad option.
+ */
+export function resolveAgentOptions(input: unknown) {
+  if (typeof input !== 'object' || input === null) {
+    throw synErr('SYN_ERR_INVALID_OPTION', 'spawnAgent expects an options object with at least { id, agent }', { option: 'options' });
+  }
+  const o = resolveOptions('', input, schema);
+  const d = AGENT_DEFAULTS;
+  const r: Partial<NonNullable<typeof o.restart>> = o.restart ?? {};
+  const py: Partial<NonNullable<typeof o.python>> = o.python ?? {};
+  for (const name of Object.keys(o.tools ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(name)) {
+      throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "tools.${name}": tool names are 1–64 chars of [A-Za-z0-9_-]`, { option: `tools.${name}` });
+    }
+  }
+  return {
+    id: o.id,
+    agent: o.agent,
+    workers: o.workers ?? d.workers,
+    concurrency: o.concurrency ?? d.concurrency,
+    queue: o.queue ?? d.queue,
+    timeoutMs: o.timeoutMs ?? d.timeoutMs,
+    cancelGraceMs: o.cancelGraceMs ?? d.cancelGraceMs,
+    whenUnavailable: o.whenUnavailable ?? d.whenUnavailable,
+    restart: {
+      intensity: r.intensity ?? d.restart.intensity,
+      periodMs: r.periodMs ?? d.restart.periodMs,
+      backoff: { ...d.restart.backoff, ...stripUndefined(r.backoff ?? {}) },
+      quarantine: { ...d.restart.quarantine, ...stripUndefined(r.quarantine ?? {}) },
+    },
+    python: {
+      ...d.python,
+      ...stripUndefined({
+        startTimeoutMs: py.startTimeoutMs,
+        heartbeatIntervalMs: py.heartbeatIntervalMs,
+        heartbeatTimeoutMs: py.heartbeatTimeoutMs,
+        shutdownTimeoutMs: py.shutdownTimeoutMs,
+        maxFrameBytes: py.maxFrameBytes,
+      }),
+      executable: py.executable,
+      cwd: py.cwd ?? process.cwd(),
+      env: py.env ?? {},
+      memoryLimitMb: py.memoryLimitMb,
+    },
+    tools: o.tools ?? {},
+  };
+}
+
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}
