@@ -1,8 +1,9 @@
 /**
  * The per-agent request router: admission (bounded queue, fast rejection while
  * quarantined), dispatch to the least-loaded ready worker under the per-worker concurrency
- * cap, caller deadlines and AbortSignals (→ `cancel` to Python, and a kill if Python does
- * not let go within the grace period). Workers come and go as the supervisor restarts them;
+ * cap, and the caller's deadline and AbortSignal while a request waits in the queue. Once
+ * dispatched, the worker owns them (time left is passed down; the process layer sends
+ * `cancel` and kills a worker that will not let go). One owner per phase. Workers come and go as the supervisor restarts them;
  * the router only sees ready ones. Not an actor: it sits on the hot path and holds no
  * process, so a plain object with an explicit state is cheaper and easier to reason about.
  */
@@ -10,39 +11,22 @@ import { nanoid } from 'nanoid';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr, type SynapseError } from '../errors.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
+import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
+import type { StreamEvent } from '../protocol/frames.ts';
 
-/** What a run returns (mirrors the `result` frame). */
-export interface RunResult {
-  output: unknown;
-  messages: unknown[];
-  usage: Record<string, number>;
-}
+export type { RunResult };
+/** A streamed event from Python (the `event` frame's payload). */
+export type AgentEvent = StreamEvent;
 
-/** A streamed event from Python (mirrors the `event` frame's `event`). */
-export type AgentEvent =
-  | { kind: 'text_delta'; delta: string }
-  | { kind: 'tool_call'; tool: string; args: unknown; toolCallId: string }
-  | { kind: 'tool_result'; tool: string; toolCallId: string; content: unknown };
-
-export interface RunRequest {
-  id: string;
-  agent: string;
-  prompt: string;
-  history: unknown[];
-  timeoutMs: number | null;
-  stream: boolean;
-  conversationId?: string;
-  turnId?: string;
-}
-
-/** A ready worker as the router sees it (implemented by the worker actor over a PythonProcess). */
+/**
+ * A ready worker as the router sees it (implemented by the worker actor over a PythonProcess).
+ * Once dispatched, the worker owns the run's deadline (`request.timeoutMs`, the time left),
+ * its `signal`, the `cancel` frame and the kill of a worker that will not let go.
+ */
 export interface WorkerSlot {
   readonly index: number;
   readonly pid: number;
-  run(request: RunRequest, onEvent: ((event: AgentEvent) => void) | undefined): Promise<RunResult>;
-  cancel(requestId: string): void;
-  /** Kills the worker's process (the supervisor then restarts it). */
-  kill(reason: SynapseError): void;
+  run(request: RunRequest, handlers: RunHandlers): Promise<RunResult>;
 }
 
 export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'quarantined' | 'stopped';
@@ -53,7 +37,6 @@ export interface RouterOptions {
   concurrency: number;
   queueCapacity: number;
   timeoutMs: number;
-  cancelGraceMs: number;
   /** While no worker is up (start-up, restart backoff): queue requests (bounded) or reject at once. */
   whenUnavailable: 'queue' | 'reject';
   clock: Clock;
@@ -66,23 +49,26 @@ export interface RequestOptions {
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
   onEvent?: ((event: AgentEvent) => void) | undefined;
+  onToolCall?: ((call: ToolCallRequest) => unknown) | undefined;
   conversationId?: string | undefined;
   turnId?: string | undefined;
 }
 
 interface Pending {
-  readonly request: RunRequest;
-  readonly onEvent: ((event: AgentEvent) => void) | undefined;
+  readonly request: Mutable<RunRequest>;
+  readonly options: RequestOptions;
   readonly resolve: (result: RunResult) => void;
   readonly reject: (error: unknown) => void;
   readonly startedAt: number;
+  /** Absolute deadline on the router's clock, or Infinity. */
+  readonly deadline: number;
+  /** The queue-phase timer (cleared at dispatch: the worker owns the deadline from then on). */
   timer: TimerHandle | undefined;
-  grace: TimerHandle | undefined;
-  signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   settled: boolean;
-  worker: Worker | undefined;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface Worker {
   readonly slot: WorkerSlot;
@@ -167,7 +153,7 @@ export class AgentRouter {
     if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') return Promise.reject(this.#unavailable());
 
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
-    const request: RunRequest = {
+    const request: Mutable<RunRequest> = {
       id: nanoid(12),
       agent,
       prompt: options.prompt,
@@ -178,21 +164,24 @@ export class AgentRouter {
       ...(options.turnId === undefined ? {} : { turnId: options.turnId }),
     };
     return new Promise<RunResult>((resolve, reject) => {
+      const now = this.#o.clock.now();
       const p: Pending = {
         request,
-        onEvent: options.onEvent,
+        options,
         resolve,
         reject,
-        startedAt: this.#o.clock.now(),
+        startedAt: now,
+        deadline: Number.isFinite(timeoutMs) ? now + timeoutMs : Infinity,
         timer: undefined,
-        grace: undefined,
-        signal: options.signal,
         onAbort: undefined,
         settled: false,
-        worker: undefined,
       };
       const worker = this.#pickWorker();
-      if (worker === undefined) {
+      if (worker !== undefined) {
+        this.#dispatch(p, worker);
+        return;
+      }
+      {
         if (this.#queue.length >= this.#o.queueCapacity) {
           reject(
             synErr('SYN_ERR_OVERLOADED', `Agent "${agent}" queue is full (${this.#o.queueCapacity} waiting)`, {
@@ -206,14 +195,16 @@ export class AgentRouter {
         this.#queue.push(p);
       }
       if (Number.isFinite(timeoutMs)) {
-        p.timer = this.#o.clock.setTimeout(() => this.#interrupt(p, synErr('SYN_ERR_TIMEOUT', `Agent "${agent}" did not answer within ${timeoutMs} ms`, { agent, timeoutMs, requestId: request.id })), timeoutMs);
+        p.timer = this.#o.clock.setTimeout(
+          () => this.#dequeueWith(p, synErr('SYN_ERR_TIMEOUT', `Agent "${agent}" did not answer within ${timeoutMs} ms (still queued)`, { agent, timeoutMs, requestId: request.id })),
+          timeoutMs,
+        );
       }
       if (options.signal !== undefined) {
         const signal = options.signal;
-        p.onAbort = () => this.#interrupt(p, abortError(signal, agent));
+        p.onAbort = () => this.#dequeueWith(p, abortError(signal, agent));
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
-      if (worker !== undefined) this.#dispatch(p, worker);
     });
   }
 
@@ -226,10 +217,11 @@ export class AgentRouter {
   }
 
   #dispatch(p: Pending, worker: Worker): void {
-    p.worker = worker;
+    this.#clearQueuePhase(p);
     worker.inFlight++;
     this.#inFlight++;
-    const { request } = p;
+    const { request, options } = p;
+    if (Number.isFinite(p.deadline)) request.timeoutMs = Math.max(1, p.deadline - this.#o.clock.now());
     this.#emit('message.routed', {
       agent: request.agent,
       requestId: request.id,
@@ -237,9 +229,13 @@ export class AgentRouter {
       conversationId: request.conversationId,
       turnId: request.turnId,
     });
+    const handlers: Mutable<RunHandlers> = {};
+    if (options.onEvent !== undefined) handlers.onEvent = options.onEvent;
+    if (options.onToolCall !== undefined) handlers.onToolCall = options.onToolCall;
+    if (options.signal !== undefined) handlers.signal = options.signal;
     let run: Promise<RunResult>;
     try {
-      run = worker.slot.run(request, p.onEvent === undefined ? undefined : (e) => { if (!p.settled) p.onEvent!(e); });
+      run = worker.slot.run(request, handlers);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -252,39 +248,34 @@ export class AgentRouter {
   #finish(p: Pending, worker: Worker, error: unknown, result: RunResult | undefined): void {
     worker.inFlight--;
     this.#inFlight--;
-    if (p.grace !== undefined) this.#o.clock.clearTimeout(p.grace);
-    if (!p.settled) {
-      if (error === undefined) this.#settle(p, undefined, result);
-      else this.#settle(p, error, undefined);
-    }
+    if (error === undefined) this.#settle(p, undefined, result);
+    else this.#settle(p, error, undefined);
     this.#pump();
   }
 
-  /** Timeout or abort: settle the caller now; a dispatched run is cancelled in Python, and killed if it won't let go. */
-  #interrupt(p: Pending, error: SynapseError): void {
+  /** Timeout or abort while still queued: leave the queue and settle now. */
+  #dequeueWith(p: Pending, error: SynapseError): void {
     if (p.settled) return;
-    const queuedAt = this.#queue.indexOf(p);
-    if (queuedAt >= 0) this.#queue.splice(queuedAt, 1);
+    const at = this.#queue.indexOf(p);
+    if (at >= 0) this.#queue.splice(at, 1);
     this.#settle(p, error, undefined);
-    const worker = p.worker;
-    if (worker === undefined) return;
-    worker.slot.cancel(p.request.id);
-    p.grace = this.#o.clock.setTimeout(() => {
-      p.grace = undefined;
-      worker.slot.kill(
-        synErr('SYN_ERR_TIMEOUT', `Worker ${worker.slot.index} of agent "${this.#o.agent}" did not release request ${p.request.id} within ${this.#o.cancelGraceMs} ms of cancel; killing it`, {
-          agent: this.#o.agent,
-          requestId: p.request.id,
-          pid: worker.slot.pid,
-        }),
-      );
-    }, this.#o.cancelGraceMs);
+  }
+
+  #clearQueuePhase(p: Pending): void {
+    if (p.timer !== undefined) {
+      this.#o.clock.clearTimeout(p.timer);
+      p.timer = undefined;
+    }
+    if (p.onAbort !== undefined) {
+      p.options.signal?.removeEventListener('abort', p.onAbort);
+      p.onAbort = undefined;
+    }
   }
 
   #settle(p: Pending, error: unknown, result: RunResult | undefined): void {
+    if (p.settled) return;
     p.settled = true;
-    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
-    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    this.#clearQueuePhase(p);
     const { request } = p;
     if (error === undefined) {
       this.#emit('call.completed', { agent: request.agent, requestId: request.id, latencyMs: this.#o.clock.now() - p.startedAt });

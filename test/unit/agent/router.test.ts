@@ -1,34 +1,32 @@
 // Unit tests of the request router's pure logic, with fake workers (real Python is covered in test/integration).
 import { describe, expect, it } from 'vitest';
-import { AgentRouter, type AgentEvent, type RunRequest, type RunResult, type WorkerSlot } from '../../../src/agent/router.ts';
+import { AgentRouter, type AgentEvent, type RunResult, type WorkerSlot } from '../../../src/agent/router.ts';
 import { SynapseError, synErr } from '../../../src/errors.ts';
+import type { RunHandlers, RunRequest } from '../../../src/process/runs.ts';
 import { SynapseEventEmitter } from '../../../src/observe/events.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
 
 interface Call {
   request: RunRequest;
+  handlers: RunHandlers;
   resolve: (r: RunResult) => void;
   reject: (e: unknown) => void;
-  onEvent: ((e: AgentEvent) => void) | undefined;
 }
 
 function fakeWorker(index: number) {
   const calls: Call[] = [];
-  const cancelled: string[] = [];
-  const killed: SynapseError[] = [];
   const slot: WorkerSlot = {
     index,
     pid: 1000 + index,
-    run(request, onEvent) {
-      return new Promise((resolve, reject) => calls.push({ request, resolve, reject, onEvent }));
+    run(request, handlers) {
+      return new Promise((resolve, reject) => calls.push({ request: { ...request }, handlers, resolve, reject }));
     },
-    cancel: (id) => cancelled.push(id),
-    kill: (reason) => killed.push(reason),
   };
-  return { slot, calls, cancelled, killed };
+  return { slot, calls };
 }
 
-const result = (output: string): RunResult => ({ output, messages: [], usage: {} });
+const usage = { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 };
+const result = (output: string): RunResult => ({ output, messages: [], usage });
 
 function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>[0]> = {}) {
   const clock = new SimulatedClock();
@@ -39,7 +37,6 @@ function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>
     concurrency: 2,
     queueCapacity: 3,
     timeoutMs: 1000,
-    cancelGraceMs: 200,
     whenUnavailable: 'queue',
     clock,
     events,
@@ -48,6 +45,7 @@ function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>
   return { router, clock, events };
 }
 
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 const codeOf = async (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof SynapseError ? e.code : `not coded: ${String(e)}`));
 
 describe('AgentRouter', () => {
@@ -92,36 +90,35 @@ describe('AgentRouter', () => {
     expect(router.state).toBe('ready');
   });
 
-  it('times out a dispatched call on the injected clock, cancels it in Python, and kills the worker if it does not let go', async () => {
-    const { router, clock } = makeRouter();
+  it('hands a dispatched call its remaining deadline and the caller signal (the worker owns them from then on)', async () => {
+    const { router, clock } = makeRouter({ concurrency: 1 });
     const w = fakeWorker(0);
     router.attach(w.slot);
-    const p = router.request({ prompt: 'slow', history: [], timeoutMs: 500 });
-    const code = codeOf(p);
-    await clock.advance(499);
-    expect(w.cancelled).toEqual([]);
-    await clock.advance(1);
-    expect(await code).toBe('SYN_ERR_TIMEOUT');
-    expect(w.cancelled).toEqual([w.calls[0]!.request.id]);
-    expect(w.calls[0]!.request.timeoutMs).toBe(500);
-    await clock.advance(199);
-    expect(w.killed).toHaveLength(0);
-    await clock.advance(1);
-    expect(w.killed.map((e) => e.code)).toEqual(['SYN_ERR_TIMEOUT']);
+    const ac = new AbortController();
+    void router.request({ prompt: 'first', history: [], timeoutMs: 10_000 }).catch(() => {});
+    const second = router.request({ prompt: 'second', history: [], timeoutMs: 500, signal: ac.signal });
+    expect(w.calls[0]!.request.timeoutMs).toBe(10_000);
+    await clock.advance(200);
+    w.calls[0]!.resolve(result('done'));
+    await flush();
+    expect(w.calls[1]!.request.prompt).toBe('second');
+    expect(w.calls[1]!.request.timeoutMs).toBe(300);
+    expect(w.calls[1]!.handlers.signal).toBe(ac.signal);
+    // The router armed no timer of its own for the dispatched call.
+    await clock.advance(10_000);
+    expect(clock.pending).toBe(0);
+    w.calls[1]!.resolve(result('ok'));
+    await expect(second).resolves.toMatchObject({ output: 'ok' });
   });
 
-  it('does not kill a worker that releases the cancelled run within the grace period', async () => {
-    const { router, clock } = makeRouter();
+  it('passes a timeout rejection from the worker through as the caller outcome', async () => {
+    const { router } = makeRouter();
     const w = fakeWorker(0);
     router.attach(w.slot);
     const p = codeOf(router.request({ prompt: 'slow', history: [], timeoutMs: 100 }));
-    await clock.advance(100);
+    w.calls[0]!.reject(synErr('SYN_ERR_TIMEOUT', 'too slow'));
     expect(await p).toBe('SYN_ERR_TIMEOUT');
-    w.calls[0]!.reject(synErr('SYN_ERR_ABORTED', 'cancelled'));
-    await clock.advance(1000);
-    expect(w.killed).toHaveLength(0);
     expect(router.inFlight).toBe(0);
-    expect(clock.pending).toBe(0);
   });
 
   it('times out a queued call and removes it from the queue', async () => {
@@ -134,35 +131,38 @@ describe('AgentRouter', () => {
     await clock.advance(50);
     expect(await q).toBe('SYN_ERR_TIMEOUT');
     expect(router.queued).toBe(0);
-    expect(w.cancelled).toEqual([]);
+    expect(w.calls).toHaveLength(1);
   });
 
-  it('turns an AbortSignal into SYN_ERR_ABORTED and a cancel frame; an already-aborted signal never dispatches', async () => {
-    const { router } = makeRouter();
+  it('turns an AbortSignal into SYN_ERR_ABORTED for a queued call; an already-aborted signal never dispatches', async () => {
+    const { router } = makeRouter({ concurrency: 1 });
     const w = fakeWorker(0);
     router.attach(w.slot);
+    void router.request({ prompt: 'busy', history: [] }).catch(() => {});
     const ac = new AbortController();
     const p = codeOf(router.request({ prompt: 'x', history: [], signal: ac.signal }));
+    expect(router.queued).toBe(1);
     ac.abort(new Error('user left'));
     expect(await p).toBe('SYN_ERR_ABORTED');
-    expect(w.cancelled).toHaveLength(1);
+    expect(router.queued).toBe(0);
     expect(await codeOf(router.request({ prompt: 'y', history: [], signal: ac.signal }))).toBe('SYN_ERR_ABORTED');
     expect(w.calls).toHaveLength(1);
   });
 
-  it('settles each call exactly once even when the run settles after a timeout', async () => {
-    const { router, clock, events } = makeRouter();
+  it('settles each call exactly once and emits one outcome event', async () => {
+    const { router, events } = makeRouter();
     const w = fakeWorker(0);
     router.attach(w.slot);
     const outcomes: string[] = [];
     events.on('call.completed', () => outcomes.push('completed'));
     events.on('call.failed', (e) => outcomes.push(e.code));
-    const p = codeOf(router.request({ prompt: 'x', history: [], timeoutMs: 10 }));
-    await clock.advance(10);
-    w.calls[0]!.resolve(result('late'));
-    expect(await p).toBe('SYN_ERR_TIMEOUT');
-    await clock.advance(1);
-    expect(outcomes).toEqual(['SYN_ERR_TIMEOUT']);
+    const a = router.request({ prompt: 'a', history: [] });
+    const b = codeOf(router.request({ prompt: 'b', history: [] }));
+    w.calls[0]!.resolve(result('a'));
+    w.calls[1]!.reject(synErr('SYN_ERR_AGENT_CRASHED', 'died'));
+    await a;
+    expect(await b).toBe('SYN_ERR_AGENT_CRASHED');
+    expect(outcomes).toEqual(['completed', 'SYN_ERR_AGENT_CRASHED']);
   });
 
   it('queues while no worker is up (restart) and dispatches when one attaches', async () => {
@@ -209,17 +209,15 @@ describe('AgentRouter', () => {
     expect(await codeOf(router.request({ prompt: 'y', history: [] }))).toBe('SYN_ERR_SHUTDOWN');
   });
 
-  it('forwards stream events only while the call is unsettled', async () => {
-    const { router, clock } = makeRouter();
+  it('passes stream and tool callbacks to the worker', () => {
+    const { router } = makeRouter();
     const w = fakeWorker(0);
     router.attach(w.slot);
-    const seen: AgentEvent[] = [];
-    const p = codeOf(router.request({ prompt: 'x', history: [], timeoutMs: 10, onEvent: (e) => seen.push(e) }));
+    const onEvent = (_e: AgentEvent) => {};
+    const onToolCall = () => 1;
+    void router.request({ prompt: 'x', history: [], onEvent, onToolCall }).catch(() => {});
     expect(w.calls[0]!.request.stream).toBe(true);
-    w.calls[0]!.onEvent!({ kind: 'text_delta', delta: 'a' });
-    await clock.advance(10);
-    await p;
-    w.calls[0]!.onEvent!({ kind: 'text_delta', delta: 'b' });
-    expect(seen).toEqual([{ kind: 'text_delta', delta: 'a' }]);
+    expect(w.calls[0]!.handlers.onEvent).toBe(onEvent);
+    expect(w.calls[0]!.handlers.onToolCall).toBe(onToolCall);
   });
 });
