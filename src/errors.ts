@@ -39,6 +39,9 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_CONVERSATION_BUSY: { kind: 'interruption', meaning: 'A turn is already running on this conversation (policy: reject).' },
   SYN_ERR_STORE_CORRUPT: { kind: 'defect', meaning: 'A history store file is corrupt beyond torn-tail recovery.' },
   SYN_ERR_STORE_IO: { kind: 'defect', meaning: 'The history store could not read or write its files.' },
+  SYN_ERR_STORE_LOCKED: { kind: 'misuse', meaning: 'Another live process (or store) holds the history store directory lock.' },
+  SYN_ERR_NO_CHILD: { kind: 'misuse', meaning: 'The supervisor has no child with that id.' },
+  SYN_ERR_CHILD_RUNNING: { kind: 'misuse', meaning: 'The supervisor child is running or restarting; terminate it first.' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>);
 
 export type ErrorKind = 'misuse' | 'failure' | 'defect' | 'interruption';

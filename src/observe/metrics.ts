@@ -1,0 +1,289 @@
+/**
+ * Prometheus metrics (prom-client) in a registry owned by one system, never prom-client's
+ * global default registry, so two systems in one process never clash. Counters follow the
+ * typed events ({@link SynapseMetrics.bindEvents}); gauges that describe current load are
+ * read at collection time from sources the system provides; Python RSS/CPU come from /proc
+ * at collection time (no timer). Every metric is listed in docs/observability.md.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../clock.ts';
+import { realClock } from '../clock.ts';
+import { ERROR_CODES } from '../errors.ts';
+import { invalid, resolveOptions, v } from '../options.ts';
+import type { Field } from '../options.ts';
+import type { SynapseEventEmitter, SynapseEvents } from './events.ts';
+import { readProcStat } from './procstat.ts';
+import type { ProcStat } from './procstat.ts';
+import { defineMetrics } from './metrics-defs.ts';
+import type { MetricSet } from './metrics-defs.ts';
+import { buildSnapshot } from './metrics-snapshot.ts';
+import type { MetricsSnapshot, SnapshotInputs } from './metrics-snapshot.ts';
+
+export type { MetricsSnapshot } from './metrics-snapshot.ts';
+
+/** Outcome label of a call: `ok`, or the kind of its error code. */
+export type CallOutcome = 'ok' | 'failure' | 'defect' | 'interruption' | 'misuse';
+
+/** Current load of one agent, read at collection time. */
+export interface AgentLoad {
+  readonly agent: string;
+  readonly queued: number;
+  readonly inFlight: number;
+}
+
+/** Mailbox depth of one actor, read at collection time. Use a stable label (registered name), never a per-incarnation id. */
+export interface MailboxDepth {
+  readonly actor: string;
+  readonly depth: number;
+}
+
+/** Callbacks the system provides so gauges reflect the present. */
+export interface MetricsSources {
+  agents?: () => Iterable<AgentLoad>;
+  mailboxes?: () => Iterable<MailboxDepth>;
+}
+
+/** A Python process whose RSS/CPU is sampled. */
+export interface TrackedProcess {
+  readonly agent: string;
+  readonly worker: number;
+  readonly pid: number;
+}
+
+/** Options of {@link SynapseMetrics}. Defaults: {@link METRICS_DEFAULTS}. */
+export interface MetricsOptions {
+  /** Metric name prefix. Default `'synapse_'`. */
+  prefix?: string;
+  /** Labels added to every series (e.g. `{ system: 'eu-1' }`). */
+  labels?: Record<string, string>;
+  /** Call latency buckets in seconds. */
+  latencyBuckets?: readonly number[];
+  /** Also register prom-client's default Node metrics (prefixed). They keep a GC observer and an event-loop histogram alive for the process lifetime: enable once per process. Default false. */
+  nodeDefaultMetrics?: boolean;
+  /** `monitorEventLoopDelay` resolution in ms. Default 20. */
+  eventLoopResolutionMs?: number;
+  /** Event-loop delay stats cover at least this window before they are reset on collection. Default 10 000. */
+  eventLoopWindowMs?: number;
+  /** Most Python processes sampled at once (oldest dropped first). Default 1024. */
+  maxTrackedProcesses?: number;
+  /** Clock for the event-loop window. Default the real clock. */
+  clock?: Clock;
+}
+
+/** Defaults of {@link SynapseMetrics}. */
+export const METRICS_DEFAULTS = Object.freeze({
+  prefix: 'synapse_',
+  latencyBuckets: Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]),
+  nodeDefaultMetrics: false,
+  eventLoopResolutionMs: 20,
+  eventLoopWindowMs: 10_000,
+  maxTrackedProcesses: 1024,
+});
+
+const numberList: Field<number[]> = (value, path) => {
+  const ok =
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((x: unknown, i) => typeof x === 'number' && x > 0 && Number.isFinite(x) && (i === 0 || x > (value[i - 1] as number)));
+  return ok ? [...(value as number[])] : invalid(path, 'an increasing, non-empty array of positive finite numbers', value);
+};
+
+const SCHEMA = {
+  prefix: v.optional(v.string({ pattern: /^[a-zA-Z_:][a-zA-Z0-9_:]*$/ })),
+  labels: v.optional(v.record(v.string())),
+  latencyBuckets: v.optional(numberList),
+  nodeDefaultMetrics: v.optional(v.boolean()),
+  eventLoopResolutionMs: v.optional(v.number({ min: 1, max: 10_000, integer: true })),
+  eventLoopWindowMs: v.optional(v.number({ min: 0 })),
+  maxTrackedProcesses: v.optional(v.number({ min: 1, integer: true })),
+  clock: v.optional<Clock>((value, path) =>
+    typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' ? (value as Clock) : invalid(path, 'a Clock', value),
+  ),
+};
+
+/** Maps an error code to the `outcome` label (its kind); unknown codes count as `defect`. */
+export function outcomeOf(code: string): CallOutcome {
+  return (ERROR_CODES as Record<string, { kind: CallOutcome } | undefined>)[code]?.kind ?? 'defect';
+}
+
+/** Bounds the `code` label to the registry (anything else becomes `other`). */
+function codeLabel(code: string): string {
+  return Object.hasOwn(ERROR_CODES, code) ? code : 'other';
+}
+
+/**
+ * The metrics of one Synapse system.
+ * @example
+ * ```ts
+ * const metrics = new SynapseMetrics();
+ * metrics.bindEvents(system.events);
+ * metrics.setSources({ agents: () => system.agentLoads() });
+ * res.setHeader('content-type', metrics.contentType).end(await metrics.text());
+ * ```
+ */
+export class SynapseMetrics {
+  /** The registry (own, not prom-client's global). */
+  readonly registry = new Registry();
+  readonly #clock: Clock;
+  readonly #eld: IntervalHistogram;
+  readonly #eldWindowMs: number;
+  #eldResetAt: number;
+  readonly #maxTracked: number;
+  readonly #tracked = new Map<number, TrackedProcess>();
+  readonly #unbinds = new Set<() => void>();
+  #sources: MetricsSources = {};
+  #sampling: Promise<Map<number, ProcStat>> | undefined;
+  #closed = false;
+  readonly #m: MetricSet;
+
+  /** @throws SYN_ERR_INVALID_OPTION naming the bad option. */
+  constructor(options: MetricsOptions = {}) {
+    const o = resolveOptions('metrics', options, SCHEMA);
+    const prefix = o.prefix ?? METRICS_DEFAULTS.prefix;
+    this.#clock = o.clock ?? realClock;
+    this.#maxTracked = o.maxTrackedProcesses ?? METRICS_DEFAULTS.maxTrackedProcesses;
+    this.#eldWindowMs = o.eventLoopWindowMs ?? METRICS_DEFAULTS.eventLoopWindowMs;
+    if (o.labels !== undefined) this.registry.setDefaultLabels(o.labels);
+    this.#eld = monitorEventLoopDelay({ resolution: o.eventLoopResolutionMs ?? METRICS_DEFAULTS.eventLoopResolutionMs });
+    this.#eld.enable();
+    this.#eldResetAt = this.#clock.now();
+    this.#m = defineMetrics(prefix, this.registry, o.latencyBuckets ?? METRICS_DEFAULTS.latencyBuckets, {
+      agents: () => this.#sources.agents?.() ?? [],
+      mailboxes: () => this.#sources.mailboxes?.() ?? [],
+      sample: () => (this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined))),
+      tracked: (pid) => this.#tracked.get(pid),
+      eventLoop: () => this.#eventLoopStats(),
+    });
+    if (o.nodeDefaultMetrics === true) collectDefaultMetrics({ register: this.registry, prefix });
+  }
+
+  /** Content-Type of {@link SynapseMetrics.text}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Replaces the load sources read at collection time. */
+  setSources(sources: MetricsSources): void {
+    if (!this.#closed) this.#sources = { ...sources };
+  }
+
+  /** Starts sampling a Python process (done automatically from `worker.spawned`/`worker.ready` when bound to events). */
+  trackProcess(process: TrackedProcess): void {
+    if (this.#closed) return;
+    this.#tracked.delete(process.pid);
+    this.#tracked.set(process.pid, { agent: process.agent, worker: process.worker, pid: process.pid });
+    while (this.#tracked.size > this.#maxTracked) this.#tracked.delete(this.#tracked.keys().next().value as number);
+  }
+
+  /** Stops sampling a process (automatic on `worker.exited`/`worker.crashed`). */
+  untrackProcess(pid: number): void {
+    this.#tracked.delete(pid);
+  }
+
+  /** Processes currently sampled. */
+  trackedProcesses(): TrackedProcess[] {
+    return [...this.#tracked.values()];
+  }
+
+  /** Records one call (what `call.completed` / `call.failed` do). `code` undefined means success. */
+  recordCall(agent: string, latencyMs: number | undefined, code?: string): void {
+    const outcome = code === undefined ? 'ok' : outcomeOf(code);
+    this.#m.calls.inc({ agent, outcome, code: code === undefined ? 'none' : codeLabel(code) });
+    if (latencyMs !== undefined && Number.isFinite(latencyMs) && latencyMs >= 0) this.#m.callDuration.observe({ agent, outcome }, latencyMs / 1000);
+  }
+
+  /**
+   * Updates counters from the typed events. Returns an unbind function (also run by `close()`).
+   * @example
+   * ```ts
+   * const unbind = metrics.bindEvents(system.events);
+   * ```
+   */
+  bindEvents(events: SynapseEventEmitter): () => void {
+    if (this.#closed) return () => {};
+    const handlers: { [K in keyof SynapseEvents]?: (e: SynapseEvents[K]) => void } = {
+      'call.completed': (e) => this.recordCall(e.agent, e.latencyMs),
+      // call.failed carries latencyMs when the emitting layer measured it (optional field).
+      'call.failed': (e) => this.recordCall(e.agent, (e as { latencyMs?: number }).latencyMs, e.code),
+      'turn.committed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'committed' }),
+      'turn.failed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'failed' }),
+      'supervisor.restarted': (e) => this.#m.restarts.inc({ supervisor: e.supervisor, child: e.child }),
+      'supervisor.intensity_exceeded': (e) => this.#m.intensityExceeded.inc({ supervisor: e.supervisor }),
+      'worker.spawned': (e) => this.trackProcess(e),
+      'worker.ready': (e) => this.trackProcess(e),
+      'worker.crashed': (e) => {
+        this.#m.workerCrashes.inc({ agent: e.agent, code: codeLabel(e.code) });
+        this.untrackProcess(e.pid);
+      },
+      'worker.exited': (e) => this.untrackProcess(e.pid),
+      'agent.spawned': (e) => this.#m.quarantined.set({ agent: e.agent }, 0),
+      'agent.quarantined': (e) => this.#m.quarantined.set({ agent: e.agent }, 1),
+      'agent.recovered': (e) => this.#m.quarantined.set({ agent: e.agent }, 0),
+      'agent.stopped': (e) => this.#m.quarantined.remove({ agent: e.agent }),
+      'mailbox.dropped': (e) => this.#m.mailboxDropped.inc({ actor: e.name ?? 'unnamed' }),
+      'orphan.reaped': () => this.#m.orphansReaped.inc(),
+    };
+    const emitter = events as unknown as { on(n: string, f: (e: never) => void): void; off(n: string, f: (e: never) => void): void };
+    for (const [name, fn] of Object.entries(handlers)) emitter.on(name, fn);
+    const unbind = (): void => {
+      if (!this.#unbinds.delete(unbind)) return;
+      for (const [name, fn] of Object.entries(handlers)) emitter.off(name, fn);
+    };
+    this.#unbinds.add(unbind);
+    return unbind;
+  }
+
+  /** Prometheus text exposition format (content type {@link SynapseMetrics.contentType}). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** A JSON snapshot with a stable shape ({@link MetricsSnapshot}, documented in docs/observability.md). */
+  async snapshot(): Promise<MetricsSnapshot> {
+    const m = this.#m;
+    const [calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, nRss, nHeap, nCpu, eld, orphans, collectErrors] = await Promise.all([
+      m.calls.get(), m.callDuration.get(), m.turns.get(), m.restarts.get(), m.intensityExceeded.get(), m.workerCrashes.get(), m.quarantined.get(),
+      m.queueDepth.get(), m.inFlight.get(), m.mailboxDepth.get(), m.mailboxDropped.get(), m.pythonRss.get(), m.pythonCpu.get(),
+      m.nodeRss.get(), m.nodeHeap.get(), m.nodeCpu.get(), m.eventLoopDelay.get(), m.orphansReaped.get(), m.collectErrors.get(),
+    ]);
+    const inputs: SnapshotInputs = { calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, nRss, nHeap, nCpu, eld, orphans, collectErrors };
+    return buildSnapshot(inputs, Date.now());
+  }
+
+  /** Stops the event-loop monitor, unbinds events, drops sources and tracked processes. Counters keep their values. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const unbind of [...this.#unbinds]) unbind();
+    this.#eld.disable();
+    this.#sources = {};
+    this.#tracked.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async #sample(): Promise<Map<number, ProcStat>> {
+    const pids = [...this.#tracked.keys()];
+    const stats = await Promise.all(pids.map((pid) => readProcStat(pid).catch(() => undefined)));
+    const out = new Map<number, ProcStat>();
+    stats.forEach((s, i) => {
+      if (s !== undefined && s.state !== 'Z') out.set(pids[i]!, s);
+    });
+    return out;
+  }
+
+  #eventLoopStats(): Record<'min' | 'mean' | 'p50' | 'p90' | 'p99' | 'max', number> | undefined {
+    const h = this.#eld;
+    const stats = h.count > 0 ? { min: h.min, mean: h.mean, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.max } : undefined;
+    const now = this.#clock.now();
+    if (now - this.#eldResetAt >= this.#eldWindowMs) {
+      h.reset();
+      this.#eldResetAt = now;
+    }
+    return stats;
+  }
+}

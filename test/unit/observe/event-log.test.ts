@@ -1,0 +1,127 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { emit } from '../../../src/observe/emit.ts';
+import { EVENT_LEVELS, EVENT_NAMES, EventLog, levelOf } from '../../../src/observe/event-log.ts';
+import { SynapseEventEmitter } from '../../../src/observe/events.ts';
+import type { SynapseEventName, SynapseEvents } from '../../../src/observe/events.ts';
+import { createLogger } from '../../../src/observe/log.ts';
+
+function setup(level: 'debug' | 'info' = 'debug') {
+  let raw = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      raw += chunk.toString();
+      cb();
+    },
+  });
+  const log = createLogger({ destination: stream as never, level });
+  const events = new SynapseEventEmitter();
+  const eventLog = new EventLog(events, log);
+  const lines = (): Record<string, unknown>[] => raw.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { events, eventLog, lines };
+}
+
+const PINO_LEVEL = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+/** One sample payload per event (the type makes this table exhaustive). */
+const SAMPLES: { [K in SynapseEventName]: SynapseEvents[K] } = {
+  'actor.spawned': { actor: 'a1', name: 'n' },
+  'actor.stopped': { actor: 'a1', reason: 'normal' },
+  'actor.crashed': { actor: 'a1', reason: 'Error: x', error: new Error('boom') },
+  'mailbox.dropped': { actor: 'a1', policy: 'drop-oldest', capacity: 10 },
+  'supervisor.child_started': { supervisor: 's', child: 'c', actor: 'a1' },
+  'supervisor.child_exited': { supervisor: 's', child: 'c', reason: 'normal', abnormal: false },
+  'supervisor.restart_scheduled': { supervisor: 's', child: 'c', delayMs: 120, attempt: 3, startup: false },
+  'supervisor.restarted': { supervisor: 's', child: 'c', actor: 'a2', attempt: 3 },
+  'supervisor.intensity_exceeded': { supervisor: 's', restarts: 4, intensity: 3, periodMs: 5000 },
+  'supervisor.escalated': { supervisor: 's', reason: 'shutdown' },
+  'agent.spawned': { agent: 'bot', workers: 2 },
+  'agent.stopped': { agent: 'bot', reason: 'shutdown' },
+  'worker.spawned': { agent: 'bot', worker: 0, pid: 10 },
+  'worker.ready': { agent: 'bot', worker: 0, pid: 10, startupMs: 80 },
+  'worker.crashed': { agent: 'bot', worker: 0, pid: 10, code: 'SYN_ERR_AGENT_CRASHED', exitCode: null, signal: 'SIGKILL', stderrTail: 'Traceback…', inFlight: 1 },
+  'worker.exited': { agent: 'bot', worker: 0, pid: 10, exitCode: 0, signal: null },
+  'agent.quarantined': { agent: 'bot', nextRetryAt: 99, crashes: 5 },
+  'agent.recovered': { agent: 'bot' },
+  'orphan.reaped': { pid: 77, pidFile: '/tmp/x.pid' },
+  'message.routed': { agent: 'bot', requestId: 'r1', worker: 0, conversationId: 'c1', turnId: 't1' },
+  'call.failed': { agent: 'bot', requestId: 'r1', code: 'SYN_ERR_TIMEOUT' },
+  'call.completed': { agent: 'bot', requestId: 'r1', latencyMs: 12 },
+  'turn.committed': { conversationId: 'c1', turnId: 't1', agent: 'bot', messages: 2 },
+  'turn.failed': { conversationId: 'c1', turnId: 't1', agent: 'bot', code: 'SYN_ERR_AGENT_FAILED' },
+};
+
+describe('EVENT_LEVELS', () => {
+  it('follows the documented mapping', () => {
+    const expected: Partial<Record<SynapseEventName, string>> = {
+      'message.routed': 'debug',
+      'actor.spawned': 'debug',
+      'worker.ready': 'info',
+      'supervisor.restarted': 'info',
+      'turn.committed': 'info',
+      'agent.spawned': 'info',
+      'actor.crashed': 'warn',
+      'worker.crashed': 'warn',
+      'supervisor.restart_scheduled': 'warn',
+      'call.failed': 'warn',
+      'agent.quarantined': 'warn',
+      'orphan.reaped': 'warn',
+      'supervisor.intensity_exceeded': 'error',
+      'supervisor.escalated': 'error',
+    };
+    for (const [name, level] of Object.entries(expected)) expect([name, levelOf(name as SynapseEventName, SAMPLES[name as SynapseEventName] as never)]).toEqual([name, level]);
+    expect(levelOf('supervisor.child_exited', { ...SAMPLES['supervisor.child_exited'], abnormal: true })).toBe('info');
+    expect(levelOf('supervisor.child_exited', SAMPLES['supervisor.child_exited'])).toBe('debug');
+  });
+
+  it('covers every event', () => {
+    expect([...EVENT_NAMES].sort()).toEqual(Object.keys(SAMPLES).sort());
+    expect(Object.keys(EVENT_LEVELS)).toHaveLength(Object.keys(SAMPLES).length);
+  });
+});
+
+describe('EventLog', () => {
+  it('logs every event once, at its level, with its fields', () => {
+    const { events, eventLog, lines } = setup('debug');
+    for (const name of EVENT_NAMES) emit(events, name, SAMPLES[name] as never);
+    const out = lines();
+    expect(out.map((l) => l.msg)).toEqual([...EVENT_NAMES]);
+    for (const line of out) {
+      const name = line.msg as SynapseEventName;
+      expect(line.level).toBe(PINO_LEVEL[levelOf(name, SAMPLES[name] as never)]);
+      expect(line.event).toBe(name);
+      const { error, ...fields } = SAMPLES[name] as Record<string, unknown>;
+      expect(line).toMatchObject(fields);
+      if (error !== undefined) expect(line.err).toMatchObject({ message: 'boom', type: 'Error' });
+    }
+    eventLog.close();
+  });
+
+  it('filters by the logger level and stops after close (idempotent)', () => {
+    const { events, eventLog, lines } = setup('info');
+    emit(events, 'message.routed', SAMPLES['message.routed']);
+    emit(events, 'worker.crashed', SAMPLES['worker.crashed']);
+    eventLog.close();
+    eventLog.close();
+    emit(events, 'supervisor.escalated', SAMPLES['supervisor.escalated']);
+    expect(lines().map((l) => l.msg)).toEqual(['worker.crashed']);
+    expect(EVENT_NAMES.every((n) => events.listenerCount(n) === 0)).toBe(true);
+  });
+
+  it('skips excluded events and validates the option', () => {
+    const { events, eventLog, lines } = setup('debug');
+    eventLog.close();
+    const partial = new EventLog(events, createLogger({ level: 'silent' }), { exclude: ['supervisor.restarted'] });
+    expect(events.listenerCount('supervisor.restarted')).toBe(0);
+    expect(events.listenerCount('supervisor.escalated')).toBe(1);
+    partial.close();
+    expect(lines()).toEqual([]);
+    expect(() => new EventLog(events, createLogger({ level: 'silent' }), { exclude: ['nope' as never] })).toThrow(/eventLog.exclude/);
+  });
+
+  it('redacts secrets in event fields', () => {
+    const { events, lines } = setup('debug');
+    events.emit('actor.crashed', { actor: 'a', reason: 'x', error: { env: { OPENAI_API_KEY: 'sk-1' } } });
+    expect(JSON.stringify(lines())).not.toContain('sk-1');
+  });
+});
