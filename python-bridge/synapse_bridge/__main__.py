@@ -1,0 +1,57 @@
+"""Entry point: ``python -m synapse_bridge`` (spawned by Node; speaks protocol v1 on stdio).
+
+Order matters: claim stdout for the protocol before anything can print, arm orphan-proofing,
+import pydantic-ai, say ``hello``, then serve. Exit codes: 0 after ``shutdown`` or stdin EOF,
+2 start-up failure, 3 protocol violation by Node, 4 parent lost.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import NoReturn
+
+
+def main() -> NoReturn:
+    """Runs the runtime until shutdown; never returns."""
+    from . import testing
+    from ._framing import FrameWriter, claim_stdout
+    from ._watchdog import EXIT_PARENT_LOST, Watchdog, expected_parent_pid, set_parent_death_signal
+
+    protocol_fd = claim_stdout()
+    set_parent_death_signal()
+    watchdog = Watchdog(expected_parent_pid()).start()
+    writer = FrameWriter(protocol_fd, on_broken_pipe=lambda: os._exit(EXIT_PARENT_LOST))
+    testing._install(writer)  # pyright: ignore[reportPrivateUsage]
+
+    from .exceptions import error_frame
+
+    try:
+        import asyncio
+        from importlib.metadata import version
+
+        import pydantic_ai  # noqa: F401  (the expensive import hello announces)
+
+        from ._logging import install_log_forwarding
+        from ._runtime import Runtime, hard_exit
+
+        pydantic_ai_version = version('pydantic-ai-slim')
+    except BaseException as exc:
+        writer.write(error_frame(exc, None, kind='startup', retryable=False))
+        os._exit(2)
+
+    writer.write({
+        't': 'hello',
+        'v': 1,
+        'pid': os.getpid(),
+        'python': platform.python_version(),
+        'pydanticAi': pydantic_ai_version,
+    })
+    install_log_forwarding(writer.write)
+    code = asyncio.run(Runtime(writer).serve())
+    watchdog.close()
+    hard_exit(code)
+
+
+if __name__ == '__main__':
+    main()

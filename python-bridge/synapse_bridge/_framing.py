@@ -1,0 +1,195 @@
+"""NDJSON framing of protocol v1: one JSON object per ``\\n``-terminated UTF-8 line.
+
+* :class:`LineSplitter` cuts a byte stream into lines and enforces the maximum frame size
+  *while reading*: the moment the current line passes the limit it raises, before buffering
+  more (a peer sending an endless line never makes us hold more than ``max + one chunk``).
+* :func:`decode_line` / :func:`encode_frame` turn one line into one frame and back.
+* :class:`FrameWriter` writes whole frames to the protocol fd under a lock, so frames written
+  from the loop, the reader thread (``pong``) and logging threads never interleave.
+* :func:`claim_stdout` moves the protocol to a private dup of fd 1 and points fd 1 at fd 2.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .exceptions import FrameTooLargeError, ProtocolError
+
+__all__ = [
+    'DEFAULT_MAX_FRAME_BYTES',
+    'FrameWriter',
+    'LineSplitter',
+    'claim_stdout',
+    'decode_line',
+    'encode_frame',
+]
+
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
+"""Maximum frame size before ``init`` sets one: bytes of one line, excluding the newline."""
+
+_NEWLINE = 0x0A
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not valid JSON')
+
+
+class LineSplitter:
+    """Incremental line splitter with a hard per-line byte limit.
+
+    Feed chunks in arrival order; :meth:`feed` returns the complete lines (without ``\\n``).
+    After a violation the splitter is poisoned and every later call raises the same error.
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        if max_frame_bytes < 1:
+            raise ValueError('max_frame_bytes must be >= 1')
+        self.max_frame_bytes = max_frame_bytes
+        self._parts: list[bytes] = []
+        self._pending = 0
+        self._failure: FrameTooLargeError | None = None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of the current, incomplete line held in memory (never above the limit)."""
+        return self._pending
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Consumes ``chunk``; returns the lines it completed.
+
+        Raises:
+            FrameTooLargeError: the current line passed ``max_frame_bytes``. Lines completed
+                earlier in the same chunk are lost with it (the stream is dead anyway).
+        """
+        if self._failure is not None:
+            raise self._failure
+        lines: list[bytes] = []
+        start = 0
+        length = len(chunk)
+        while start < length:
+            nl = chunk.find(b'\n', start)
+            end = length if nl == -1 else nl
+            if self._pending + (end - start) > self.max_frame_bytes:
+                size = self._pending + (end - start)
+                self._parts.clear()
+                self._pending = 0
+                self._failure = FrameTooLargeError(
+                    f'frame exceeds maxFrameBytes ({self.max_frame_bytes}): {size}+ bytes without a newline'
+                )
+                raise self._failure
+            if nl == -1:
+                self._parts.append(chunk[start:])
+                self._pending += length - start
+                break
+            if self._pending:
+                self._parts.append(chunk[start:nl])
+                lines.append(b''.join(self._parts))
+                self._parts.clear()
+                self._pending = 0
+            else:
+                lines.append(chunk[start:nl])
+            start = nl + 1
+        return lines
+
+    def at_eof(self) -> int:
+        """Bytes of a truncated line left when the stream ended (0 if it ended cleanly)."""
+        return self._pending
+
+
+def decode_line(line: bytes) -> dict[str, Any]:
+    """Decodes one line into a JSON object (not yet schema-checked: see ``_schema``).
+
+    Raises:
+        ProtocolError: invalid UTF-8, invalid JSON (``NaN``/``Infinity`` included), or JSON
+            that is not an object.
+    """
+    try:
+        value = json.loads(line.decode('utf-8'), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f'frame is not valid UTF-8 JSON: {exc} (starts {line[:80]!r})') from exc
+    if not isinstance(value, dict):
+        raise ProtocolError(f'frame is not a JSON object (starts {line[:80]!r})')
+    return value
+
+
+def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> bytes:
+    """Encodes ``frame`` as one NDJSON line (with the trailing ``\\n``).
+
+    Non-ASCII text is written as UTF-8; a string holding a lone surrogate (not encodable as
+    UTF-8) falls back to ``\\u`` escapes so the line is always valid UTF-8 JSON.
+
+    Raises:
+        TypeError / ValueError: ``frame`` is not JSON-serialisable (or holds NaN/Infinity).
+        FrameTooLargeError: the encoded line (without ``\\n``) is longer than ``max_frame_bytes``.
+    """
+    text = json.dumps(frame, ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+    try:
+        data = text.encode('utf-8')
+    except UnicodeEncodeError:
+        data = json.dumps(frame, ensure_ascii=True, allow_nan=False, separators=(',', ':')).encode('ascii')
+    if max_frame_bytes is not None and len(data) > max_frame_bytes:
+        raise FrameTooLargeError(
+            f'outgoing {frame.get("t")!r} frame is {len(data)} bytes, above maxFrameBytes ({max_frame_bytes})'
+        )
+    return data + b'\n'
+
+
+class FrameWriter:
+    """Writes frames to the protocol fd, one whole line at a time, under a lock.
+
+    ``on_broken_pipe`` is called (once per failing write) when the reader end is gone; the
+    runtime uses it to exit, since a parent that stopped reading is a dead parent.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        on_broken_pipe: Callable[[], None] | None = None,
+    ) -> None:
+        self.fd = fd
+        self.max_frame_bytes = max_frame_bytes
+        self._lock = threading.Lock()
+        self._on_broken_pipe = on_broken_pipe
+
+    def write(self, frame: dict[str, Any]) -> None:
+        """Encodes and writes one frame.
+
+        Raises:
+            FrameTooLargeError: the frame is above ``max_frame_bytes`` (nothing is written).
+            TypeError / ValueError: the frame is not JSON-serialisable (nothing is written).
+        """
+        self.write_raw(encode_frame(frame, self.max_frame_bytes))
+
+    def write_raw(self, data: bytes) -> None:
+        """Writes ``data`` as is (no framing, no size check). For fault fixtures and ``write``."""
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(self.fd, view)
+                except InterruptedError:
+                    continue
+                except OSError as exc:
+                    if exc.errno in (errno.EPIPE, errno.EBADF) and self._on_broken_pipe is not None:
+                        self._on_broken_pipe()
+                    raise
+                view = view[n:]
+
+
+def claim_stdout() -> int:
+    """Moves the protocol off fd 1: returns a private dup of fd 1 and points fd 1 (and
+    ``sys.stdout``) at stderr, so a user ``print()`` can never corrupt the stream."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.set_inheritable(protocol_fd, False)
+    os.dup2(2, 1)
+    # sys.stdout still wraps fd 1, which is now stderr; make it line-buffered for readable logs.
+    sys.stdout = os.fdopen(1, 'w', buffering=1, encoding='utf-8', errors='backslashreplace', closefd=False)
+    return protocol_fd

@@ -1,0 +1,171 @@
+"""Executing one ``run``: a pydantic-ai agent or a plain handler, producing the ``result`` frame.
+
+The agent is driven with ``agent.iter`` node by node. Tool-call nodes are always streamed so
+``tool_call``/``tool_result`` events reach Node; model-request nodes are streamed only when the
+run asked for ``stream: true`` (so an agent whose model cannot stream still runs un-streamed),
+and their text becomes ``text_delta`` events. Cancellation is never caught here: the
+``CancelledError`` of ``task.cancel()`` propagates through pydantic-ai (which cancels in-flight
+model streams and async tools) up to the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_ai import ModelMessagesTypeAdapter
+from pydantic_ai.agent import AbstractAgent
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.messages import (
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
+from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.usage import RunUsage
+from pydantic_core import to_jsonable_python
+from pydantic_graph import End
+
+from ._agents import LoadedAgent
+from .exceptions import BridgeError, ToolError
+
+__all__ = ['Emit', 'execute_run', 'jsonable_output']
+
+Emit = Callable[[dict[str, Any]], None]
+
+_ZERO_USAGE = {'requests': 0, 'inputTokens': 0, 'outputTokens': 0, 'totalTokens': 0, 'toolCalls': 0}
+
+
+class _ToolErrorsAsToolKind(AbstractCapability[Any]):
+    """Tags an exception escaping a tool (not a retry/deferral signal) as a ``tool`` failure."""
+
+    async def on_tool_execute_error(
+        self, ctx: Any, *, call: Any, tool_def: Any, args: Any, error: Exception
+    ) -> Any:
+        if isinstance(error, BridgeError):
+            raise error
+        raise ToolError(call.tool_name, error) from error
+
+
+def jsonable_output(value: Any) -> Any:
+    """The wire form of an output: a ``str`` as is, a pydantic model as
+    ``model_dump(mode="json")``, anything else through pydantic's ``to_jsonable_python``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode='json')
+    return to_jsonable_python(value)
+
+
+def _usage(usage: RunUsage) -> dict[str, int]:
+    return {
+        'requests': usage.requests,
+        'inputTokens': usage.input_tokens,
+        'outputTokens': usage.output_tokens,
+        'totalTokens': usage.total_tokens,
+        'toolCalls': usage.tool_calls,
+    }
+
+
+def _tool_args(part: Any) -> Any:
+    try:
+        return part.args_as_dict()
+    except Exception:  # args the model produced are not valid JSON: forward them raw
+        return part.args
+
+
+def _event(run_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {'t': 'event', 'id': run_id, 'event': event}
+
+
+def _text_delta(ev: Any) -> str | None:
+    if isinstance(ev, PartStartEvent) and isinstance(ev.part, TextPart):
+        return ev.part.content or None
+    if isinstance(ev, PartDeltaEvent) and isinstance(ev.delta, TextPartDelta):
+        return ev.delta.content_delta or None
+    return None
+
+
+def _tool_event(ev: Any) -> dict[str, Any] | None:
+    if isinstance(ev, FunctionToolCallEvent):
+        p = ev.part
+        return {'kind': 'tool_call', 'tool': p.tool_name, 'args': to_jsonable_python(_tool_args(p)), 'toolCallId': p.tool_call_id}
+    if isinstance(ev, FunctionToolResultEvent):
+        p = ev.part
+        content = to_jsonable_python(getattr(p, 'content', None), fallback=repr)
+        return {'kind': 'tool_result', 'tool': p.tool_name, 'toolCallId': p.tool_call_id, 'content': content}
+    return None
+
+
+async def _run_agent(
+    agent: AbstractAgent[Any, Any], frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]]
+) -> dict[str, Any]:
+    run_id, stream = frame['id'], frame['stream']
+    history = ModelMessagesTypeAdapter.validate_python(frame['history'])
+    extra: dict[str, Any] = {}
+    if isinstance(frame.get('conversationId'), str):
+        extra['conversation_id'] = frame['conversationId']
+    async with agent.iter(
+        frame['prompt'], message_history=history, toolsets=toolsets, capabilities=[_ToolErrorsAsToolKind()], **extra
+    ) as run:
+        node: Any = run.next_node
+        while not isinstance(node, End) and run.result is None:
+            if stream and AbstractAgent.is_model_request_node(node):
+                async with node.stream(run.ctx) as events:
+                    async for ev in events:
+                        if (delta := _text_delta(ev)) is not None:
+                            emit(_event(run_id, {'kind': 'text_delta', 'delta': delta}))
+            elif AbstractAgent.is_call_tools_node(node):
+                async with node.stream(run.ctx) as events:
+                    async for ev in events:
+                        if (tool_ev := _tool_event(ev)) is not None:
+                            emit(_event(run_id, tool_ev))
+            node = await run.next(node)
+    result = run.result
+    if result is None:  # pragma: no cover - pydantic-ai guarantees a result once the graph ends
+        raise RuntimeError('agent run ended without a result')
+    return {
+        't': 'result',
+        'id': run_id,
+        'output': jsonable_output(result.output),
+        'messages': ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode='json'),
+        'usage': _usage(result.usage),
+    }
+
+
+async def _run_handler(loaded: LoadedAgent, frame: dict[str, Any], emit: Emit) -> dict[str, Any]:
+    args = (frame['prompt'],) if loaded.handler_arity == 1 else (frame['prompt'], frame['history'])
+    if loaded.handler_is_async:
+        out = loaded.handler(*args)
+    else:  # like pydantic-ai's sync tools: off the loop, so a slow handler does not stall it
+        out = await asyncio.to_thread(loaded.handler, *args)
+    if inspect.isawaitable(out):
+        out = await out
+    if inspect.isasyncgen(out):
+        chunks: list[str] = []
+        async for chunk in out:
+            text = chunk if isinstance(chunk, str) else str(chunk)
+            chunks.append(text)
+            if frame['stream'] and text:
+                emit(_event(frame['id'], {'kind': 'text_delta', 'delta': text}))
+        out = ''.join(chunks)
+    return {'t': 'result', 'id': frame['id'], 'output': jsonable_output(out), 'messages': [], 'usage': dict(_ZERO_USAGE)}
+
+
+async def execute_run(
+    loaded: LoadedAgent, frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]]
+) -> dict[str, Any]:
+    """Runs ``frame`` (a validated ``run``) on ``loaded``; returns the ``result`` frame.
+
+    Events are passed to ``emit`` as they happen. Exceptions (including ``CancelledError``)
+    propagate to the caller, which turns them into the ``error`` frame.
+    """
+    if loaded.agent is not None:
+        return await _run_agent(loaded.agent, frame, emit, toolsets)
+    return await _run_handler(loaded, frame, emit)

@@ -1,0 +1,281 @@
+"""The runtime: an asyncio loop serving protocol v1 frames, one task per ``run``.
+
+Threads and who does what:
+
+* **reader thread** — reads stdin, splits and validates frames, answers ``ping`` itself (a
+  busy or blocked loop cannot starve the heartbeat), posts every other frame to the loop with
+  ``call_soon_threadsafe``. A protocol violation is handled right there: ``error {id: null,
+  kind: "protocol"}`` then exit 3, even if the loop is stuck. On stdin EOF it asks the loop
+  to cancel everything and exits 0 after at most :data:`EOF_GRACE_S` regardless.
+* **loop** — ``init`` (load agents → ``ready``), ``run`` tasks, ``cancel``, ``tool_result``,
+  ``shutdown``; a ticker stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``.
+* **watchdog thread** — see ``_watchdog``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any, NoReturn
+
+from pydantic_ai.toolsets import AbstractToolset
+
+from ._agents import LoadedAgent, load_agents
+from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameWriter, LineSplitter, decode_line
+from ._limits import apply_memory_limit, rss_bytes
+from ._logging import run_id_var
+from ._runner import execute_run
+from ._schema import validate_from_node
+from ._tools import ToolBridge
+from .exceptions import (
+    BridgeError,
+    FrameTooLargeError,
+    OverloadedError,
+    ProtocolError,
+    UnknownAgentError,
+    error_frame,
+)
+
+__all__ = ['EOF_GRACE_S', 'EXIT_PROTOCOL', 'EXIT_STARTUP', 'SHUTDOWN_GRACE_S', 'TICK_S', 'Runtime']
+
+EXIT_STARTUP = 2
+EXIT_PROTOCOL = 3
+TICK_S = 0.05
+SHUTDOWN_GRACE_S = 5.0
+"""How long ``shutdown`` waits for cancelled runs to unwind before writing ``bye`` anyway."""
+EOF_GRACE_S = 2.0
+"""How long stdin EOF waits for the loop to wind down before the reader thread hard-exits."""
+_READ_CHUNK = 64 * 1024
+_log = logging.getLogger('synapse_bridge')
+
+
+def hard_exit(code: int) -> NoReturn:
+    """Flushes stdio and leaves now (no atexit, no waiting on worker threads)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a broken stderr must not keep us alive
+            pass
+    os._exit(code)
+
+
+class Runtime:
+    """Serves one Node peer. Create, then ``await serve()``; returns the exit code."""
+
+    def __init__(self, writer: FrameWriter, stdin_fd: int = 0) -> None:
+        self.writer = writer
+        self._stdin_fd = stdin_fd
+        self._splitter = LineSplitter(DEFAULT_MAX_FRAME_BYTES)
+        self._init_seen = False
+        self._agents: dict[str, LoadedAgent] = {}
+        self._tools: ToolBridge | None = None
+        self._toolsets: list[AbstractToolset[Any]] = []
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._max_accepted = 0
+        self._closing = False
+        self._last_tick = time.monotonic()
+        self._exited = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: asyncio.Future[int] | None = None
+
+    # ── loop side ──────────────────────────────────────────────────────────────
+
+    async def serve(self) -> int:
+        """Runs until ``shutdown`` (0), stdin EOF (0) or a start-up failure (2)."""
+        self._loop = asyncio.get_running_loop()
+        self._done = self._loop.create_future()
+        ticker = asyncio.create_task(self._tick(), name='synapse-ticker')
+        threading.Thread(target=self._read_forever, name='synapse-reader', daemon=True).start()
+        try:
+            return await self._done
+        finally:
+            ticker.cancel()
+            self._exited.set()
+
+    async def _tick(self) -> None:
+        while True:
+            self._last_tick = time.monotonic()
+            await asyncio.sleep(TICK_S)
+
+    def close(self) -> None:
+        """Cancels every run and ends :meth:`serve` with exit code 0, without ``bye``.
+
+        Idempotent; call it on the loop thread (the reader thread posts it on stdin EOF).
+        """
+        if self._loop is not None and not self._closing:
+            self._loop.create_task(self._wind_down(send_bye=False))
+
+    def send(self, frame: dict[str, Any]) -> None:
+        """Writes one frame (thread-safe)."""
+        self.writer.write(frame)
+
+    def _finish(self, code: int) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(code)
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        t = frame['t']
+        if t == 'init':
+            self._on_init(frame)
+        elif t == 'run':
+            self._on_run(frame)
+        elif t == 'cancel':
+            task = self._runs.get(frame['id'])
+            if task is not None:  # unknown or finished ids are ignored (protocol.md)
+                task.cancel()
+        elif t == 'tool_result':
+            if self._tools is not None:
+                self._tools.resolve(frame)
+        elif t == 'shutdown':
+            asyncio.ensure_future(self._wind_down(send_bye=True))
+
+    def _on_init(self, frame: dict[str, Any]) -> None:
+        try:
+            self.writer.max_frame_bytes = int(frame['maxFrameBytes'])
+            limit = frame.get('memoryLimitMb')
+            if limit:
+                apply_memory_limit(int(limit))
+            self._agents = load_agents(frame['agents'], frame.get('cwd'))
+            self._tools = ToolBridge(self.send, frame['tools'])
+            self._toolsets = [self._tools.toolset] if self._tools.toolset is not None else []
+        except BaseException as exc:  # anything the user's module raises is a start-up failure
+            self.send(error_frame(exc, None, kind='startup', retryable=False))
+            hard_exit(EXIT_STARTUP)
+        concurrency = int(frame['concurrency'])
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_accepted = concurrency + max(concurrency, 64)
+        self.send({'t': 'ready', 'agents': list(self._agents)})
+
+    def _on_run(self, frame: dict[str, Any]) -> None:
+        run_id = frame['id']
+        if run_id in self._runs:
+            self._violation(ProtocolError(f'run id {run_id!r} is already in flight'))
+        loaded = self._agents.get(frame['agent'])
+        if loaded is None:
+            self._send_terminal(error_frame(UnknownAgentError(f'no agent named {frame["agent"]!r} in this process'), run_id))
+        elif self._closing:
+            exc = asyncio.CancelledError('runtime is shutting down')
+            self._send_terminal(error_frame(exc, run_id, kind='cancelled', message='runtime is shutting down'))
+        elif len(self._runs) >= self._max_accepted:
+            exc2 = OverloadedError(f'{len(self._runs)} runs already accepted (max {self._max_accepted})')
+            self._send_terminal(error_frame(exc2, run_id))
+        else:
+            self._runs[run_id] = asyncio.create_task(self._run_task(frame, loaded), name=f'run:{run_id}')
+
+    async def _run_task(self, frame: dict[str, Any], loaded: LoadedAgent) -> None:
+        run_id = frame['id']
+        run_id_var.set(run_id)  # this task's own context: tools and logs inherit it
+        try:
+            terminal = await self._execute(frame, loaded)
+        except asyncio.CancelledError as exc:
+            self._runs.pop(run_id, None)
+            self._send_terminal(error_frame(exc, run_id, kind='cancelled', retryable=False, message='run cancelled'))
+            raise
+        self._runs.pop(run_id, None)
+        self._send_terminal(terminal)
+
+    async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:
+        assert self._slots is not None
+        timeout_ms = frame['timeoutMs']
+        deadline = asyncio.timeout(None if timeout_ms is None else timeout_ms / 1000)
+        try:
+            async with deadline:
+                async with self._slots:
+                    return await execute_run(loaded, frame, self._emit, self._toolsets)
+        except TimeoutError as exc:
+            if deadline.expired():
+                return error_frame(exc, frame['id'], kind='timeout', retryable=True, message=f'run exceeded its deadline of {timeout_ms} ms')
+            return error_frame(exc, frame['id'])
+        except Exception as exc:
+            return error_frame(exc, frame['id'])
+
+    def _emit(self, frame: dict[str, Any]) -> None:
+        try:
+            self.send(frame)
+        except FrameTooLargeError as exc:  # a progress event may be dropped; the result still comes
+            _log.warning('dropped an event of run %s: %s', frame.get('id'), exc)
+
+    def _send_terminal(self, frame: dict[str, Any]) -> None:
+        """Sends a run's one terminal frame; if it cannot be encoded, sends an error instead."""
+        try:
+            self.send(frame)
+        except (FrameTooLargeError, TypeError, ValueError) as exc:
+            kind = 'agent' if isinstance(exc, BridgeError) else None
+            self.send(error_frame(exc, frame['id'], kind=kind, retryable=False, message=f'cannot send {frame["t"]}: {exc}'))
+
+    async def _wind_down(self, *, send_bye: bool) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        tasks = list(self._runs.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        if send_bye:
+            self.send({'t': 'bye'})
+        self._finish(0)
+
+    # ── reader thread ──────────────────────────────────────────────────────────
+
+    def _post(self, fn: Any, *args: Any) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop already closed: we are exiting anyway
+            pass
+
+    def _violation(self, exc: ProtocolError) -> NoReturn:
+        try:
+            self.send(error_frame(exc, None, kind='protocol', retryable=False))
+        finally:
+            hard_exit(EXIT_PROTOCOL)
+
+    def _read_forever(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._stdin_fd, _READ_CHUNK)
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b''
+            if not chunk:
+                self._on_eof()
+                return
+            try:
+                for line in self._splitter.feed(chunk):
+                    self._on_frame(validate_from_node(decode_line(line)))
+            except ProtocolError as exc:
+                self._violation(exc)
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        t = frame['t']
+        if t == 'ping':
+            self.send({
+                't': 'pong',
+                'seq': int(frame['seq']),
+                'loopLagMs': round(max(0.0, time.monotonic() - self._last_tick) * 1000, 3),
+                'rssBytes': rss_bytes(),
+                'inFlight': len(self._runs),
+            })
+            return
+        if t == 'init':
+            if self._init_seen:
+                raise ProtocolError('a second init frame')
+            self._init_seen = True
+            self._splitter.max_frame_bytes = int(frame['maxFrameBytes'])
+        elif t in ('run', 'cancel', 'tool_result') and not self._init_seen:
+            raise ProtocolError(f'{t!r} frame before init')
+        self._post(self._dispatch, frame)
+
+    def _on_eof(self) -> None:
+        if self._splitter.at_eof():
+            _log.warning('stdin closed inside a frame (%d bytes)', self._splitter.at_eof())
+        self._post(self.close)
+        if not self._exited.wait(EOF_GRACE_S):
+            hard_exit(0)

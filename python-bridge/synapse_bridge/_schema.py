@@ -1,0 +1,249 @@
+"""Hand-written schema checks of protocol v1 frames, both directions.
+
+Mirrors ``src/protocol/frames.ts`` exactly (same rules, same vectors in
+``tests/vectors/frames.json``): unknown fields are ignored, an unknown ``t`` or a malformed
+field is a :class:`~synapse_bridge.exceptions.ProtocolError` naming the frame type and field.
+Integers are non-negative (``bool`` is not an integer here), optional fields may be absent
+but not ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .exceptions import ProtocolError
+
+__all__ = ['ERROR_KINDS', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
+
+PROTOCOL_VERSION = 1
+ERROR_KINDS = frozenset(
+    {'agent', 'cancelled', 'timeout', 'startup', 'protocol', 'usage_limit', 'unexpected_model_behavior', 'tool'}
+)
+LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
+_MAX_SAFE_INT = 2**53 - 1
+
+Obj = dict[str, Any]
+
+
+def _bad(t: str, field: str, expected: str, value: Any, missing: bool = False) -> ProtocolError:
+    got = 'missing' if missing else 'null' if value is None else type(value).__name__
+    return ProtocolError(f'invalid {t!r} frame: field {field!r} must be {expected} (got {got})')
+
+
+def _get(o: Obj, t: str, f: str, expected: str, ok: Callable[[Any], bool], prefix: str = '') -> Any:
+    if f not in o:
+        raise _bad(t, prefix + f, expected, None, missing=True)
+    if not ok(o[f]):
+        raise _bad(t, prefix + f, expected, o[f])
+    return o[f]
+
+
+def _opt(o: Obj, t: str, f: str, expected: str, ok: Callable[[Any], bool]) -> None:
+    if f in o and not ok(o[f]):
+        raise _bad(t, f, expected + ' when present', o[f])
+
+
+def _is_str(x: Any) -> bool:
+    return isinstance(x, str)
+
+
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, bool)
+
+
+def _is_int(x: Any) -> bool:
+    # JSON 3.0 decodes to float in Python but is an integer for JavaScript's Number.isSafeInteger.
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, float):
+        return x.is_integer() and 0 <= x <= _MAX_SAFE_INT
+    return isinstance(x, int) and 0 <= x <= _MAX_SAFE_INT
+
+
+def _is_pos_int(x: Any) -> bool:
+    return _is_int(x) and x >= 1
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+
+
+def _is_list(x: Any) -> bool:
+    return isinstance(x, list)
+
+
+def _is_obj(x: Any) -> bool:
+    return isinstance(x, dict)
+
+
+_STR, _INT, _POS, _NUM, _BOOL, _LIST, _OBJ = (
+    ('a string', _is_str),
+    ('an integer >= 0', _is_int),
+    ('an integer >= 1', _is_pos_int),
+    ('a finite number >= 0', _is_num),
+    ('a boolean', _is_bool),
+    ('an array', _is_list),
+    ('an object', _is_obj),
+)
+
+
+def _items(o: Obj, t: str, f: str, each: Callable[[Any, str], None]) -> None:
+    for i, item in enumerate(_get(o, t, f, *_LIST)):
+        each(item, f'{f}[{i}]')
+
+
+def _check_init(o: Obj, t: str) -> None:
+    def agent(a: Any, where: str) -> None:
+        if not _is_obj(a):
+            raise _bad(t, where, 'an object', a)
+        _get(a, t, 'name', *_STR, prefix=where + '.')
+        _get(a, t, 'ref', *_STR, prefix=where + '.')
+
+    def tool(x: Any, where: str) -> None:
+        if not _is_obj(x):
+            raise _bad(t, where, 'an object', x)
+        _get(x, t, 'name', *_STR, prefix=where + '.')
+        _get(x, t, 'description', *_STR, prefix=where + '.')
+        _get(x, t, 'parameters', *_OBJ, prefix=where + '.')
+
+    _items(o, t, 'agents', agent)
+    _items(o, t, 'tools', tool)
+    _get(o, t, 'concurrency', *_POS)
+    _get(o, t, 'maxFrameBytes', *_POS)
+    _opt(o, t, 'cwd', *_STR)
+    _opt(o, t, 'memoryLimitMb', *_INT)
+
+
+def _check_run(o: Obj, t: str) -> None:
+    for f in ('id', 'agent', 'prompt'):
+        _get(o, t, f, *_STR)
+    _get(o, t, 'history', *_LIST)
+    _get(o, t, 'timeoutMs', 'a finite number >= 0 or null', lambda x: x is None or _is_num(x))
+    _get(o, t, 'stream', *_BOOL)
+    _opt(o, t, 'conversationId', *_STR)
+    _opt(o, t, 'turnId', *_STR)
+
+
+def _check_tool_result(o: Obj, t: str) -> None:
+    for f in ('id', 'callId'):
+        _get(o, t, f, *_STR)
+    _get(o, t, 'ok', *_BOOL)
+    _opt(o, t, 'error', *_STR)
+
+
+_FROM_NODE: dict[str, Callable[[Obj, str], None]] = {
+    'init': _check_init,
+    'run': _check_run,
+    'cancel': lambda o, t: _get(o, t, 'id', *_STR),
+    'tool_result': _check_tool_result,
+    'ping': lambda o, t: _get(o, t, 'seq', *_INT),
+    'shutdown': lambda o, t: None,
+}
+
+
+def _check_event(o: Obj, t: str) -> None:
+    _get(o, t, 'id', *_STR)
+    e = _get(o, t, 'event', *_OBJ)
+    kind = e.get('kind')
+    if kind == 'text_delta':
+        _get(e, t, 'delta', *_STR, prefix='event.')
+    elif kind in ('tool_call', 'tool_result'):
+        _get(e, t, 'tool', *_STR, prefix='event.')
+        _get(e, t, 'toolCallId', *_STR, prefix='event.')
+    else:
+        raise _bad(t, 'event.kind', '"text_delta", "tool_call" or "tool_result"', kind, missing='kind' not in e)
+
+
+def _check_result(o: Obj, t: str) -> None:
+    _get(o, t, 'id', *_STR)
+    _get(o, t, 'output', 'present', lambda x: True)
+    _get(o, t, 'messages', *_LIST)
+    u = _get(o, t, 'usage', *_OBJ)
+    for f in ('requests', 'inputTokens', 'outputTokens', 'totalTokens', 'toolCalls'):
+        _get(u, t, f, *_INT, prefix='usage.')
+
+
+def _check_error(o: Obj, t: str) -> None:
+    _get(o, t, 'id', 'a string or null', lambda x: x is None or _is_str(x))
+    _get(o, t, 'kind', 'one of ' + ', '.join(sorted(ERROR_KINDS)), lambda x: x in ERROR_KINDS)
+    for f in ('type', 'message', 'traceback'):
+        _get(o, t, f, *_STR)
+    _get(o, t, 'retryable', *_BOOL)
+
+
+def _check_hello(o: Obj, t: str) -> None:
+    _get(o, t, 'v', f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
+    _get(o, t, 'pid', *_INT)
+    _get(o, t, 'python', *_STR)
+    _get(o, t, 'pydanticAi', *_STR)
+
+
+def _check_ready(o: Obj, t: str) -> None:
+    def name(x: Any, where: str) -> None:
+        if not _is_str(x):
+            raise _bad(t, where, 'a string', x)
+
+    _items(o, t, 'agents', name)
+
+
+def _check_pong(o: Obj, t: str) -> None:
+    _get(o, t, 'seq', *_INT)
+    _get(o, t, 'loopLagMs', *_NUM)
+    _get(o, t, 'rssBytes', *_INT)
+    _get(o, t, 'inFlight', *_INT)
+
+
+def _check_log(o: Obj, t: str) -> None:
+    _get(o, t, 'level', '"debug", "info", "warning" or "error"', lambda x: x in LOG_LEVELS)
+    _get(o, t, 'logger', *_STR)
+    _get(o, t, 'msg', *_STR)
+    _opt(o, t, 'id', *_STR)
+
+
+def _check_tool_call(o: Obj, t: str) -> None:
+    for f in ('id', 'callId', 'tool'):
+        _get(o, t, f, *_STR)
+
+
+_FROM_PYTHON: dict[str, Callable[[Obj, str], None]] = {
+    'hello': _check_hello,
+    'ready': _check_ready,
+    'event': _check_event,
+    'result': _check_result,
+    'error': _check_error,
+    'tool_call': _check_tool_call,
+    'pong': _check_pong,
+    'log': _check_log,
+    'bye': lambda o, t: None,
+}
+
+
+def _validate(value: Any, table: dict[str, Callable[[Obj, str], None]], direction: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError('frame is not a JSON object with a "t" field')
+    t = value.get('t')
+    check = table.get(t) if isinstance(t, str) else None
+    if check is None:
+        raise ProtocolError(f'unknown frame type {t!r} (not a known {direction} frame)')
+    check(value, t)
+    return value
+
+
+def validate_from_node(value: Any) -> dict[str, Any]:
+    """Checks a decoded Node → Python frame; returns it unchanged.
+
+    Raises:
+        ProtocolError: not an object, unknown ``t``, or a missing/malformed field.
+    """
+    return _validate(value, _FROM_NODE, 'Node → Python')
+
+
+def validate_from_python(value: Any) -> dict[str, Any]:
+    """Checks a decoded Python → Node frame; returns it unchanged.
+
+    Raises:
+        ProtocolError: not an object, unknown ``t``, or a missing/malformed field.
+    """
+    return _validate(value, _FROM_PYTHON, 'Python → Node')

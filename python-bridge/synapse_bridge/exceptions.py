@@ -1,0 +1,178 @@
+"""Exceptions of the Synapse Python runtime, and how any exception crosses the wire.
+
+Two roots keep the two kinds of trouble apart:
+
+* :class:`BridgeMisuseError` — the runtime was configured or called wrongly (an agent
+  reference that does not resolve, an attribute that is not an agent, a bad ``init``).
+* :class:`BridgeRuntimeError` — something went wrong while running (a protocol violation,
+  an oversized frame, a tool that failed, too many runs).
+
+Every exception of this module carries a wire ``kind`` (the ``kind`` of an ``error`` frame,
+see ``docs/protocol.md``) and a ``retryable`` flag, and serialises with :meth:`to_wire`.
+Foreign exceptions (pydantic-ai's, the user's) are classified once, by :func:`classify`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback as _traceback
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    'AgentLoadError',
+    'BridgeError',
+    'BridgeMisuseError',
+    'BridgeRuntimeError',
+    'ErrorKind',
+    'FrameTooLargeError',
+    'InvalidInitError',
+    'OverloadedError',
+    'ProtocolError',
+    'ToolError',
+    'UnknownAgentError',
+    'classify',
+    'error_frame',
+]
+
+ErrorKind = Literal[
+    'agent', 'cancelled', 'timeout', 'startup', 'protocol', 'usage_limit', 'unexpected_model_behavior', 'tool'
+]
+"""The ``kind`` of an ``error`` frame (protocol v1)."""
+
+
+class BridgeError(Exception):
+    """Base of every exception raised by ``synapse_bridge`` itself."""
+
+    kind: ClassVar[ErrorKind] = 'agent'
+    retryable: ClassVar[bool] = False
+
+    @property
+    def wire_type(self) -> str:
+        """The ``type`` reported on the wire (the class name unless a subclass says otherwise)."""
+        return type(self).__name__
+
+    def to_wire(self, run_id: str | None) -> dict[str, Any]:
+        """Serialises this exception as an ``error`` frame for ``run_id`` (``None``: the process)."""
+        return error_frame(self, run_id)
+
+
+class BridgeMisuseError(BridgeError):
+    """The runtime was configured or called wrongly. Fix the caller; retrying will not help."""
+
+
+class BridgeRuntimeError(BridgeError):
+    """Something failed while the runtime was running."""
+
+
+class AgentLoadError(BridgeMisuseError):
+    """An agent reference could not be loaded: bad syntax, import failure, missing attribute,
+    or an attribute that is neither a pydantic-ai ``Agent`` nor a callable handler."""
+
+    kind = 'startup'
+
+
+class InvalidInitError(BridgeMisuseError):
+    """The ``init`` frame is well-formed but unusable (e.g. ``memoryLimitMb`` below current use)."""
+
+    kind = 'startup'
+
+
+class UnknownAgentError(BridgeMisuseError):
+    """A ``run`` named an agent that this process did not load in ``init``."""
+
+    kind = 'agent'
+
+
+class ProtocolError(BridgeRuntimeError):
+    """The peer sent a frame that violates protocol v1 (bad JSON, bad schema, bad sequence)."""
+
+    kind = 'protocol'
+
+
+class FrameTooLargeError(ProtocolError):
+    """A frame passed ``maxFrameBytes``. Raised by the reader (incoming) and the writer (outgoing)."""
+
+
+class OverloadedError(BridgeRuntimeError):
+    """A ``run`` arrived while the process already held its maximum of running + waiting runs."""
+
+    retryable = True
+
+
+class ToolError(BridgeRuntimeError):
+    """A tool raised an exception that is not a pydantic-ai control-flow signal.
+
+    The original exception is the ``__cause__``; its class name is reported as the wire ``type``.
+    """
+
+    kind = 'tool'
+
+    def __init__(self, tool: str, original: BaseException) -> None:
+        super().__init__(f'tool {tool!r} raised {type(original).__name__}: {original}')
+        self.tool = tool
+        self.original = original
+
+    @property
+    def wire_type(self) -> str:
+        return type(self.original).__name__
+
+
+def classify(exc: BaseException) -> tuple[ErrorKind, bool]:
+    """Maps any exception to its wire ``(kind, retryable)``.
+
+    ``CancelledError``/``RunCancelled`` → ``cancelled``; ``TimeoutError`` raised by the run
+    deadline is reported by the runtime itself (a ``TimeoutError`` from user code is an
+    ``agent`` failure); pydantic-ai's ``RunTimedOut`` → ``timeout``; ``UsageLimitExceeded`` →
+    ``usage_limit``; ``UnexpectedModelBehavior`` → ``unexpected_model_behavior`` (retryable);
+    transient model API errors (rate limit, unavailable, 5xx, 429, connection, request timeout) →
+    ``agent`` but retryable; anything else → ``agent``.
+    """
+    if isinstance(exc, BridgeError):
+        return exc.kind, exc.retryable
+    # Imported here so that importing this module (done by the framing layer before the
+    # protocol stream is claimed) does not import pydantic-ai.
+    from pydantic_ai import exceptions as _pai
+
+    transient = (
+        _pai.ModelRateLimitError,
+        _pai.ModelUnavailableError,
+        _pai.ModelServerError,
+        _pai.ModelConnectionError,
+        _pai.ModelRequestTimeout,
+    )
+    if isinstance(exc, _pai.RunTimedOut):
+        return 'timeout', True
+    if isinstance(exc, (asyncio.CancelledError, _pai.RunCancelled)):
+        return 'cancelled', False
+    if isinstance(exc, _pai.UsageLimitExceeded):
+        return 'usage_limit', False
+    if isinstance(exc, _pai.UnexpectedModelBehavior):
+        return 'unexpected_model_behavior', True
+    if isinstance(exc, transient):
+        return 'agent', True
+    if isinstance(exc, _pai.ModelHTTPError) and (exc.status_code == 429 or exc.status_code >= 500):
+        return 'agent', True
+    return 'agent', False
+
+
+def error_frame(
+    exc: BaseException,
+    run_id: str | None,
+    *,
+    kind: ErrorKind | None = None,
+    retryable: bool | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """Builds the ``error`` frame for ``exc``; ``kind``/``retryable``/``message`` override the
+    classification (used for deadline timeouts and cancellations)."""
+    auto_kind, auto_retryable = classify(exc)
+    wire_type = exc.wire_type if isinstance(exc, BridgeError) else type(exc).__name__
+    return {
+        't': 'error',
+        'id': run_id,
+        'kind': kind if kind is not None else auto_kind,
+        'type': wire_type,
+        'message': message if message is not None else (str(exc) or type(exc).__name__),
+        'traceback': ''.join(_traceback.format_exception(exc)),
+        'retryable': retryable if retryable is not None else auto_retryable,
+    }

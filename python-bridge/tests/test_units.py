@@ -1,0 +1,218 @@
+"""Unit tests of the runtime's parts, in process (no subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_ai import exceptions as pai
+
+from synapse_bridge import AgentLoadError, ProtocolError, ToolError, current_run_id
+from synapse_bridge._agents import load_agents, load_ref
+from synapse_bridge._framing import FrameWriter
+from synapse_bridge._limits import rss_bytes, virtual_bytes
+from synapse_bridge._logging import FrameLogHandler, run_id_var
+from synapse_bridge._runtime import Runtime
+from synapse_bridge._tools import ToolBridge
+from synapse_bridge._watchdog import Watchdog, expected_parent_pid
+from synapse_bridge.exceptions import OverloadedError, UnknownAgentError, classify, error_frame
+
+from conftest import REPO
+
+
+# ── exceptions ────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize(
+    ('exc', 'kind', 'retryable'),
+    [
+        (ValueError('x'), 'agent', False),
+        (asyncio.CancelledError(), 'cancelled', False),
+        (pai.UsageLimitExceeded('too many'), 'usage_limit', False),
+        (pai.UnexpectedModelBehavior('weird'), 'unexpected_model_behavior', True),
+        (pai.ModelHTTPError(503, 'm'), 'agent', True),
+        (pai.ModelHTTPError(400, 'm'), 'agent', False),
+        (ProtocolError('bad'), 'protocol', False),
+        (AgentLoadError('bad'), 'startup', False),
+        (UnknownAgentError('x'), 'agent', False),
+        (OverloadedError('x'), 'agent', True),
+        (ToolError('t', KeyError('k')), 'tool', False),
+    ],
+)
+def test_classify(exc: BaseException, kind: str, retryable: bool) -> None:
+    assert classify(exc) == (kind, retryable)
+
+
+def test_error_frame_reports_the_original_type_of_a_tool_error() -> None:
+    try:
+        raise KeyError('k')
+    except KeyError as original:
+        try:
+            raise ToolError('lookup', original) from original
+        except ToolError as exc:
+            frame = error_frame(exc, 'r1')
+    assert frame['type'] == 'KeyError' and frame['kind'] == 'tool' and frame['id'] == 'r1'
+    assert "tool 'lookup' raised KeyError" in frame['message'] and 'KeyError' in frame['traceback']
+
+
+def test_misuse_and_runtime_roots_are_apart() -> None:
+    from synapse_bridge import BridgeMisuseError, BridgeRuntimeError
+
+    assert issubclass(AgentLoadError, BridgeMisuseError) and not issubclass(AgentLoadError, BridgeRuntimeError)
+    assert issubclass(ProtocolError, BridgeRuntimeError) and not issubclass(ProtocolError, BridgeMisuseError)
+
+
+# ── agent loading ─────────────────────────────────────────────────────────────
+
+def test_load_file_and_module_refs(tmp_path: Path) -> None:
+    (tmp_path / 'mypkg').mkdir()
+    (tmp_path / 'mypkg' / '__init__.py').write_text('')
+    (tmp_path / 'mypkg' / 'mod.py').write_text('class Holder:\n    value = 42\ndef handler(prompt, history):\n    return prompt\n')
+    assert load_ref('mypkg.mod:Holder.value', str(tmp_path)) == 42
+    assert load_ref('mypkg/mod.py:Holder.value', str(tmp_path)) == 42
+    loaded = load_agents([{'name': 'h', 'ref': 'mypkg.mod:handler'}], str(tmp_path))
+    assert loaded['h'].handler_arity == 2 and not loaded['h'].handler_is_async
+    support = load_agents([{'name': 's', 'ref': 'examples/agents/support.py:agent'}], str(REPO))['s']
+    assert support.agent is not None
+
+
+@pytest.mark.parametrize(
+    ('ref', 'match'),
+    [
+        ('no-colon', 'must look like'),
+        ('examples/agents/support.py:', 'must look like'),
+        ('examples/agents/missing.py:agent', 'not found'),
+        ('examples/agents/support.py:nope', "no attribute 'nope'"),
+        ('examples/agents/support.py:ORDERS', 'not a pydantic-ai Agent'),
+        ('examples/agents/support.py:Agent', 'not a pydantic-ai Agent'),
+    ],
+)
+def test_bad_refs(ref: str, match: str) -> None:
+    with pytest.raises(AgentLoadError, match=match):
+        load_agents([{'name': 'a', 'ref': ref}], str(REPO))
+
+
+def test_duplicate_names_and_bad_handler_arity(tmp_path: Path) -> None:
+    (tmp_path / 'h.py').write_text('def three(a, b, c): pass\nasync def one(p): return p\n')
+    with pytest.raises(AgentLoadError, match='duplicate'):
+        load_agents([{'name': 'a', 'ref': 'h.py:one'}, {'name': 'a', 'ref': 'h.py:one'}], str(tmp_path))
+    with pytest.raises(AgentLoadError, match='takes 3'):
+        load_agents([{'name': 'a', 'ref': 'h.py:three'}], str(tmp_path))
+    assert load_agents([{'name': 'a', 'ref': 'h.py:one'}], str(tmp_path))['a'].handler_is_async
+
+
+# ── runtime sequencing (reader-thread checks) ─────────────────────────────────
+
+@pytest.fixture
+def runtime() -> Any:
+    r, w = os.pipe()
+    rt = Runtime(FrameWriter(w))
+    posted: list[dict[str, Any]] = []
+    rt._post = lambda fn, frame: posted.append(frame)  # type: ignore[method-assign]
+    yield rt, posted, r
+    os.close(r)
+    os.close(w)
+
+
+def test_sequencing_rules(runtime: Any) -> None:
+    rt, posted, _ = runtime
+    for t in ('run', 'cancel', 'tool_result'):
+        with pytest.raises(ProtocolError, match='before init'):
+            rt._on_frame({'t': t, 'id': 'x'})
+    rt._on_frame({'t': 'init', 'maxFrameBytes': 1234})
+    assert rt._splitter.max_frame_bytes == 1234
+    with pytest.raises(ProtocolError, match='second init'):
+        rt._on_frame({'t': 'init', 'maxFrameBytes': 1})
+    rt._on_frame({'t': 'cancel', 'id': 'x'})
+    assert [f['t'] for f in posted] == ['init', 'cancel']
+
+
+def test_ping_is_answered_on_the_calling_thread(runtime: Any) -> None:
+    rt, posted, r = runtime
+    rt._on_frame({'t': 'ping', 'seq': 9})
+    line = os.read(r, 4096)
+    assert line.startswith(b'{"t":"pong","seq":9,') and not posted
+
+
+# ── watchdog, limits, logging, tools ──────────────────────────────────────────
+
+def test_watchdog_fires_once_the_parent_changes() -> None:
+    fired = threading.Event()
+    ppid = [100]
+    dog = Watchdog(100, interval_s=0.01, on_orphaned=fired.set, getppid=lambda: ppid[0]).start()
+    assert not fired.is_set()
+    ppid[0] = 1
+    assert fired.wait(10)
+    dog.close()
+    dog.close()  # idempotent
+
+
+def test_watchdog_fires_at_start_if_already_orphaned() -> None:
+    fired = threading.Event()
+    Watchdog(100, on_orphaned=fired.set, getppid=lambda: 1).start().close()
+    assert fired.is_set()
+
+
+def test_expected_parent_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('SYNAPSE_PARENT_PID', '4321')
+    assert expected_parent_pid() == 4321
+    monkeypatch.setenv('SYNAPSE_PARENT_PID', 'junk')
+    assert expected_parent_pid() == os.getppid()
+
+
+def test_rss_and_virtual_size() -> None:
+    assert rss_bytes() > 0
+    size = virtual_bytes()
+    assert size is None or size >= rss_bytes()
+
+
+def test_log_handler_tags_the_run_and_maps_levels() -> None:
+    sent: list[dict[str, Any]] = []
+    logger = logging.getLogger('unit.test')
+    logger.propagate = False
+    handler = FrameLogHandler(sent.append)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.critical('outside')
+        token = run_id_var.set('r9')
+        try:
+            assert current_run_id() == 'r9'
+            logger.debug('inside %s', 'run')
+        finally:
+            run_id_var.reset(token)
+    finally:
+        logger.removeHandler(handler)
+    assert sent == [
+        {'t': 'log', 'level': 'error', 'logger': 'unit.test', 'msg': 'outside'},
+        {'t': 'log', 'level': 'debug', 'logger': 'unit.test', 'msg': 'inside run', 'id': 'r9'},
+    ]
+
+
+async def test_tool_bridge_round_trip_and_late_results() -> None:
+    sent: list[dict[str, Any]] = []
+    bridge = ToolBridge(sent.append, [{'name': 'get_weather', 'description': 'd', 'parameters': {'type': 'object'}}])
+    assert bridge.toolset is not None and bridge.names == ['get_weather']
+    run_id_var.set('r1')
+    call = asyncio.ensure_future(bridge.call('get_weather', {'city': 'Paris'}))
+    await asyncio.sleep(0)  # let the call send its frame
+    assert sent == [{'t': 'tool_call', 'id': 'r1', 'callId': 'c1', 'tool': 'get_weather', 'args': {'city': 'Paris'}}]
+    assert not bridge.resolve({'id': 'other', 'callId': 'c1', 'ok': True})
+    assert bridge.resolve({'id': 'r1', 'callId': 'c1', 'ok': True, 'value': 21})
+    assert await call == 21 and bridge.pending == 0
+    failing = asyncio.ensure_future(bridge.call('get_weather', {}))
+    await asyncio.sleep(0)
+    bridge.resolve({'id': 'r1', 'callId': 'c2', 'ok': False, 'error': 'down'})
+    with pytest.raises(pai.ModelRetry, match='down'):
+        await failing
+    cancelled = asyncio.ensure_future(bridge.call('get_weather', {}))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert bridge.pending == 0
+    assert not bridge.resolve({'id': 'r1', 'callId': 'c3', 'ok': True})  # late: ignored
