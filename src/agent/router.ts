@@ -10,6 +10,7 @@
 import { nanoid } from 'nanoid';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr, type SynapseError } from '../errors.ts';
+import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
 import type { StreamEvent } from '../protocol/frames.ts';
@@ -131,6 +132,13 @@ export class AgentRouter {
   unquarantine(): void {
     if (this.#state !== 'quarantined') return;
     this.#state = 'restarting';
+    this.#updateState();
+  }
+
+  /** Admits again after quarantine or close (a manual restart is under way). */
+  reopen(): void {
+    this.#nextRetryAt = undefined;
+    this.#state = this.#workers.size === 0 ? 'restarting' : 'ready';
     this.#updateState();
   }
 
@@ -315,8 +323,7 @@ export class AgentRouter {
   }
 
   #emit<K extends keyof SynapseEvents>(name: K, payload: SynapseEvents[K]): void {
-    const events = this.#o.events as unknown as { emit(n: string, p: unknown): boolean };
-    events.emit(name, payload);
+    emit(this.#o.events, name, payload);
   }
 }
 

@@ -1,0 +1,545 @@
+/**
+ * `Synapse.start()` and the public system object.
+ *
+ * The supervision tree, in start order (stopped in reverse):
+ *   1. agents — a DynamicSupervisor of agent supervisors. Its intensity is unbounded on
+ *      purpose: each agent has its own crash budget and quarantine backoff, so one
+ *      crash-looping agent can never take the others down (docs/supervision.md).
+ *   User actors and supervisors (`system.spawn`, `system.startSupervisor`) live beside it
+ *   on the same runtime.
+ * Around the tree: the history store + turn serializer (conversations), the event log,
+ * metrics, and the optional HTTP endpoint.
+ */
+import type { Logger } from 'pino';
+import type { AnyStateMachine } from 'xstate';
+import { PythonAgent, type AgentStatus } from './agent/agent.ts';
+import { resolveAgentOptions, type SpawnAgentOptions } from './agent/options.ts';
+import { channel } from './agent/queue.ts';
+import type { AgentEvent } from './agent/router.ts';
+import { ActorRuntime } from './actor/runtime.ts';
+import type { ActorRef, Behaviour, MailboxOptions } from './actor/types.ts';
+import { realClock, type Clock } from './clock.ts';
+import { validateConversationId, validateTurnId, newConversationId } from './conversation/ids.ts';
+import { JournalHistoryStore } from './conversation/journal.ts';
+import { MemoryHistoryStore, historyOf, type HistoryStore } from './conversation/store.ts';
+import { TurnSerializer } from './conversation/turns.ts';
+import { isSynapseError, synErr, SynapseError } from './errors.ts';
+import { emit } from './observe/emit.ts';
+import { EventLog } from './observe/event-log.ts';
+import { SynapseEventEmitter, type SynapseEventName, type SynapseEvents, type InspectEvent } from './observe/events.ts';
+import { startObserveServer, type ObserveServer } from './observe/http.ts';
+import { healthFromTree, type InspectNode } from './observe/inspect.ts';
+import { createLogger } from './observe/log.ts';
+import { SynapseMetrics } from './observe/metrics.ts';
+import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
+import { PidFile, defaultPidDir, reapStale } from './process/pidfile.ts';
+import { resolveOptions, v } from './options.ts';
+import { dynamicSupervisorClient, type DynamicSupervisorHandle, type SupervisorHandle } from './supervisor/client.ts';
+import { dynamicSupervisor } from './supervisor/dynamic.ts';
+import { startSupervisor, type SupervisorOptions } from './supervisor/supervisor.ts';
+import type { SupervisorMessage } from './supervisor/messages.ts';
+import { checkPrompt } from './prompt.ts';
+
+/** Options of {@link Synapse.start}. Every field is optional. */
+export interface SynapseOptions {
+  /** Time source for every timer (tests pass `SimulatedClock`). Default: the real clock. */
+  clock?: Clock;
+  /** A pino logger to use (wrapped with secret redaction). Default: a new pino logger at `logLevel`. */
+  logger?: Logger;
+  /** Level of the default logger. Default `'info'`, or env `SYNAPSE_LOG_LEVEL`. */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Extra redaction paths (e.g. `'req.headers.cookie'`). */
+  redact?: string[];
+  /**
+   * Where chat history lives: a `HistoryStore`, or `{ dir }` for the durable journal store
+   * (fsync before ack). Default: in memory.
+   */
+  history?: HistoryStore | { dir: string; fsync?: 'always' | 'never' };
+  /** Concurrent turns on one conversation: `'queue'` (default, bounded by `maxQueue`) or `'reject'` (SYN_ERR_CONVERSATION_BUSY). */
+  conversations?: { policy?: 'queue' | 'reject'; maxQueue?: number };
+  /** Largest accepted prompt in UTF-8 bytes (default 1 MiB); larger → SYN_ERR_INVALID_ARGUMENT. */
+  maxPromptBytes?: number;
+  /** `false` disables metrics; `{ port }` also serves `/metrics`, `/healthz`, `/inspect`, `/events` and the live view on 127.0.0.1. */
+  metrics?: false | { port?: number; host?: string };
+  /** Directory of pid files for orphan reaping. Default `<tmpdir>/synapse-<uid>/pids`. */
+  stateDir?: string;
+  /** Reap Python processes left by a previous, killed Node process at start. Default true. */
+  reapOrphans?: boolean;
+  /** Default mailbox of actors spawned without one. */
+  mailbox?: MailboxOptions;
+}
+
+/** What `sendMessage` resolves with. */
+export interface SendResult {
+  output: unknown;
+  /** The new messages of this turn (pydantic-ai `ModelMessagesTypeAdapter` JSON), as committed. */
+  messages: readonly unknown[];
+  usage: unknown;
+  conversationId: string;
+  turnId: string;
+  /** True when this turn id was already committed and the stored result was returned (idempotent retry). */
+  replayed: boolean;
+}
+
+/** Options of `sendMessage` / `streamMessage`. */
+export interface SendOptions {
+  /** Continue this conversation (default: a new one; its id is in the result). */
+  conversationId?: string;
+  /** Idempotency key: a retry with the same turn id never runs or commits twice. Default: generated. */
+  turnId?: string;
+  /** Deadline for the whole turn (queueing included). Default: the agent's `timeoutMs`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One item of `streamMessage`: agent events, then the final result. */
+export type StreamItem = AgentEvent | ({ kind: 'result' } & SendResult);
+
+const START_SCHEMA = {
+  clock: v.optional(v.any<Clock>()),
+  logger: v.optional(v.any<Logger>()),
+  logLevel: v.optional(v.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
+  redact: v.optional(v.any<string[]>()),
+  history: v.optional(v.any<HistoryStore | { dir: string; fsync?: 'always' | 'never' }>()),
+  conversations: v.optional(v.object({ policy: v.optional(v.oneOf(['queue', 'reject'] as const)), maxQueue: v.optional(v.number({ min: 0, integer: true })) })),
+  maxPromptBytes: v.optional(v.number({ min: 1, integer: true })),
+  metrics: v.optional(
+    v.either<false, { port?: number | undefined; host?: string | undefined }>(
+      (value, path) => (value === false ? false : v.boolean()(undefined, path) && false),
+      v.object({ port: v.optional(v.number({ min: 0, max: 65535, integer: true })), host: v.optional(v.string({ min: 1 })) }),
+      'false or { port?, host? }',
+    ),
+  ),
+  stateDir: v.optional(v.string({ min: 1 })),
+  reapOrphans: v.optional(v.boolean()),
+  mailbox: v.optional(v.any<MailboxOptions>()),
+};
+
+const SEND_SCHEMA = {
+  conversationId: v.optional(v.any<string>()),
+  turnId: v.optional(v.any<string>()),
+  timeoutMs: v.optional(v.number({ min: 1 })),
+  signal: v.optional((value: unknown, path: string) => (value instanceof AbortSignal ? value : v.func()(value, path) && (value as AbortSignal))),
+};
+
+const AGENTS_SUPERVISOR = 'synapse.agents';
+
+/**
+ * A running Synapse system. Create with {@link Synapse.start}.
+ *
+ * @example
+ * ```ts
+ * const system = await Synapse.start();
+ * await system.spawnAgent({ id: 'support', agent: 'examples/agents/support.py:agent' });
+ * const { output, conversationId } = await system.sendMessage('support', { prompt: 'Where is order 42?' });
+ * await system.stop();
+ * ```
+ */
+export class ActorSystem {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Typed lifecycle events (also on the unified `'inspect'` event). */
+  readonly events: SynapseEventEmitter;
+  readonly runtime: ActorRuntime;
+  readonly #agents = new Map<string, PythonAgent>();
+  readonly #agentsSup: DynamicSupervisorHandle;
+  readonly #store: HistoryStore;
+  readonly #turns: TurnSerializer;
+  readonly #eventLog: EventLog;
+  readonly #metrics: SynapseMetrics | undefined;
+  readonly #pidFile: PidFile;
+  readonly #maxPromptBytes: number;
+  #http: ObserveServer | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    clock: Clock;
+    log: Logger;
+    events: SynapseEventEmitter;
+    runtime: ActorRuntime;
+    agentsSup: DynamicSupervisorHandle;
+    store: HistoryStore;
+    turns: TurnSerializer;
+    eventLog: EventLog;
+    metrics: SynapseMetrics | undefined;
+    pidFile: PidFile;
+    maxPromptBytes: number;
+  }) {
+    this.clock = parts.clock;
+    this.log = parts.log;
+    this.events = parts.events;
+    this.runtime = parts.runtime;
+    this.#agentsSup = parts.agentsSup;
+    this.#store = parts.store;
+    this.#turns = parts.turns;
+    this.#eventLog = parts.eventLog;
+    this.#metrics = parts.metrics;
+    this.#pidFile = parts.pidFile;
+    this.#maxPromptBytes = parts.maxPromptBytes;
+  }
+
+  /**
+   * Starts a system: reaps orphans of a previous run, opens the history store, starts the tree.
+   * @throws SYN_ERR_INVALID_OPTION, SYN_ERR_STORE_CORRUPT / SYN_ERR_STORE_LOCKED / SYN_ERR_STORE_IO (durable history), SYN_ERR_START_FAILED (metrics port busy).
+   */
+  static async start(options: SynapseOptions = {}): Promise<ActorSystem> {
+    const o = resolveOptions('', options, START_SCHEMA);
+    const clock = o.clock ?? realClock;
+    const log = createLogger({
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+      level: o.logLevel ?? (process.env.SYNAPSE_LOG_LEVEL as 'info' | undefined) ?? 'info',
+      ...(o.redact === undefined ? {} : { redact: o.redact }),
+    });
+    const events = new SynapseEventEmitter();
+    // Supervisors log their own events (with their actor context); the event log covers the rest.
+    const eventLog = new EventLog(events, log, {
+      exclude: ['supervisor.child_started', 'supervisor.child_exited', 'supervisor.restart_scheduled', 'supervisor.restarted', 'supervisor.intensity_exceeded', 'supervisor.escalated'],
+    });
+    const stateDir = o.stateDir ?? defaultPidDir();
+    if (o.reapOrphans !== false) {
+      for (const reaped of reapStale(stateDir)) emit(events, 'orphan.reaped', { pid: reaped.pid, pidFile: reaped.pidFile });
+    }
+    const pidFile = new PidFile({ dir: stateDir });
+    const store = await openStore(o.history);
+    const turns = new TurnSerializer({
+      store,
+      events,
+      ...(o.conversations?.policy === undefined ? {} : { policy: o.conversations.policy }),
+      ...(o.conversations?.maxQueue === undefined ? {} : { maxQueue: o.conversations.maxQueue }),
+    });
+    const runtime = new ActorRuntime({ clock, log, events, ...(o.mailbox === undefined ? {} : { defaultMailbox: o.mailbox }) });
+    const metrics = o.metrics === false ? undefined : new SynapseMetrics({ clock });
+    const agentsRef = runtime.spawn(dynamicSupervisor({ name: AGENTS_SUPERVISOR, intensity: Number.MAX_SAFE_INTEGER, periodMs: 1000 }), {
+      name: AGENTS_SUPERVISOR,
+      trapExit: true,
+    }) as ActorRef<SupervisorMessage, unknown>;
+    await agentsRef.started;
+    const system = new ActorSystem({
+      clock,
+      log,
+      events,
+      runtime,
+      agentsSup: dynamicSupervisorClient(agentsRef),
+      store,
+      turns,
+      eventLog,
+      metrics,
+      pidFile,
+      maxPromptBytes: o.maxPromptBytes ?? 1024 * 1024,
+    });
+    if (metrics !== undefined) {
+      metrics.bindEvents(events);
+      metrics.setSources({ agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })) });
+      const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
+      if (serve?.port !== undefined) {
+        system.#http = await startObserveServer({
+          port: serve.port,
+          ...(serve.host === undefined ? {} : { host: serve.host }),
+          metrics,
+          events,
+          inspect: () => system.inspect(),
+          health: () => healthFromTree(system.inspect()),
+          clock,
+          log,
+        });
+      }
+    }
+    log.info({ event: 'system.started', stateDir }, 'synapse started');
+    return system;
+  }
+
+  // ── actors ────────────────────────────────────────────────────────────────
+
+  /** Spawns an (unsupervised) actor. See `ActorRuntime.spawn`. @throws SYN_ERR_SYSTEM_STOPPED, SYN_ERR_NAME_TAKEN, SYN_ERR_INVALID_OPTION */
+  spawn<M, R>(behaviour: Behaviour<M, R> | AnyStateMachine, options?: Parameters<ActorRuntime['spawn']>[1]): ActorRef<M, R> {
+    return this.runtime.spawn(behaviour as Behaviour<unknown, unknown>, options) as ActorRef<M, R>;
+  }
+
+  /** The live actor registered under `name`, if any. */
+  whereis(name: string): ActorRef | undefined {
+    return this.runtime.whereis(name);
+  }
+
+  /** Starts a top-level supervisor on this system (stopped with the system). */
+  startSupervisor(options: SupervisorOptions): Promise<SupervisorHandle> {
+    return startSupervisor(this.runtime, options);
+  }
+
+  // ── agents ────────────────────────────────────────────────────────────────
+
+  /**
+   * Spawns a supervised Python agent and resolves once all its workers are ready.
+   * @throws SYN_ERR_INVALID_OPTION, SYN_ERR_NAME_TAKEN (id in use), SYN_ERR_STARTUP_FAILED / SYN_ERR_STARTUP_TIMEOUT /
+   *   SYN_ERR_PYTHON_NOT_FOUND (first start failed; nothing is left running), SYN_ERR_SYSTEM_STOPPED.
+   * @example
+   * ```ts
+   * await system.spawnAgent({ id: 'support', agent: 'examples/agents/support.py:agent', workers: 2 });
+   * ```
+   */
+  async spawnAgent(options: SpawnAgentOptions): Promise<AgentStatus> {
+    this.#assertRunning();
+    const resolved = resolveAgentOptions(options);
+    if (this.#agents.has(resolved.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${resolved.id}" already exists`, { agent: resolved.id });
+    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, agentsSupervisor: AGENTS_SUPERVISOR });
+    this.#agents.set(resolved.id, agent);
+    emit(this.events, 'agent.spawned', { agent: resolved.id, workers: resolved.workers });
+    try {
+      await this.#agentsSup.startChild(agent.childSpec());
+    } catch (error) {
+      this.#agents.delete(resolved.id);
+      agent.close();
+      throw rootCause(error);
+    }
+    return agent.status();
+  }
+
+  /** Stops an agent: queued requests fail with SYN_ERR_SHUTDOWN, workers are shut down. @throws SYN_ERR_NO_AGENT */
+  async stopAgent(id: string): Promise<void> {
+    const agent = this.#agent(id);
+    agent.close();
+    this.#agents.delete(id);
+    try {
+      await this.#agentsSup.terminateChild(id);
+    } catch (error) {
+      if (!isSynapseError(error, 'SYN_ERR_NO_CHILD')) throw error;
+    }
+    emit(this.events, 'agent.stopped', { agent: id, reason: 'stopped' });
+  }
+
+  /**
+   * Restarts an agent now — e.g. a quarantined one once its fault is fixed. Resets its crash budget.
+   * @throws SYN_ERR_NO_AGENT, SYN_ERR_STARTUP_FAILED (it still fails; the agent stays quarantined and retries later)
+   */
+  async restartAgent(id: string): Promise<AgentStatus> {
+    const agent = this.#agent(id);
+    await this.#agentsSup.terminateChild(id).catch((error: unknown) => {
+      if (!isSynapseError(error, 'SYN_ERR_NO_CHILD')) throw error;
+    });
+    agent.router.reopen();
+    try {
+      await this.#agentsSup.startChild(agent.childSpec());
+    } catch (error) {
+      throw rootCause(error);
+    }
+    emit(this.events, 'agent.recovered', { agent: id });
+    return agent.status();
+  }
+
+  /** `{ state, pids, restarts, inFlight, queued, nextRetryAt? }`. @throws SYN_ERR_NO_AGENT */
+  agentStatus(id: string): AgentStatus {
+    return this.#agent(id).status();
+  }
+
+  /** Ids of the agents. */
+  agentIds(): string[] {
+    return [...this.#agents.keys()];
+  }
+
+  /**
+   * Sends one turn to an agent and resolves once its new messages are committed.
+   * @throws SYN_ERR_NO_AGENT, SYN_ERR_INVALID_ARGUMENT (prompt/ids), SYN_ERR_INVALID_OPTION, SYN_ERR_OVERLOADED,
+   *   SYN_ERR_CONVERSATION_BUSY, SYN_ERR_AGENT_UNAVAILABLE, SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, SYN_ERR_AGENT_FAILED,
+   *   SYN_ERR_AGENT_CRASHED, SYN_ERR_PROTOCOL, SYN_ERR_SHUTDOWN, SYN_ERR_SYSTEM_STOPPED
+   * @example
+   * ```ts
+   * const a = await system.sendMessage('support', { prompt: 'hi' });
+   * const b = await system.sendMessage('support', { prompt: 'and?' }, { conversationId: a.conversationId });
+   * ```
+   */
+  async sendMessage(agentId: string, input: { prompt: string }, options: SendOptions = {}): Promise<SendResult> {
+    return this.#turn(agentId, input, options, undefined);
+  }
+
+  /**
+   * Like `sendMessage`, streaming: yields text deltas and tool events as they happen, then
+   * `{ kind: 'result', … }`; a failure is thrown from the iterator after the events already
+   * delivered. Breaking out of the loop cancels the turn (nothing is committed).
+   */
+  streamMessage(agentId: string, input: { prompt: string }, options: SendOptions = {}): AsyncIterable<StreamItem> {
+    const local = new AbortController();
+    const signal = options.signal === undefined ? local.signal : AbortSignal.any([options.signal, local.signal]);
+    const ch = channel<StreamItem>({
+      capacity: 10_000,
+      coalesce: (last, next) => (last.kind === 'text_delta' && next.kind === 'text_delta' ? { kind: 'text_delta', delta: last.delta + next.delta } : undefined),
+      onReturn: () => local.abort(synErr('SYN_ERR_ABORTED', 'stream consumer stopped iterating')),
+    });
+    this.#turn(agentId, input, { ...options, signal }, (event) => ch.push(event)).then(
+      (result) => {
+        ch.push({ kind: 'result', ...result });
+        ch.end();
+      },
+      (error: unknown) => ch.fail(error),
+    );
+    return ch;
+  }
+
+  /**
+   * The committed messages of a conversation, oldest first. An unknown conversation has an
+   * empty history (`[]`), since conversations are created by their first turn.
+   * @throws SYN_ERR_INVALID_ARGUMENT for a malformed id.
+   */
+  async history(conversationId: string): Promise<unknown[]> {
+    validateConversationId(conversationId);
+    return [...historyOf(await this.#store.load(conversationId))];
+  }
+
+  async #turn(agentId: string, input: { prompt: string }, options: SendOptions, onEvent: ((e: AgentEvent) => void) | undefined): Promise<SendResult> {
+    this.#assertRunning();
+    const agent = this.#agent(agentId);
+    const prompt = checkPrompt(input, this.#maxPromptBytes);
+    const o = resolveOptions('options', options, SEND_SCHEMA);
+    const conversationId = o.conversationId === undefined ? newConversationId() : validateConversationId(o.conversationId);
+    const turnId = o.turnId === undefined ? undefined : validateTurnId(o.turnId);
+    const result = await this.#turns.run(
+      { conversationId, agent: agentId, ...(turnId === undefined ? {} : { turnId }), ...(o.signal === undefined ? {} : { signal: o.signal }) },
+      async (ctx) => {
+        const r = await agent.router.request({
+          prompt,
+          history: [...ctx.history],
+          timeoutMs: o.timeoutMs,
+          signal: ctx.signal,
+          onEvent,
+          onToolCall: (call) => agent.callTool(call, { conversationId: ctx.conversationId, turnId: ctx.turnId }),
+          conversationId: ctx.conversationId,
+          turnId: ctx.turnId,
+        });
+        return { messages: r.messages, output: r.output, usage: r.usage };
+      },
+    );
+    return { output: result.output, messages: result.messages, usage: result.usage, conversationId: result.conversationId, turnId: result.turnId, replayed: result.replayed };
+  }
+
+  // ── observability ─────────────────────────────────────────────────────────
+
+  /** Subscribes to a typed lifecycle event (or `'inspect'` for all of them). Returns an unsubscribe function. */
+  on<K extends SynapseEventName>(event: K, listener: (e: SynapseEvents[K]) => void): () => void;
+  on(event: 'inspect', listener: (e: InspectEvent) => void): () => void;
+  on(event: string, listener: (e: never) => void): () => void {
+    const ee = this.events as unknown as { on(n: string, l: unknown): void; off(n: string, l: unknown): void };
+    ee.on(event, listener);
+    return () => ee.off(event, listener);
+  }
+
+  /** JSON snapshot of every metric. @throws SYN_ERR_INVALID_OPTION if metrics were disabled */
+  async metrics(): Promise<MetricsSnapshot> {
+    return this.#metricsOrThrow().snapshot();
+  }
+
+  /** Prometheus exposition text. */
+  async metricsText(): Promise<string> {
+    return this.#metricsOrThrow().text();
+  }
+
+  /** The HTTP endpoint's base URL, when `metrics.port` was given. */
+  get observeUrl(): string | undefined {
+    return this.#http?.url;
+  }
+
+  /** The live supervision tree: agents → workers with states, pids, restarts, in-flight. */
+  inspect(): InspectNode {
+    const agents: InspectNode[] = [...this.#agents.values()].map((a) => {
+      const s = a.status();
+      return {
+        kind: 'agent',
+        id: a.id,
+        name: a.id,
+        state: s.state,
+        restarts: s.restarts,
+        inFlight: s.inFlight,
+        queued: s.queued,
+        ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
+        meta: { agent: a.options.agent, workers: a.options.workers, crashes: s.crashes, strategy: 'one_for_one' },
+        children: Array.from({ length: a.options.workers }, (_, i): InspectNode => {
+          const p = a.processes.get(i);
+          const st = p?.stats();
+          return {
+            kind: 'worker',
+            id: `${a.id}/${i}`,
+            name: `worker:${i}`,
+            state: p === undefined ? 'down' : p.state,
+            ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
+            children: [],
+          };
+        }),
+      };
+    });
+    return {
+      kind: 'system',
+      id: 'synapse',
+      state: this.#stopping === undefined ? 'running' : 'stopping',
+      meta: { actors: this.runtime.size },
+      children: [{ kind: 'supervisor', id: AGENTS_SUPERVISOR, name: 'agents', state: 'running', meta: { strategy: 'one_for_one (dynamic)' }, children: agents }],
+    };
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────
+
+  /**
+   * Graceful, idempotent stop in reverse start order: agents (queued requests fail with
+   * SYN_ERR_SHUTDOWN, workers shut down: shutdown frame → SIGTERM → SIGKILL), conversations,
+   * history store, remaining actors, metrics endpoint.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(): Promise<void> {
+    for (const agent of this.#agents.values()) agent.close();
+    await this.#agentsSup.stop('shutdown').catch((error: unknown) => this.log.warn({ err: error }, 'agents supervisor stop failed'));
+    for (const id of this.#agents.keys()) emit(this.events, 'agent.stopped', { agent: id, reason: 'shutdown' });
+    this.#agents.clear();
+    this.#turns.close();
+    await this.#store.close().catch((error: unknown) => this.log.warn({ err: error }, 'history store close failed'));
+    await this.runtime.shutdown();
+    await this.#http?.close();
+    this.#metrics?.close();
+    this.log.info({ event: 'system.stopped' }, 'synapse stopped');
+    this.#eventLog.close();
+  }
+
+  #agent(id: string): PythonAgent {
+    if (typeof id !== 'string') throw synErr('SYN_ERR_INVALID_ARGUMENT', `Agent id must be a string, got ${typeof id}`, { argument: 'agentId' });
+    const agent = this.#agents.get(id);
+    if (agent === undefined) throw synErr('SYN_ERR_NO_AGENT', `No agent with id "${id.length > 100 ? `${id.slice(0, 100)}…` : id}"`, { agent: id.slice(0, 100) });
+    return agent;
+  }
+
+  #assertRunning(): void {
+    if (this.#stopping !== undefined) throw synErr('SYN_ERR_SYSTEM_STOPPED', 'The Synapse system is stopping or stopped');
+  }
+
+  #metricsOrThrow(): SynapseMetrics {
+    if (this.#metrics === undefined) throw synErr('SYN_ERR_INVALID_OPTION', 'Metrics are disabled (Synapse.start({ metrics: false }))', { option: 'metrics' });
+    return this.#metrics;
+  }
+}
+
+async function openStore(history: SynapseOptions['history']): Promise<HistoryStore> {
+  if (history === undefined) return new MemoryHistoryStore();
+  if ('load' in history && typeof history.load === 'function') return history as HistoryStore;
+  const { dir, fsync } = history as { dir: string; fsync?: 'always' | 'never' };
+  return JournalHistoryStore.open({ dir, ...(fsync === undefined ? {} : { fsync }) });
+}
+
+/** The most specific coded error in a cause chain (e.g. the worker's SYN_ERR_STARTUP_FAILED under the supervisors' SYN_ERR_START_FAILED). */
+function rootCause(error: unknown): unknown {
+  let best = error;
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current instanceof SynapseError; depth++) {
+    if (current.code !== 'SYN_ERR_START_FAILED') return current;
+    best = current;
+    current = current.cause;
+  }
+  return best;
+}
+
+/** The entry point. */
+export const Synapse = Object.freeze({
+  /** Starts a system. See {@link ActorSystem.start}. */
+  start: (options?: SynapseOptions): Promise<ActorSystem> => ActorSystem.start(options),
+});
