@@ -1,0 +1,337 @@
+/**
+ * The supervision engine shared by `supervisor()` and `dynamicSupervisor()`: the ordered
+ * child list, exit handling, restart strategies, backoff jobs and the intensity window.
+ *
+ * It runs inside the supervisor actor, one message at a time, so its state needs no locks;
+ * every `await` is followed by a liveness check because a `kill()` of the supervisor can
+ * abandon a handler half-way.
+ */
+import { ExitSignal } from '../actor/types.ts';
+import type { ActorContext, ActorId, ActorRef, ExitReason, SpawnOptions, TimerRef } from '../actor/types.ts';
+import { isSynapseError, synErr } from '../errors.ts';
+import { formatReason } from '../observe/events.ts';
+import { awaitStarted, shutdownChild } from './lifecycle.ts';
+import { SUP, fail, ok } from './messages.ts';
+import type { ChildCounts, ChildInfo, Reply, SupervisorMessage } from './messages.ts';
+import { notify } from './notify.ts';
+import { countInWindow, intensityExceeded, isAbnormal, nextDelay, pruneStamps, shouldRestart } from './policy.ts';
+import type { ResolvedChildSpec, Strategy } from './spec.ts';
+
+/** Resolved configuration of one supervisor incarnation. */
+export interface CoreConfig {
+  readonly kind: 'static' | 'dynamic';
+  readonly strategy: Strategy;
+  readonly intensity: number;
+  readonly periodMs: number;
+  readonly maxChildren: number;
+  readonly rand: () => number;
+  /** Label in events and logs; default the actor's registered name, else its id. */
+  readonly name: string | undefined;
+}
+
+/** Mutable record of one child (spec + current incarnation + counters). */
+export interface Child {
+  readonly spec: ResolvedChildSpec;
+  ref: ActorRef | undefined;
+  state: 'running' | 'backoff' | 'stopped';
+  restarts: number;
+  startupFailures: number;
+  /** Consecutive restarts since the last backoff reset; the next delay is computed from it. */
+  attempt: number;
+  /** When the current incarnation finished `init` (clock ms); undefined when not running. */
+  upSince: number | undefined;
+  job: Job | undefined;
+}
+
+/** A pending (backoff) restart of a group of children, restarted together in start order. */
+interface Job {
+  readonly id: number;
+  readonly members: Child[];
+  timer: TimerRef | undefined;
+  readonly at: number;
+}
+
+/**
+ * One supervisor incarnation's state and rules. Created in the behaviour's `init`; every
+ * method runs inside that actor's handler (never concurrently).
+ */
+export class SupervisorCore {
+  readonly #ctx: ActorContext<SupervisorMessage>;
+  readonly #cfg: CoreConfig;
+  readonly label: string;
+  /** Children in start order. */
+  readonly #children: Child[] = [];
+  /** Every incarnation we spawned whose EXIT signal has not been handled yet (bounded by live + exiting children). */
+  readonly #linked = new Map<ActorId, Child>();
+  readonly #jobs = new Map<number, Job>();
+  #stamps: number[] = [];
+  #jobSeq = 0;
+  #halted = false;
+
+  constructor(ctx: ActorContext<SupervisorMessage>, cfg: CoreConfig) {
+    this.#ctx = ctx;
+    this.#cfg = cfg;
+    this.label = cfg.name ?? ctx.self.name ?? ctx.self.id;
+  }
+
+  /** False once escalating/terminating or after the supervisor itself died mid-handler. */
+  get live(): boolean {
+    return !this.#halted && this.#ctx.self.isAlive();
+  }
+
+  get maxChildren(): number {
+    return this.#cfg.maxChildren;
+  }
+
+  get size(): number {
+    return this.#children.length;
+  }
+
+  find(id: string): Child | undefined {
+    return this.#children.find((c) => c.spec.id === id);
+  }
+
+  /**
+   * Starts `specs` in order. If one fails, the already-started ones are stopped in reverse
+   * start order. @throws SYN_ERR_START_FAILED naming the child.
+   */
+  async startInitial(specs: readonly ResolvedChildSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const reply = await this.add(spec);
+      if (!reply.ok) {
+        await this.stopAll();
+        throw reply.error;
+      }
+    }
+  }
+
+  /** Appends a child and starts it (attempt 0); on failure the child is not kept. */
+  async add(spec: ResolvedChildSpec): Promise<Reply<ActorRef>> {
+    const child: Child = { spec, ref: undefined, state: 'stopped', restarts: 0, startupFailures: 0, attempt: 0, upSince: undefined, job: undefined };
+    this.#children.push(child);
+    const reply = await this.startIncarnation(child);
+    if (!reply.ok) this.remove(child);
+    return reply;
+  }
+
+  /** Spawns one incarnation linked to the supervisor and waits (bounded) for its `init`. */
+  async startIncarnation(child: Child): Promise<Reply<ActorRef>> {
+    const { spec } = child;
+    let ref: ActorRef;
+    try {
+      const options: SpawnOptions = { linkTo: this.#ctx.self, logContext: { supervisor: this.label, child: spec.id } };
+      if (spec.spawn.name !== undefined) options.name = spec.spawn.name;
+      if (spec.spawn.mailbox !== undefined) options.mailbox = spec.spawn.mailbox;
+      if (spec.type === 'supervisor') options.trapExit = true;
+      ref = this.#ctx.system.spawn(spec.start({ attempt: child.attempt }), options);
+    } catch (error) {
+      return fail(this.#startFailed(child, error));
+    }
+    this.#linked.set(ref.id, child);
+    try {
+      await awaitStarted(ref, spec.startTimeoutMs, this.#ctx.clock);
+    } catch (error) {
+      return fail(this.#startFailed(child, error));
+    }
+    child.ref = ref;
+    child.state = 'running';
+    child.upSince = this.#ctx.clock.now();
+    notify(this.#ctx, 'supervisor.child_started', { supervisor: this.label, child: spec.id, actor: ref.id });
+    return ok(ref);
+  }
+
+  #startFailed(child: Child, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    return synErr('SYN_ERR_START_FAILED', `Supervisor ${this.label}: child "${child.spec.id}" failed to start: ${why}`, { supervisor: this.label, child: child.spec.id }, cause);
+  }
+
+  /** Handles an EXIT signal: a child crash/exit, a stale incarnation, or our parent exiting. */
+  async onExit(signal: ExitSignal): Promise<void> {
+    const child = this.#linked.get(signal.from.id);
+    if (child === undefined) {
+      // Not one of our incarnations: the parent (or another linked actor) died. OTP: a
+      // supervisor exits with its parent's reason; a 'normal' exit of a peer is ignored.
+      if (signal.reason !== 'normal') {
+        this.#ctx.log.warn({ from: signal.from.id, reason: formatReason(signal.reason) }, 'supervisor: linked actor exited; stopping');
+        this.#ctx.stop(signal.reason);
+      }
+      return;
+    }
+    this.#linked.delete(signal.from.id);
+    if (child.ref?.id !== signal.from.id || !this.live) return; // stale: already stopped or replaced by us
+    this.#markDown(child, signal.reason);
+    await this.#afterExit(child, signal.reason);
+  }
+
+  async #afterExit(child: Child, reason: ExitReason): Promise<void> {
+    if (!shouldRestart(child.spec.restart, reason)) {
+      if (child.spec.restart === 'temporary' || this.#cfg.kind === 'dynamic') this.remove(child);
+      return;
+    }
+    await this.#scheduleRestart(child, false);
+  }
+
+  /** The children a restart of `child` affects, in start order (strategy). */
+  #group(child: Child): Child[] {
+    if (this.#cfg.kind === 'dynamic' || this.#cfg.strategy === 'one_for_one') return [child];
+    if (this.#cfg.strategy === 'one_for_all') return [...this.#children];
+    return this.#children.slice(this.#children.indexOf(child));
+  }
+
+  /** Stops the rest of `child`'s group (reverse start order), then restarts the group now or after backoff. */
+  async #scheduleRestart(child: Child, startup: boolean): Promise<void> {
+    const group = this.#group(child);
+    for (const m of [...group].reverse()) {
+      if (m === child) continue;
+      this.#detach(m);
+      await this.stopIncarnation(m);
+      if (!this.live) return;
+    }
+    for (const m of group) if (m !== child && m.spec.restart === 'temporary') this.remove(m);
+    const members = group.filter((m) => this.#children.includes(m));
+    const delay = child.spec.backoff === false ? 0 : nextDelay(child.attempt, child.spec.backoff, this.#cfg.rand);
+    for (const m of members) m.attempt++;
+    const now = this.#ctx.clock.now();
+    const job: Job = { id: ++this.#jobSeq, members, timer: undefined, at: now + delay };
+    for (const m of members) {
+      m.state = 'backoff';
+      m.job = job;
+    }
+    notify(this.#ctx, 'supervisor.restart_scheduled', { supervisor: this.label, child: child.spec.id, delayMs: delay, attempt: child.attempt, startup });
+    if (delay === 0) return this.#runJob(job);
+    this.#jobs.set(job.id, job);
+    job.timer = this.#ctx.sendAfter({ [SUP]: 'restart', job: job.id }, delay);
+  }
+
+  /** Backoff timer fired. */
+  async onRestartTimer(jobId: number): Promise<void> {
+    const job = this.#jobs.get(jobId);
+    if (job !== undefined && this.live) await this.#runJob(job);
+  }
+
+  /** A restart happens now: count it (intensity), then start the group in start order. */
+  async #runJob(job: Job): Promise<void> {
+    this.#jobs.delete(job.id);
+    job.timer?.cancel();
+    if (job.members.length === 0) return;
+    const now = this.#ctx.clock.now();
+    this.#stamps = pruneStamps([...this.#stamps, now], now, this.#cfg.periodMs);
+    if (intensityExceeded(this.#stamps, now, this.#cfg)) return this.#escalate();
+    for (const m of [...job.members]) {
+      if (m.job !== job) continue; // moved into a newer job meanwhile
+      m.job = undefined;
+      const reply = await this.startIncarnation(m);
+      if (!this.live) return;
+      if (reply.ok) {
+        m.restarts++;
+        notify(this.#ctx, 'supervisor.restarted', { supervisor: this.label, child: m.spec.id, actor: reply.value.id, attempt: m.attempt });
+        continue;
+      }
+      m.startupFailures++;
+      m.state = 'stopped';
+      this.#ctx.log.warn({ child: m.spec.id, err: reply.error.cause }, 'supervisor: restart failed to start');
+      if (isSynapseError(reply.error.cause, 'SYN_ERR_SYSTEM_STOPPED')) {
+        // The runtime is shutting down (it stops actors newest first, children before us):
+        // retrying can never succeed, so leave the rest of the group stopped.
+        for (const rest of [...job.members]) this.#detach(rest);
+        return;
+      }
+      // A start-up failure is handled like a crash of that child, flagged `startup`; the
+      // not-yet-started members belong to its group and move into the new job.
+      return this.#scheduleRestart(m, true);
+    }
+  }
+
+  async #escalate(): Promise<void> {
+    this.#halted = true;
+    const restarts = countInWindow(this.#stamps, this.#ctx.clock.now(), this.#cfg.periodMs);
+    notify(this.#ctx, 'supervisor.intensity_exceeded', { supervisor: this.label, restarts, intensity: this.#cfg.intensity, periodMs: this.#cfg.periodMs });
+    await this.stopAll();
+    notify(this.#ctx, 'supervisor.escalated', { supervisor: this.label, reason: 'shutdown' });
+    this.#ctx.stop('shutdown');
+  }
+
+  /** Removes `m` from its pending restart job (cancelling the timer when the job empties). */
+  #detach(m: Child): void {
+    const job = m.job;
+    if (job === undefined) return;
+    m.job = undefined;
+    m.state = m.ref === undefined ? 'stopped' : 'running';
+    const i = job.members.indexOf(m);
+    if (i >= 0) job.members.splice(i, 1);
+    if (job.members.length === 0 && job.timer !== undefined) {
+      job.timer.cancel();
+      this.#jobs.delete(job.id);
+    }
+  }
+
+  /** Records that `child`'s incarnation is gone: resets the backoff attempt after enough uptime, reports the exit. */
+  #markDown(child: Child, reason: ExitReason): void {
+    const now = this.#ctx.clock.now();
+    const resetAfter = child.spec.backoff === false ? this.#cfg.periodMs : child.spec.backoff.resetAfterMs;
+    if (child.upSince !== undefined && now - child.upSince >= resetAfter) child.attempt = 0;
+    child.upSince = undefined;
+    child.ref = undefined;
+    child.state = 'stopped';
+    notify(this.#ctx, 'supervisor.child_exited', { supervisor: this.label, child: child.spec.id, reason: formatReason(reason), abnormal: isAbnormal(reason) });
+  }
+
+  /** Cancels `child`'s pending restart and stops its incarnation (per its `shutdown` spec). */
+  async stopChild(child: Child): Promise<void> {
+    this.#detach(child);
+    await this.stopIncarnation(child);
+  }
+
+  /** Stops the live incarnation (if any) per the child's `shutdown` spec; keeps any pending restart. */
+  async stopIncarnation(child: Child): Promise<void> {
+    const ref = child.ref;
+    if (ref === undefined) return;
+    const reason = await shutdownChild(ref, child.spec.shutdown, this.#ctx.clock);
+    if (child.ref === ref) this.#markDown(child, reason);
+  }
+
+  /** Stops every child in reverse start order and cancels all pending restarts. */
+  async stopAll(): Promise<void> {
+    for (const job of this.#jobs.values()) job.timer?.cancel();
+    this.#jobs.clear();
+    for (const child of [...this.#children].reverse()) await this.stopChild(child);
+  }
+
+  /** Final cleanup when the supervisor actor terminates. */
+  async terminate(): Promise<void> {
+    this.#halted = true;
+    await this.stopAll();
+  }
+
+  /** Forgets `child` (cancelling a pending restart); its incarnation must already be stopped. */
+  remove(child: Child): void {
+    this.#detach(child);
+    const i = this.#children.indexOf(child);
+    if (i >= 0) this.#children.splice(i, 1);
+  }
+
+  /** `whichChildren()` snapshot, in start order. */
+  which(): ChildInfo[] {
+    return this.#children.map((c) => ({
+      id: c.spec.id,
+      state: c.state,
+      type: c.spec.type,
+      restarts: c.restarts,
+      startupFailures: c.startupFailures,
+      ...(c.ref === undefined ? {} : { ref: c.ref }),
+      ...(c.job === undefined ? {} : { nextRestartAt: c.job.at }),
+    }));
+  }
+
+  /** `countChildren()` snapshot. */
+  counts(): ChildCounts {
+    const supervisors = this.#children.filter((c) => c.spec.type === 'supervisor').length;
+    const active = this.#children.filter((c) => c.ref !== undefined).length;
+    return { specs: this.#children.length, active, supervisors, workers: this.#children.length - supervisors };
+  }
+
+  /** True while escalating/terminating: requests are refused with SYN_ERR_SHUTDOWN. */
+  get halted(): boolean {
+    return this.#halted;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Restart policy as pure functions: no clock, no state, no I/O. The supervisor feeds them
+ * timestamps and counters; tests and the property model call them directly.
+ */
+import type { ExitReason } from '../actor/types.ts';
+
+/** How a child is treated when it exits (OTP restart types). */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+/** Exponential backoff bounds (Akka's `BackoffSupervisor` min/max). */
+export interface BackoffBounds {
+  /** Delay of the first restart, and the lower bound of every delay. `0` disables backoff. */
+  readonly minMs: number;
+  /** Upper bound of every delay. */
+  readonly maxMs: number;
+}
+
+/** Restart intensity: more than `intensity` restarts within `periodMs` is too many. */
+export interface IntensityLimit {
+  readonly intensity: number;
+  readonly periodMs: number;
+}
+
+/** Exponent cap: `2^40·minMs` already exceeds any sane `maxMs`; avoids `Infinity·0` style surprises. */
+const MAX_EXPONENT = 40;
+
+/**
+ * Delay before restart number `attempt` (0-based: the first restart after a crash is 0).
+ *
+ * Full jitter over `[minMs, cap]` where `cap = min(maxMs, minMs·2^attempt)`:
+ * `delay = minMs + rand·(cap − minMs)`. So the delay is never below `minMs` (attempt 0 is
+ * exactly `minMs`), never above `maxMs`, and `minMs = 0` means "no backoff" (always 0).
+ * If `maxMs < minMs` the delay is `maxMs` (the tighter bound wins).
+ *
+ * @param attempt restarts since the child last stayed up `resetAfterMs` (integer ≥ 0).
+ * @param bounds `{ minMs, maxMs }` in milliseconds.
+ * @param rand a number in `[0, 1)`; out-of-range values are clamped. Default `Math.random()`.
+ * @returns a whole number of milliseconds.
+ *
+ * @example
+ * ```ts
+ * nextDelay(0, { minMs: 100, maxMs: 10_000 }, () => 0.5) // 100
+ * nextDelay(3, { minMs: 100, maxMs: 10_000 }, () => 0.5) // 100 + 0.5·(800 − 100) = 450
+ * ```
+ */
+export function nextDelay(attempt: number, bounds: BackoffBounds, rand: () => number = Math.random): number {
+  const { minMs, maxMs } = bounds;
+  if (minMs <= 0 || maxMs <= 0) return 0;
+  if (maxMs <= minMs) return Math.round(maxMs);
+  const exponent = Math.min(Math.max(0, Math.floor(attempt)), MAX_EXPONENT);
+  const cap = Math.min(maxMs, minMs * 2 ** exponent);
+  const r = Math.min(1, Math.max(0, rand()));
+  return Math.round(minMs + r * (cap - minMs));
+}
+
+/**
+ * Sliding-window restart intensity (OTP `supervisor` semantics): true when *more than*
+ * `intensity` of `stamps` lie within the window `[now − periodMs, now]` (inclusive, as OTP's
+ * `add_restart`, but in milliseconds instead of seconds).
+ *
+ * @param stamps restart times (ms on the supervisor's clock), any order; may include `now`.
+ * @example
+ * ```ts
+ * intensityExceeded([0, 10, 20, 30], 30, { intensity: 3, periodMs: 5000 }) // true: 4 > 3
+ * ```
+ */
+export function intensityExceeded(stamps: readonly number[], now: number, limit: IntensityLimit): boolean {
+  return countInWindow(stamps, now, limit.periodMs) > limit.intensity;
+}
+
+/** Number of `stamps` inside `[now − periodMs, now]`. */
+export function countInWindow(stamps: readonly number[], now: number, periodMs: number): number {
+  let n = 0;
+  for (const t of stamps) if (t <= now && now - t <= periodMs) n++;
+  return n;
+}
+
+/**
+ * Drops stamps that can never again be inside the window (keeps the list bounded).
+ * Returns a new array; the input is not modified.
+ */
+export function pruneStamps(stamps: readonly number[], now: number, periodMs: number): number[] {
+  return stamps.filter((t) => now - t <= periodMs);
+}
+
+/**
+ * True for a crash: anything but `'normal'`, `'shutdown'` or `{ shutdown: _ }` (OTP).
+ * `'kill'` and `'killed'` are abnormal.
+ */
+export function isAbnormal(reason: ExitReason | 'noproc'): boolean {
+  if (reason === 'normal' || reason === 'shutdown') return false;
+  if (typeof reason === 'object' && reason !== null && !(reason instanceof Error) && 'shutdown' in reason) return false;
+  return true;
+}
+
+/**
+ * Whether a child that exited with `reason` is restarted (OTP): `permanent` always,
+ * `transient` only after an abnormal exit ({@link isAbnormal}), `temporary` never.
+ */
+export function shouldRestart(restart: RestartType, reason: ExitReason | 'noproc'): boolean {
+  switch (restart) {
+    case 'permanent':
+      return true;
+    case 'transient':
+      return isAbnormal(reason);
+    case 'temporary':
+      return false;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Child specifications and supervisor options: types, documented defaults, and the one
+ * resolver per shape (unknown keys and bad types → SYN_ERR_INVALID_OPTION naming the option).
+ */
+import type { Behaviour, MailboxOptions } from '../actor/types.ts';
+import { resolveOptions, v, invalid } from '../options.ts';
+import type { Field } from '../options.ts';
+import type { RestartType } from './policy.ts';
+
+/** Supervision strategies (OTP). */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+
+/** How a child is stopped: ms to wait after `stop('shutdown')` before `kill()`, kill at once, or wait forever. */
+export type ShutdownSpec = number | 'brutal_kill' | 'infinity';
+
+/** Per-child exponential backoff (see `nextDelay`). */
+export interface BackoffSpec {
+  /** First restart delay and lower bound of every delay; 0 disables backoff. */
+  minMs: number;
+  /** Upper bound of every delay (≥ minMs). */
+  maxMs: number;
+  /** The attempt counter resets when the child crashes after having been up at least this long. */
+  resetAfterMs: number;
+}
+
+/** A behaviour with any message/reply types (children have arbitrary protocols). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyBehaviour = Behaviour<any, any>;
+
+/** What `start` is told about the start it is asked for. */
+export interface StartInfo {
+  /** 0 for the first start; n ≥ 1 for the n-th consecutive restart since the backoff last reset. */
+  attempt: number;
+}
+
+/**
+ * How to start and supervise one child (OTP child spec + backoff).
+ *
+ * @example
+ * ```ts
+ * const spec: ChildSpec = { id: 'cache', start: () => cacheBehaviour(), restart: 'transient', shutdown: 2000 };
+ * ```
+ */
+export interface ChildSpec {
+  /** Unique within its supervisor. */
+  id: string;
+  /** Builds a fresh behaviour for each start (never reuse state across incarnations). */
+  start: (info: StartInfo) => AnyBehaviour;
+  /** Default `'permanent'`. */
+  restart?: RestartType;
+  /** Default 5000 for workers, `'infinity'` for supervisors. */
+  shutdown?: ShutdownSpec;
+  /** Default `'worker'`. */
+  type?: 'worker' | 'supervisor';
+  /** Default {@link DEFAULT_BACKOFF}; `false` restarts immediately (pure OTP). */
+  backoff?: BackoffSpec | false;
+  /** Max ms for `init` to complete; longer counts as a start-up failure. Default {@link CHILD_DEFAULTS}.startTimeoutMs; `Infinity` waits forever. */
+  startTimeoutMs?: number;
+  /** Options passed to `spawn` for each incarnation. */
+  spawn?: { name?: string; mailbox?: MailboxOptions };
+}
+
+/** A child spec with every default applied. */
+export interface ResolvedChildSpec {
+  readonly id: string;
+  readonly start: (info: StartInfo) => AnyBehaviour;
+  readonly restart: RestartType;
+  readonly shutdown: ShutdownSpec;
+  readonly type: 'worker' | 'supervisor';
+  readonly backoff: Readonly<BackoffSpec> | false;
+  readonly startTimeoutMs: number;
+  readonly spawn: { name?: string; mailbox?: MailboxOptions };
+}
+
+/** Default backoff: 100 ms doubling up to 10 s (full jitter), reset after 30 s of uptime. */
+export const DEFAULT_BACKOFF: Readonly<BackoffSpec> = Object.freeze({ minMs: 100, maxMs: 10_000, resetAfterMs: 30_000 });
+
+/** Child spec defaults (`shutdown` is `'infinity'` instead for `type: 'supervisor'`). */
+export const CHILD_DEFAULTS = Object.freeze({
+  restart: 'permanent' as RestartType,
+  shutdown: 5000 as ShutdownSpec,
+  type: 'worker' as 'worker' | 'supervisor',
+  startTimeoutMs: 30_000,
+});
+
+/**
+ * Supervisor intensity defaults: 3 restarts per 5000 ms. OTP's 1 per 5 s is harsh once
+ * restarts are spread by backoff; 3 lets a child survive a short burst of crashes.
+ */
+export const SUPERVISOR_DEFAULTS = Object.freeze({ strategy: 'one_for_one' as Strategy, intensity: 3, periodMs: 5000 });
+
+const ms = v.number({ min: 0 });
+/** Longest delay a timer can hold (Node's setTimeout limit, ~24.8 days). */
+const timerMs = v.number({ min: 0, max: 2 ** 31 - 1 });
+
+/** Validates actor mailbox options. */
+export const mailboxField = v.object({
+  capacity: v.optional(v.number({ min: 1, integer: true })),
+  overflow: v.optional(v.oneOf(['reject', 'drop-newest', 'drop-oldest'] as const)),
+});
+
+const shutdownField: Field<ShutdownSpec> = (value, path) => {
+  if (value === 'brutal_kill' || value === 'infinity') return value;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  return invalid(path, `a number >= 0, "brutal_kill" or "infinity"`, value);
+};
+
+const backoffField: Field<BackoffSpec | false> = (value, path) => {
+  if (value === false) return false;
+  // All three fields are required: a missing one is reported by name (`backoff.maxMs`).
+  const b = resolveOptions(path, value, { minMs: timerMs, maxMs: timerMs, resetAfterMs: ms });
+  if (b.maxMs < b.minMs) invalid(`${path}.maxMs`, `a number >= minMs (${b.minMs})`, b.maxMs);
+  return { minMs: b.minMs, maxMs: b.maxMs, resetAfterMs: b.resetAfterMs };
+};
+
+const childSchema = {
+  id: v.string({ min: 1, max: 200 }),
+  start: v.func<ChildSpec['start']>(),
+  restart: v.optional(v.oneOf(['permanent', 'transient', 'temporary'] as const)),
+  shutdown: v.optional(shutdownField),
+  type: v.optional(v.oneOf(['worker', 'supervisor'] as const)),
+  backoff: v.optional(backoffField),
+  startTimeoutMs: v.optional(ms),
+  spawn: v.optional(v.object({ name: v.optional(v.string({ min: 1, max: 200 })), mailbox: v.optional(mailboxField) })),
+};
+
+/**
+ * Validates a child spec and applies defaults.
+ * @throws SYN_ERR_INVALID_OPTION naming the bad field (e.g. `children[2].shutdown`).
+ */
+export function resolveChildSpec(input: unknown, path = 'childSpec'): ResolvedChildSpec {
+  const r = resolveOptions(path, input, childSchema);
+  if (r.id === undefined) invalid(`${path}.id`, 'a non-empty string', undefined);
+  if (r.start === undefined) invalid(`${path}.start`, 'a function', undefined);
+  const type = r.type ?? CHILD_DEFAULTS.type;
+  const spawn: { name?: string; mailbox?: MailboxOptions } = {};
+  if (r.spawn?.name !== undefined) spawn.name = r.spawn.name;
+  if (r.spawn?.mailbox !== undefined) spawn.mailbox = stripUndefined(r.spawn.mailbox);
+  return Object.freeze({
+    id: r.id,
+    start: r.start,
+    restart: r.restart ?? CHILD_DEFAULTS.restart,
+    shutdown: r.shutdown ?? (type === 'supervisor' ? 'infinity' : CHILD_DEFAULTS.shutdown),
+    type,
+    backoff: r.backoff === undefined ? DEFAULT_BACKOFF : r.backoff === false ? false : Object.freeze(r.backoff),
+    startTimeoutMs: r.startTimeoutMs ?? CHILD_DEFAULTS.startTimeoutMs,
+    spawn,
+  });
+}
+
+/** Intensity options shared by both supervisor kinds. */
+export const intensitySchema = {
+  intensity: v.optional(v.number({ min: 0, integer: true })),
+  periodMs: v.optional(v.number({ min: 1 })),
+  name: v.optional(v.string({ min: 1, max: 200 })),
+  rand: v.optional(v.func<() => number>()),
+};
+
+/**
+ * Validates an array of child specs (ids unique).
+ * @throws SYN_ERR_INVALID_OPTION naming the bad entry (`children[i]…`).
+ */
+export const childrenField: Field<ResolvedChildSpec[]> = (value, path) => {
+  if (!Array.isArray(value)) return invalid(path, 'an array of child specs', value);
+  const seen = new Set<string>();
+  return value.map((item: unknown, i) => {
+    const spec = resolveChildSpec(item, `${path}[${i}]`);
+    if (seen.has(spec.id)) invalid(`${path}[${i}].id`, 'an id unique among the children', spec.id);
+    seen.add(spec.id);
+    return spec;
+  });
+};
+
+/** Drops `undefined` fields (exactOptionalPropertyTypes: absent, not undefined). */
+export function stripUndefined(o: { capacity?: number | undefined; overflow?: MailboxOptions['overflow'] | undefined }): MailboxOptions {
+  const out: MailboxOptions = {};
+  if (o.capacity !== undefined) out.capacity = o.capacity;
+  if (o.overflow !== undefined) out.overflow = o.overflow;
+  return out;
+}
