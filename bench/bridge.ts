@@ -1,0 +1,161 @@
+/**
+ * Node ↔ Python bridge benchmark (`npx tsx bench/bridge.ts`), side by side in one run:
+ *
+ * 1. sequential round trip: raw NDJSON echo (bench/echo/echo.py) vs the bridge with a no-op
+ *    handler (examples/agents/noop.py);
+ * 2. pipelined throughput (many requests in flight) for the same two;
+ * 3. one pydantic-ai agent turn (FunctionModel that answers at once) through the bridge vs the
+ *    same `agent.run` timed inside Python;
+ * 4. restart latency: kill -9 → a new worker ready (naive spawn, no warm spare).
+ *
+ * Env: BENCH_QUICK=1 for a short smoke run. Prints machine info and a markdown table.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { PythonProcess } from '../src/process/python-process.ts';
+import type { PythonProcessOptions } from '../src/process/options.ts';
+import { formatMachineInfo } from './lib/machine.ts';
+import { markdownTable, si, summarize } from './lib/stats.ts';
+import type { Summary } from './lib/stats.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const PYTHON = process.env.SYNAPSE_PYTHON ?? `${ROOT}.venv/bin/python`;
+const QUICK = process.env.BENCH_QUICK === '1';
+const RTT_N = QUICK ? 300 : 3_000;
+const PIPE_N = QUICK ? 2_000 : 20_000;
+const PIPE_WINDOW = 256;
+const PIPE_ROUNDS = QUICK ? 2 : 5;
+const TURN_N = QUICK ? 200 : 1_000;
+const RESTARTS = QUICK ? 3 : 8;
+const WARMUP = 200;
+
+// ─── raw echo ────────────────────────────────────────────────────────────────
+
+/** A bare NDJSON client over the same kind of pipe: write a line, resolve on the matching line. */
+class RawEcho {
+  readonly #child = spawn(PYTHON, [`${ROOT}bench/echo/echo.py`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  readonly #waiting = new Map<string, () => void>();
+  #rest = '';
+
+  constructor() {
+    this.#child.stdout.setEncoding('utf8');
+    this.#child.stdout.on('data', (chunk: string) => {
+      const text = this.#rest + chunk;
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        const frame = JSON.parse(text.slice(start, nl)) as { id: string };
+        start = nl + 1;
+        const done = this.#waiting.get(frame.id);
+        this.#waiting.delete(frame.id);
+        done?.();
+      }
+      this.#rest = text.slice(start);
+    });
+  }
+
+  call(id: string, prompt: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.#child.stdin.write(`${JSON.stringify({ t: 'run', id, prompt })}\n`);
+    });
+  }
+
+  async close(): Promise<void> {
+    const exit = once(this.#child, 'exit');
+    this.#child.stdin.end();
+    await exit;
+  }
+}
+
+// ─── measurement helpers ─────────────────────────────────────────────────────
+
+type Call = (id: string) => Promise<unknown>;
+
+async function sequentialRtt(call: Call, n: number): Promise<Summary> {
+  for (let i = 0; i < WARMUP; i++) await call(`w${i}`);
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await call(`s${i}`);
+    samples.push((performance.now() - t0) * 1000);
+  }
+  return summarize(samples);
+}
+
+/** Requests per second with `window` requests kept in flight; one sample per round. */
+async function pipelined(call: Call, n: number, window: number, rounds: number): Promise<Summary> {
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let next = 0;
+    const t0 = performance.now();
+    const lane = async (): Promise<void> => {
+      while (next < n) await call(`p${r}-${next++}`);
+    };
+    await Promise.all(Array.from({ length: window }, lane));
+    samples.push(n / ((performance.now() - t0) / 1000));
+  }
+  return summarize(samples);
+}
+
+const us = (s: Summary): string => `${s.median.toFixed(0)} µs (p95 ${s.p95.toFixed(0)}, ±${(s.spread * 50).toFixed(0)}%)`;
+const ms = (s: Summary): string => `${s.median.toFixed(0)} ms (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)})`;
+const rps = (s: Summary): string => `${si(s.median)}/s (±${(s.spread * 50).toFixed(0)}%)`;
+
+// ─── main ────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  const pyVersion = execFileSync(PYTHON, ['-c', 'import platform, importlib.metadata as m; print(platform.python_version(), m.version("pydantic-ai-slim"))'], { encoding: 'utf8' }).trim().split(' ');
+  console.log('# Bridge benchmark\n');
+  console.log(formatMachineInfo(undefined, { Python: pyVersion[0] ?? '?', 'pydantic-ai-slim': pyVersion[1] ?? '?', mode: QUICK ? 'quick' : 'full' }));
+  console.log('');
+
+  const rows: string[][] = [];
+
+  // 1 + 2: raw echo
+  const raw = new RawEcho();
+  const rawRtt = await sequentialRtt((id) => raw.call(id, 'hello'), RTT_N);
+  const rawPipe = await pipelined((id) => raw.call(id, 'hello'), PIPE_N, PIPE_WINDOW, PIPE_ROUNDS);
+  await raw.close();
+
+  // 1 + 2 + 3: the bridge
+  const options: PythonProcessOptions = {
+    cwd: ROOT,
+    pidFile: null,
+    concurrency: 1024,
+    agents: [
+      { name: 'noop', ref: `${ROOT}examples/agents/noop.py:handler` },
+      { name: 'turn', ref: `${ROOT}bench/echo/noop_agent.py:agent` },
+    ],
+  };
+  const proc = await PythonProcess.start(options);
+  const bridgeRtt = await sequentialRtt((id) => proc.run({ id, agent: 'noop', prompt: 'hello' }), RTT_N);
+  const bridgePipe = await pipelined((id) => proc.run({ id, agent: 'noop', prompt: 'hello' }), PIPE_N, PIPE_WINDOW, PIPE_ROUNDS);
+  const bridgeTurn = await sequentialRtt((id) => proc.run({ id, agent: 'turn', prompt: 'hi' }), TURN_N);
+  await proc.close();
+
+  const inproc = JSON.parse(execFileSync(PYTHON, [`${ROOT}bench/echo/inproc_turn.py`, String(TURN_N)], { encoding: 'utf8' })) as { samplesUs: number[] };
+  const inprocTurn = summarize(inproc.samplesUs);
+
+  // 4: kill -9 → ready
+  const restart: number[] = [];
+  let current = await PythonProcess.start(options);
+  for (let i = 0; i < RESTARTS; i++) {
+    const t0 = performance.now();
+    current.kill();
+    await current.exited;
+    current = await PythonProcess.start(options);
+    restart.push(performance.now() - t0);
+  }
+  await current.close();
+  const restartSummary = summarize(restart);
+
+  rows.push(['Sequential RTT (no-op)', us(rawRtt), us(bridgeRtt), `${(bridgeRtt.median / rawRtt.median).toFixed(2)}×`]);
+  rows.push([`Pipelined throughput (${PIPE_WINDOW} in flight)`, rps(rawPipe), rps(bridgePipe), `${(bridgePipe.median / rawPipe.median).toFixed(2)}×`]);
+  rows.push(['Agent turn (FunctionModel): in-process `agent.run` vs bridge', us(inprocTurn), us(bridgeTurn), `+${(bridgeTurn.median - inprocTurn.median).toFixed(0)} µs`]);
+  rows.push(['kill -9 → ready (naive spawn)', '—', ms(restartSummary), '']);
+  console.log(markdownTable(['Benchmark', 'Baseline (raw echo / in-process)', 'Bridge', 'Bridge vs baseline'], rows));
+  console.log(`\nSamples: RTT n=${RTT_N} after ${WARMUP} warm-up; throughput ${PIPE_ROUNDS} rounds × ${PIPE_N} requests; turns n=${TURN_N}; restarts n=${RESTARTS}. Cells: median (p95 or range, ±half the relative spread).`);
+}
+
+await main();

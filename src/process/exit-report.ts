@@ -1,0 +1,48 @@
+/**
+ * How a worker's end is reported: the one coded error (if any) that its runs, its start-up
+ * promise and its `exited` promise carry, built from what was known when the OS process ended.
+ */
+import { synErr } from '../errors.ts';
+import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
+import { withDetails } from './wire-errors.ts';
+
+/** Codes that already say "start-up failed"; any other pre-ready error is wrapped in SYN_ERR_STARTUP_FAILED. */
+const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND']);
+
+/** What is known when the process is gone. */
+export interface ExitFacts {
+  readonly pid: number;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderrTail: string;
+  /** The defect already detected (protocol violation, heartbeat, fatal error frame…), if any. */
+  readonly failure: SynapseError | undefined;
+  /** True when the stop was requested (`close`/`kill`): the exit is then not an error. */
+  readonly requested: boolean;
+  readonly wasReady: boolean;
+  readonly inFlight: number;
+  readonly context: ErrorDetails;
+}
+
+/**
+ * The error describing a worker's end, or undefined for a requested stop. A detected defect
+ * keeps its code and gains `exitCode`, `signal`, `stderrTail`; an unexplained death is
+ * SYN_ERR_AGENT_CRASHED after ready, SYN_ERR_STARTUP_FAILED before (anything else before
+ * ready is wrapped in SYN_ERR_STARTUP_FAILED, with the original as `cause`).
+ */
+export function exitError(facts: ExitFacts): SynapseError | undefined {
+  const { pid, exitCode, signal, stderrTail, failure, wasReady } = facts;
+  const exit: ErrorDetails = { exitCode, signal, stderrTail };
+  let error: SynapseError | undefined;
+  if (failure !== undefined) error = withDetails(failure, exit);
+  else if (!facts.requested) {
+    const how = signal === null ? `with code ${String(exitCode)}` : `by ${signal}`;
+    error = wasReady
+      ? synErr('SYN_ERR_AGENT_CRASHED', `Python worker ${pid} died ${how}`, { ...facts.context, ...exit, inFlight: facts.inFlight })
+      : synErr('SYN_ERR_STARTUP_FAILED', `Python worker ${pid} exited ${how} before ready`, { ...facts.context, ...exit });
+  }
+  if (error !== undefined && !wasReady && !STARTUP_CODES.has(error.code)) {
+    error = synErr('SYN_ERR_STARTUP_FAILED', `Python worker failed during start-up: ${error.message}`, { ...error.details, causeCode: error.code }, error);
+  }
+  return error;
+}

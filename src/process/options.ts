@@ -1,0 +1,199 @@
+/**
+ * Options of {@link PythonProcess.start}: the resolver, the frozen defaults, and the
+ * interpreter lookup.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import { synErr } from '../errors.ts';
+import { invalid, resolveOptions, v } from '../options.ts';
+import type { Field } from '../options.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/codec.ts';
+import type { AgentSpec, ToolSpec } from '../protocol/frames.ts';
+import type { PidFile } from './pidfile.ts';
+
+/** Labels attached to a process's logs and errors (which agent and worker it serves). */
+export interface ProcessLabel {
+  readonly agent?: string | undefined;
+  readonly worker?: number | undefined;
+}
+
+/** Options of {@link PythonProcess.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
+export interface PythonProcessOptions {
+  /** Interpreter path. Default: env `SYNAPSE_PYTHON`, else `<package>/.venv/bin/python`. Always the real interpreter, not a shim. */
+  executable?: string;
+  /** Working directory of the process (also sent in `init` so `file.py:attr` refs resolve against it). */
+  cwd?: string;
+  /** Extra environment variables, added to the allow-listed base. Secrets belong here, never in argv. */
+  env?: Record<string, string>;
+  /** Agents to load: `{ name, ref }` with `ref` = `pkg.mod:attr` or `path/file.py:attr`. */
+  agents?: readonly AgentSpec[];
+  /** TypeScript tools offered to the agents (answered by `run`'s `onToolCall`). */
+  tools?: readonly ToolSpec[];
+  /** Maximum concurrent runs; `run` beyond it rejects with SYN_ERR_OVERLOADED. */
+  concurrency?: number;
+  /** Maximum frame size in bytes, both directions. */
+  maxFrameBytes?: number;
+  /** Deadline from spawn to `ready`. */
+  startTimeoutMs?: number;
+  /** Interval between pings once ready. */
+  heartbeatIntervalMs?: number;
+  /** No pong for this long → SYN_ERR_HEARTBEAT_TIMEOUT and the process is killed. */
+  heartbeatTimeoutMs?: number;
+  /** Default budget of `close()`: each of the shutdown-frame and SIGTERM phases gets half. */
+  shutdownTimeoutMs?: number;
+  /** How long a cancelled or timed-out run may take to acknowledge before the process is killed. */
+  cancelGraceMs?: number;
+  /** Resident memory limit; sent to Python and checked on each pong (SYN_ERR_MEMORY_LIMIT). */
+  memoryLimitMb?: number;
+  /** Time source for every timer. */
+  clock?: Clock;
+  /** pino logger; a child with the label and pid is derived. Default: silent. */
+  log?: Logger;
+  /** Labels for logs and errors. */
+  label?: ProcessLabel;
+  /** Where live pids are recorded for orphan reaping; `null` disables. Default: the process-wide pid file. */
+  pidFile?: PidFile | null;
+}
+
+/** Default option values of {@link PythonProcess.start}. */
+export const PYTHON_PROCESS_DEFAULTS = Object.freeze({
+  concurrency: 16,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  startTimeoutMs: 15_000,
+  heartbeatIntervalMs: 1_000,
+  heartbeatTimeoutMs: 5_000,
+  shutdownTimeoutMs: 5_000,
+  cancelGraceMs: 2_000,
+});
+
+function arrayOf<T>(item: Field<T>): Field<T[]> {
+  return (value, path) => {
+    if (!Array.isArray(value)) invalid(path, 'an array', value);
+    return (value as unknown[]).map((x, i) => item(x, `${path}[${i}]`));
+  };
+}
+
+const name = v.string({ min: 1, max: 200 });
+const positiveInt = (max = Number.MAX_SAFE_INTEGER): Field<number> => v.number({ min: 1, max, integer: true });
+
+const schema = {
+  executable: v.optional(v.string({ min: 1 })),
+  cwd: v.optional(v.string({ min: 1 })),
+  env: v.optional(v.record(v.string())),
+  agents: v.optional(arrayOf(v.object({ name, ref: v.string({ min: 3 }) }))),
+  tools: v.optional(
+    arrayOf(
+      v.object({
+        name,
+        description: v.string(),
+        parameters: v.record(v.any()),
+      }),
+    ),
+  ),
+  concurrency: v.optional(positiveInt(100_000)),
+  maxFrameBytes: v.optional(positiveInt(1024 * 1024 * 1024)),
+  startTimeoutMs: v.optional(positiveInt()),
+  heartbeatIntervalMs: v.optional(positiveInt()),
+  heartbeatTimeoutMs: v.optional(positiveInt()),
+  shutdownTimeoutMs: v.optional(v.number({ min: 0, integer: true })),
+  cancelGraceMs: v.optional(v.number({ min: 0, integer: true })),
+  memoryLimitMb: v.optional(positiveInt()),
+  clock: v.optional(
+    ((value, path) =>
+      typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function' && typeof (value as Clock).setTimeout === 'function'
+        ? (value as Clock)
+        : invalid(path, 'a Clock', value)) as Field<Clock>,
+  ),
+  log: v.optional(
+    ((value, path) =>
+      typeof value === 'object' && value !== null && typeof (value as Logger).child === 'function' ? (value as Logger) : invalid(path, 'a pino Logger', value)) as Field<Logger>,
+  ),
+  label: v.optional(v.object({ agent: v.optional(v.string()), worker: v.optional(v.number({ min: 0, integer: true })) })),
+  pidFile: ((value, path) =>
+    value === undefined || value === null || (typeof value === 'object' && typeof (value as PidFile).add === 'function')
+      ? (value as PidFile | null | undefined)
+      : invalid(path, 'a PidFile or null', value)) as Field<PidFile | null | undefined>,
+};
+
+/** Fully resolved options (defaults applied). */
+export interface ResolvedProcessOptions {
+  readonly executable: string;
+  readonly cwd: string | undefined;
+  readonly env: Readonly<Record<string, string>>;
+  readonly agents: readonly AgentSpec[];
+  readonly tools: readonly ToolSpec[];
+  readonly concurrency: number;
+  readonly maxFrameBytes: number;
+  readonly startTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly cancelGraceMs: number;
+  readonly memoryLimitMb: number | undefined;
+  readonly clock: Clock | undefined;
+  readonly log: Logger | undefined;
+  readonly label: ProcessLabel;
+  readonly pidFile: PidFile | null | undefined;
+}
+
+/**
+ * Validates and completes {@link PythonProcessOptions}.
+ *
+ * @throws SYN_ERR_INVALID_OPTION naming the bad option (including a `cwd` that is not an existing directory).
+ * @throws SYN_ERR_PYTHON_NOT_FOUND if the interpreter does not exist or is not executable.
+ */
+export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
+  const r = resolveOptions('', input, schema);
+  const names = new Set<string>();
+  for (const [i, agent] of (r.agents ?? []).entries()) {
+    if (names.has(agent.name)) invalid(`agents[${i}].name`, 'a unique agent name', agent.name);
+    names.add(agent.name);
+  }
+  if (r.cwd !== undefined && statSync(r.cwd, { throwIfNoEntry: false })?.isDirectory() !== true) invalid('cwd', 'an existing directory', r.cwd);
+  return {
+    executable: findPython(r.executable),
+    cwd: r.cwd,
+    env: r.env ?? {},
+    agents: r.agents ?? [],
+    tools: (r.tools ?? []) as ToolSpec[],
+    concurrency: r.concurrency ?? PYTHON_PROCESS_DEFAULTS.concurrency,
+    maxFrameBytes: r.maxFrameBytes ?? PYTHON_PROCESS_DEFAULTS.maxFrameBytes,
+    startTimeoutMs: r.startTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.startTimeoutMs,
+    heartbeatIntervalMs: r.heartbeatIntervalMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatIntervalMs,
+    heartbeatTimeoutMs: r.heartbeatTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatTimeoutMs,
+    shutdownTimeoutMs: r.shutdownTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.shutdownTimeoutMs,
+    cancelGraceMs: r.cancelGraceMs ?? PYTHON_PROCESS_DEFAULTS.cancelGraceMs,
+    memoryLimitMb: r.memoryLimitMb,
+    clock: r.clock,
+    log: r.log,
+    label: r.label ?? {},
+    pidFile: r.pidFile,
+  };
+}
+
+/** `<package root>/.venv/bin/python`, resolved relative to this module (src/ or dist/). */
+export function defaultPythonPath(): string {
+  return fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
+}
+
+/**
+ * The interpreter to spawn: `explicit`, else env `SYNAPSE_PYTHON`, else {@link defaultPythonPath}.
+ *
+ * @throws SYN_ERR_PYTHON_NOT_FOUND if it does not exist or is not executable.
+ */
+export function findPython(explicit?: string): string {
+  const candidate = explicit ?? (process.env.SYNAPSE_PYTHON || undefined) ?? defaultPythonPath();
+  try {
+    accessSync(candidate, constants.X_OK);
+  } catch (cause) {
+    throw synErr(
+      'SYN_ERR_PYTHON_NOT_FOUND',
+      `Python interpreter not found or not executable: ${candidate} (run \`node scripts/setup.mjs\` or set SYNAPSE_PYTHON)`,
+      { executable: candidate },
+      cause,
+    );
+  }
+  return candidate;
+}

@@ -1,0 +1,409 @@
+/**
+ * Wire protocol v1 frame types and their hand-written validators (see `docs/protocol.md`).
+ *
+ * Pure: no I/O. Validators check exactly what the contract promises, ignore unknown fields
+ * (forward compatibility) and reject an unknown `t` or a malformed field with
+ * `SYN_ERR_PROTOCOL` naming the frame type and the field.
+ */
+import { synErr } from '../errors.ts';
+import type { SynapseError } from '../errors.ts';
+
+/** The protocol version this package speaks (the `v` of `hello`). */
+export const PROTOCOL_VERSION = 1;
+
+// ─── Node → Python ────────────────────────────────────────────────────────────
+
+/** An agent to load: `ref` is `pkg.mod:attr` or `path/file.py:attr`. */
+export interface AgentSpec {
+  readonly name: string;
+  readonly ref: string;
+}
+
+/** A TypeScript tool offered to every agent of a process; `parameters` is a JSON schema. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+/** `init`: sent once after `hello`; Python loads the agents and answers `ready`. */
+export interface InitFrame {
+  readonly t: 'init';
+  readonly agents: readonly AgentSpec[];
+  readonly tools: readonly ToolSpec[];
+  readonly concurrency: number;
+  readonly maxFrameBytes: number;
+  readonly cwd?: string;
+  readonly memoryLimitMb?: number;
+}
+
+/** `run`: one request, run by Python as its own asyncio task. */
+export interface RunFrame {
+  readonly t: 'run';
+  readonly id: string;
+  readonly agent: string;
+  readonly prompt: string;
+  /** pydantic-ai `ModelMessagesTypeAdapter` JSON; may be empty. */
+  readonly history: readonly unknown[];
+  readonly timeoutMs: number | null;
+  readonly stream: boolean;
+  readonly conversationId?: string;
+  readonly turnId?: string;
+}
+
+/** `cancel`: cancel the run's task; an unknown or finished id is ignored by Python. */
+export interface CancelFrame {
+  readonly t: 'cancel';
+  readonly id: string;
+}
+
+/** `tool_result`: the answer to a `tool_call`. */
+export interface ToolResultFrame {
+  readonly t: 'tool_result';
+  readonly id: string;
+  readonly callId: string;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly error?: string;
+}
+
+/** `ping`: heartbeat; Python answers `pong` with the same `seq`. */
+export interface PingFrame {
+  readonly t: 'ping';
+  readonly seq: number;
+}
+
+/** `shutdown`: cancel runs, write `bye`, exit 0. */
+export interface ShutdownFrame {
+  readonly t: 'shutdown';
+}
+
+/** Every frame Node sends. */
+export type OutboundFrame = InitFrame | RunFrame | CancelFrame | ToolResultFrame | PingFrame | ShutdownFrame;
+
+// ─── Python → Node ────────────────────────────────────────────────────────────
+
+/** `hello`: interpreter up, pydantic-ai imported. */
+export interface HelloFrame {
+  readonly t: 'hello';
+  readonly v: number;
+  readonly pid: number;
+  readonly python: string;
+  readonly pydanticAi: string;
+}
+
+/** `ready`: every agent of `init` is loaded. */
+export interface ReadyFrame {
+  readonly t: 'ready';
+  readonly agents: readonly string[];
+}
+
+/** A streamed progress event of a run. */
+export type StreamEvent =
+  | { readonly kind: 'text_delta'; readonly delta: string }
+  | { readonly kind: 'tool_call'; readonly tool: string; readonly args: unknown; readonly toolCallId: string }
+  | { readonly kind: 'tool_result'; readonly tool: string; readonly toolCallId: string; readonly content: unknown };
+
+/** `event`: streamed progress of the run `id`. */
+export interface EventFrame {
+  readonly t: 'event';
+  readonly id: string;
+  readonly event: StreamEvent;
+}
+
+/** Token and request counts of one run. */
+export interface Usage {
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly totalTokens: number;
+  readonly toolCalls: number;
+}
+
+/** `result`: the run `id` finished. */
+export interface ResultFrame {
+  readonly t: 'result';
+  readonly id: string;
+  readonly output: unknown;
+  readonly messages: readonly unknown[];
+  readonly usage: Usage;
+}
+
+/** The `kind` of a Python-side error. */
+export type PyErrorKind = 'agent' | 'cancelled' | 'timeout' | 'startup' | 'protocol' | 'usage_limit' | 'unexpected_model_behavior' | 'tool';
+
+/** Every error kind of protocol v1. */
+export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
+  'agent',
+  'cancelled',
+  'timeout',
+  'startup',
+  'protocol',
+  'usage_limit',
+  'unexpected_model_behavior',
+  'tool',
+]);
+
+/** `error`: the run `id` failed, or (with `id: null`) the process failed. */
+export interface ErrorFrame {
+  readonly t: 'error';
+  readonly id: string | null;
+  readonly kind: PyErrorKind;
+  readonly type: string;
+  readonly message: string;
+  readonly traceback: string;
+  readonly retryable: boolean;
+}
+
+/** `tool_call`: Python asks Node to run a TypeScript tool. */
+export interface ToolCallFrame {
+  readonly t: 'tool_call';
+  readonly id: string;
+  readonly callId: string;
+  readonly tool: string;
+  readonly args: unknown;
+}
+
+/** `pong`: heartbeat answer with the process's health. */
+export interface PongFrame {
+  readonly t: 'pong';
+  readonly seq: number;
+  readonly loopLagMs: number;
+  readonly rssBytes: number;
+  readonly inFlight: number;
+}
+
+/** Python logging levels carried by `log`. */
+export type PyLogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+/** `log`: a Python `logging` record. */
+export interface LogFrame {
+  readonly t: 'log';
+  readonly level: PyLogLevel;
+  readonly logger: string;
+  readonly msg: string;
+  readonly id?: string;
+}
+
+/** `bye`: clean shutdown done. */
+export interface ByeFrame {
+  readonly t: 'bye';
+}
+
+/** Every frame Python sends. */
+export type InboundFrame = HelloFrame | ReadyFrame | EventFrame | ResultFrame | ErrorFrame | ToolCallFrame | PongFrame | LogFrame | ByeFrame;
+
+// ─── Validation ───────────────────────────────────────────────────────────────
+
+type Obj = Record<string, unknown>;
+
+function bad(frameType: string, field: string, expected: string, value: unknown): SynapseError {
+  const got = value === undefined ? 'missing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  return synErr('SYN_ERR_PROTOCOL', `Invalid "${frameType}" frame: field "${field}" must be ${expected} (got ${got})`, {
+    frameType,
+    field,
+  });
+}
+
+function str(o: Obj, t: string, f: string): string {
+  const x = o[f];
+  if (typeof x !== 'string') throw bad(t, f, 'a string', x);
+  return x;
+}
+
+function optStr(o: Obj, t: string, f: string): string | undefined {
+  const x = o[f];
+  if (x !== undefined && typeof x !== 'string') throw bad(t, f, 'a string when present', x);
+  return x;
+}
+
+function nonNegInt(o: Obj, t: string, f: string, prefix = ''): number {
+  const x = o[f];
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw bad(t, prefix + f, 'an integer >= 0', x);
+  return x;
+}
+
+function nonNegNum(o: Obj, t: string, f: string): number {
+  const x = o[f];
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw bad(t, f, 'a finite number >= 0', x);
+  return x;
+}
+
+function bool(o: Obj, t: string, f: string): boolean {
+  const x = o[f];
+  if (typeof x !== 'boolean') throw bad(t, f, 'a boolean', x);
+  return x;
+}
+
+function arr(o: Obj, t: string, f: string): unknown[] {
+  const x = o[f];
+  if (!Array.isArray(x)) throw bad(t, f, 'an array', x);
+  return x;
+}
+
+function isObj(x: unknown): x is Obj {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function obj(o: Obj, t: string, f: string): Obj {
+  const x = o[f];
+  if (!isObj(x)) throw bad(t, f, 'an object', x);
+  return x;
+}
+
+function present(o: Obj, t: string, f: string): unknown {
+  if (!Object.hasOwn(o, f)) throw bad(t, f, 'present', undefined);
+  return o[f];
+}
+
+function streamEvent(o: Obj): StreamEvent {
+  const e = obj(o, 'event', 'event');
+  switch (e.kind) {
+    case 'text_delta':
+      return { kind: 'text_delta', delta: str(e, 'event', 'delta') };
+    case 'tool_call':
+      return { kind: 'tool_call', tool: str(e, 'event', 'tool'), args: e.args, toolCallId: str(e, 'event', 'toolCallId') };
+    case 'tool_result':
+      return { kind: 'tool_result', tool: str(e, 'event', 'tool'), toolCallId: str(e, 'event', 'toolCallId'), content: e.content };
+    default:
+      throw bad('event', 'event.kind', '"text_delta", "tool_call" or "tool_result"', e.kind);
+  }
+}
+
+const LOG_LEVELS: ReadonlySet<unknown> = new Set(['debug', 'info', 'warning', 'error']);
+const ERROR_KINDS: ReadonlySet<unknown> = new Set(PY_ERROR_KINDS);
+
+/**
+ * Validates a decoded Python → Node frame and returns it typed. Unknown fields are dropped.
+ *
+ * @throws SYN_ERR_PROTOCOL naming the frame type and bad field (`details.frameType`, `details.field`).
+ */
+export function parseInbound(value: unknown): InboundFrame {
+  if (!isObj(value)) throw bad('?', 't', 'a JSON object with a "t" field', value);
+  const o = value;
+  const t = o.t;
+  switch (t) {
+    case 'pong':
+      return { t, seq: nonNegInt(o, t, 'seq'), loopLagMs: nonNegNum(o, t, 'loopLagMs'), rssBytes: nonNegInt(o, t, 'rssBytes'), inFlight: nonNegInt(o, t, 'inFlight') };
+    case 'event':
+      return { t, id: str(o, t, 'id'), event: streamEvent(o) };
+    case 'result': {
+      const u = obj(o, t, 'usage');
+      const usage: Usage = {
+        requests: nonNegInt(u, t, 'requests', 'usage.'),
+        inputTokens: nonNegInt(u, t, 'inputTokens', 'usage.'),
+        outputTokens: nonNegInt(u, t, 'outputTokens', 'usage.'),
+        totalTokens: nonNegInt(u, t, 'totalTokens', 'usage.'),
+        toolCalls: nonNegInt(u, t, 'toolCalls', 'usage.'),
+      };
+      return { t, id: str(o, t, 'id'), output: present(o, t, 'output'), messages: arr(o, t, 'messages'), usage };
+    }
+    case 'error': {
+      const id = o.id;
+      if (id !== null && typeof id !== 'string') throw bad(t, 'id', 'a string or null', id);
+      if (!ERROR_KINDS.has(o.kind)) throw bad(t, 'kind', `one of ${PY_ERROR_KINDS.join(', ')}`, o.kind);
+      return {
+        t,
+        id,
+        kind: o.kind as PyErrorKind,
+        type: str(o, t, 'type'),
+        message: str(o, t, 'message'),
+        traceback: str(o, t, 'traceback'),
+        retryable: bool(o, t, 'retryable'),
+      };
+    }
+    case 'tool_call':
+      return { t, id: str(o, t, 'id'), callId: str(o, t, 'callId'), tool: str(o, t, 'tool'), args: o.args };
+    case 'log': {
+      if (!LOG_LEVELS.has(o.level)) throw bad(t, 'level', '"debug", "info", "warning" or "error"', o.level);
+      const id = optStr(o, t, 'id');
+      const frame = { t, level: o.level as PyLogLevel, logger: str(o, t, 'logger'), msg: str(o, t, 'msg') };
+      return id === undefined ? frame : { ...frame, id };
+    }
+    case 'hello': {
+      if (o.v !== PROTOCOL_VERSION) throw bad(t, 'v', `${PROTOCOL_VERSION} (the protocol version)`, o.v);
+      const pid = nonNegInt(o, t, 'pid');
+      return { t, v: PROTOCOL_VERSION, pid, python: str(o, t, 'python'), pydanticAi: str(o, t, 'pydanticAi') };
+    }
+    case 'ready': {
+      const agents = arr(o, t, 'agents');
+      for (let i = 0; i < agents.length; i++) if (typeof agents[i] !== 'string') throw bad(t, `agents[${i}]`, 'a string', agents[i]);
+      return { t, agents: agents as string[] };
+    }
+    case 'bye':
+      return { t };
+    default:
+      throw bad(typeof t === 'string' ? t : '?', 't', 'a known Python → Node frame type', t);
+  }
+}
+
+/**
+ * Validates a Node → Python frame (used by tests and the schema vectors; Node builds these
+ * frames itself, so the hot path does not call it).
+ *
+ * @throws SYN_ERR_PROTOCOL naming the frame type and bad field.
+ */
+export function parseOutbound(value: unknown): OutboundFrame {
+  if (!isObj(value)) throw bad('?', 't', 'a JSON object with a "t" field', value);
+  const o = value;
+  const t = o.t;
+  switch (t) {
+    case 'init': {
+      const agents = arr(o, t, 'agents').map((a, i) => {
+        if (!isObj(a)) throw bad(t, `agents[${i}]`, 'an object', a);
+        return { name: str(a, t, 'name'), ref: str(a, t, 'ref') };
+      });
+      const tools = arr(o, t, 'tools').map((x, i) => {
+        if (!isObj(x)) throw bad(t, `tools[${i}]`, 'an object', x);
+        return { name: str(x, t, 'name'), description: str(x, t, 'description'), parameters: obj(x, t, 'parameters') };
+      });
+      const concurrency = nonNegInt(o, t, 'concurrency');
+      if (concurrency < 1) throw bad(t, 'concurrency', 'an integer >= 1', concurrency);
+      const maxFrameBytes = nonNegInt(o, t, 'maxFrameBytes');
+      if (maxFrameBytes < 1) throw bad(t, 'maxFrameBytes', 'an integer >= 1', maxFrameBytes);
+      const cwd = optStr(o, t, 'cwd');
+      const memoryLimitMb = o.memoryLimitMb === undefined ? undefined : nonNegInt(o, t, 'memoryLimitMb');
+      return {
+        t,
+        agents,
+        tools,
+        concurrency,
+        maxFrameBytes,
+        ...(cwd === undefined ? {} : { cwd }),
+        ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
+      };
+    }
+    case 'run': {
+      const timeoutMs = o.timeoutMs;
+      if (timeoutMs !== null && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+        throw bad(t, 'timeoutMs', 'a finite number >= 0 or null', timeoutMs);
+      }
+      const conversationId = optStr(o, t, 'conversationId');
+      const turnId = optStr(o, t, 'turnId');
+      return {
+        t,
+        id: str(o, t, 'id'),
+        agent: str(o, t, 'agent'),
+        prompt: str(o, t, 'prompt'),
+        history: arr(o, t, 'history'),
+        timeoutMs,
+        stream: bool(o, t, 'stream'),
+        ...(conversationId === undefined ? {} : { conversationId }),
+        ...(turnId === undefined ? {} : { turnId }),
+      };
+    }
+    case 'cancel':
+      return { t, id: str(o, t, 'id') };
+    case 'tool_result': {
+      const error = optStr(o, t, 'error');
+      const frame = { t, id: str(o, t, 'id'), callId: str(o, t, 'callId'), ok: bool(o, t, 'ok') };
+      return { ...frame, ...(Object.hasOwn(o, 'value') ? { value: o.value } : {}), ...(error === undefined ? {} : { error }) };
+    }
+    case 'ping':
+      return { t, seq: nonNegInt(o, t, 'seq') };
+    case 'shutdown':
+      return { t };
+    default:
+      throw bad(typeof t === 'string' ? t : '?', 't', 'a known Node → Python frame type', t);
+  }
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { isSynapseError } from '../../../src/errors.ts';
+import type { SynapseError } from '../../../src/errors.ts';
+import { RunTable } from '../../../src/process/runs.ts';
+import type { OutboundFrame } from '../../../src/protocol/frames.ts';
+import { SimulatedClock } from '../../../src/testing/clock.ts';
+
+const usage = { requests: 1, inputTokens: 2, outputTokens: 3, totalTokens: 5, toolCalls: 0 };
+
+function setup(cancelGraceMs = 1000) {
+  const clock = new SimulatedClock();
+  const sent: OutboundFrame[] = [];
+  const unresponsive: string[] = [];
+  const table = new RunTable({ clock, cancelGraceMs, send: (f) => sent.push(f), onUnresponsive: (id) => unresponsive.push(id), context: () => ({ pid: 42 }) });
+  return { clock, sent, unresponsive, table };
+}
+
+async function rejection(p: Promise<unknown>): Promise<SynapseError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isSynapseError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+const req = (id: string, extra = {}) => ({ id, agent: 'a', prompt: 'p', ...extra });
+
+describe('RunTable', () => {
+  it('settles a run with its result exactly once', async () => {
+    const { table } = setup();
+    const p = table.add(req('r1'), {});
+    expect(table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage })).toBe(true);
+    expect(await p).toEqual({ output: 'ok', messages: [], usage });
+    expect(table.result({ t: 'result', id: 'r1', output: 'again', messages: [], usage })).toBe(false);
+    expect(table.size).toBe(0);
+  });
+
+  it('maps error frames through the kind table with details', async () => {
+    const { table } = setup();
+    const p = table.add(req('r1'), {});
+    table.error({ t: 'error', id: 'r1', kind: 'usage_limit', type: 'UsageLimitExceeded', message: 'too many', traceback: 'tb', retryable: false });
+    const e = await rejection(p);
+    expect(e).toMatchObject({ code: 'SYN_ERR_AGENT_FAILED', message: 'too many', details: { pid: 42, runId: 'r1', kind: 'usage_limit', type: 'UsageLimitExceeded', traceback: 'tb', retryable: false } });
+  });
+
+  it('Node deadline: rejects SYN_ERR_TIMEOUT, sends cancel, keeps the slot until Python answers', async () => {
+    const { clock, table, sent, unresponsive } = setup();
+    const p = rejection(table.add(req('r1', { timeoutMs: 500 }), {}));
+    await clock.advance(500);
+    expect((await p).code).toBe('SYN_ERR_TIMEOUT');
+    expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
+    expect(table.size).toBe(1);
+    table.error({ t: 'error', id: 'r1', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
+    expect(table.size).toBe(0);
+    await clock.advance(5000);
+    expect(unresponsive).toEqual([]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('an unacknowledged cancel reports the run as unresponsive after the grace period', async () => {
+    const { clock, table, unresponsive } = setup(300);
+    const p = rejection(table.add(req('r1'), {}));
+    expect(table.cancel('r1')).toBe(true);
+    expect(table.cancel('r1')).toBe(false);
+    expect((await p).code).toBe('SYN_ERR_ABORTED');
+    await clock.advance(299);
+    expect(unresponsive).toEqual([]);
+    await clock.advance(1);
+    expect(unresponsive).toEqual(['r1']);
+  });
+
+  it('an abort signal cancels with SYN_ERR_ABORTED carrying the reason; listeners are removed on settle', async () => {
+    const { table, sent } = setup();
+    const ac = new AbortController();
+    const p = rejection(table.add(req('r1'), { signal: ac.signal }));
+    ac.abort(new Error('bye'));
+    const e = await p;
+    expect(e.code).toBe('SYN_ERR_ABORTED');
+    expect((e.cause as Error).message).toBe('bye');
+    expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
+
+    const ac2 = new AbortController();
+    const q = table.add(req('r2'), { signal: ac2.signal });
+    table.result({ t: 'result', id: 'r2', output: 1, messages: [], usage });
+    await q;
+    ac2.abort();
+    expect(sent).toHaveLength(1); // no cancel for a finished run
+  });
+
+  it('failAll rejects every unsettled run once and clears timers', async () => {
+    const { clock, table } = setup();
+    const ps = [rejection(table.add(req('a', { timeoutMs: 1000 }), {})), rejection(table.add(req('b'), {}))];
+    table.cancel('b');
+    table.failAll(new (await import('../../../src/errors.ts')).SynapseError('SYN_ERR_AGENT_CRASHED', 'died'));
+    const [a, b] = await Promise.all(ps);
+    expect(a?.code).toBe('SYN_ERR_AGENT_CRASHED');
+    expect(b?.code).toBe('SYN_ERR_ABORTED'); // already settled by the cancel
+    expect(table.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('answers tool calls: value, throw, no handler, unserialisable value', async () => {
+    const sent: OutboundFrame[] = [];
+    const clock = new SimulatedClock();
+    const table = new RunTable({
+      clock,
+      cancelGraceMs: 10,
+      send: (f) => {
+        if (f.t === 'tool_result' && f.ok && typeof f.value === 'bigint') throw new Error('not serialisable');
+        sent.push(f);
+      },
+      onUnresponsive: () => {},
+      context: () => ({}),
+    });
+    void table.add(req('r1'), {
+      onToolCall: (call) => {
+        if (call.tool === 'boom') throw new Error('tool broke');
+        if (call.tool === 'big') return 1n;
+        return { got: call.args };
+      },
+    });
+    void table.add(req('r2'), {});
+    table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c1', tool: 'ok', args: { x: 1 } });
+    table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c2', tool: 'boom', args: {} });
+    table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c3', tool: 'big', args: {} });
+    table.toolCall({ t: 'tool_call', id: 'r2', callId: 'c4', tool: 'ok', args: {} });
+    expect(table.toolCall({ t: 'tool_call', id: 'nope', callId: 'c5', tool: 'ok', args: {} })).toBe(false);
+    await clock.advance(0);
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        { t: 'tool_result', id: 'r1', callId: 'c1', ok: true, value: { got: { x: 1 } } },
+        { t: 'tool_result', id: 'r1', callId: 'c2', ok: false, error: 'tool broke' },
+        { t: 'tool_result', id: 'r1', callId: 'c3', ok: false, error: 'not serialisable' },
+        { t: 'tool_result', id: 'r2', callId: 'c4', ok: false, error: 'No handler for tool "ok"' },
+      ]),
+    );
+    expect(sent).toHaveLength(4);
+  });
+
+  it('aborts the tool signal when the run is cancelled, and sends nothing for it afterwards', async () => {
+    const { clock, table, sent } = setup();
+    let signal: AbortSignal | undefined;
+    let finish!: (v: unknown) => void;
+    void rejection(
+      table.add(req('r1'), {
+        onToolCall: (call) => {
+          signal = call.signal;
+          return new Promise((resolve) => (finish = resolve));
+        },
+      }),
+    );
+    table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c1', tool: 't', args: {} });
+    await clock.advance(0);
+    table.cancel('r1');
+    expect(signal?.aborted).toBe(true);
+    table.error({ t: 'error', id: 'r1', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
+    finish('late');
+    await clock.advance(0);
+    expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
+  });
+
+  it('whenIdle resolves once no run occupies a slot', async () => {
+    const { table } = setup();
+    await table.whenIdle();
+    void table.add(req('r1'), {});
+    let idle = false;
+    const w = table.whenIdle().then(() => (idle = true));
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    table.result({ t: 'result', id: 'r1', output: null, messages: [], usage });
+    await w;
+    expect(idle).toBe(true);
+  });
+});
