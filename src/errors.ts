@@ -81,7 +81,8 @@ export class SynapseError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, kind: this.kind, message: this.message, ...this.details };
+    // Details first, so a detail field (e.g. the Python error's wire `kind`) never shadows our own fields.
+    return { ...this.details, name: this.name, code: this.code, kind: this.kind, message: this.message };
   }
 }
 
