@@ -209,43 +209,53 @@ export class ActorSystem {
     });
     const runtime = new ActorRuntime({ clock, log, events, ...(o.mailbox === undefined ? {} : { defaultMailbox: o.mailbox }) });
     const metrics = o.metrics === false ? undefined : new SynapseMetrics({ clock });
-    const agentsRef = runtime.spawn(dynamicSupervisor({ name: AGENTS_SUPERVISOR, intensity: Number.MAX_SAFE_INTEGER, periodMs: 1000 }), {
-      name: AGENTS_SUPERVISOR,
-      trapExit: true,
-    }) as ActorRef<SupervisorMessage, unknown>;
-    await agentsRef.started;
-    const system = new ActorSystem({
-      clock,
-      log,
-      events,
-      runtime,
-      agentsSup: dynamicSupervisorClient(agentsRef),
-      store,
-      turns,
-      eventLog,
-      metrics,
-      pidFile,
-      maxPromptBytes: o.maxPromptBytes ?? 1024 * 1024,
-    });
-    if (metrics !== undefined) {
-      metrics.bindEvents(events);
-      metrics.setSources({ agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })) });
-      const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
-      if (serve?.port !== undefined) {
-        system.#http = await startObserveServer({
-          port: serve.port,
-          ...(serve.host === undefined ? {} : { host: serve.host }),
-          metrics,
-          events,
-          inspect: () => system.inspect(),
-          health: () => healthFromTree(system.inspect()),
-          clock,
-          log,
-        });
+    // A failed start releases what it took (the store's directory lock above all), so a retry can succeed.
+    try {
+      const agentsRef = runtime.spawn(dynamicSupervisor({ name: AGENTS_SUPERVISOR, intensity: Number.MAX_SAFE_INTEGER, periodMs: 1000 }), {
+        name: AGENTS_SUPERVISOR,
+        trapExit: true,
+      }) as ActorRef<SupervisorMessage, unknown>;
+      await agentsRef.started;
+      const system = new ActorSystem({
+        clock,
+        log,
+        events,
+        runtime,
+        agentsSup: dynamicSupervisorClient(agentsRef),
+        store,
+        turns,
+        eventLog,
+        metrics,
+        pidFile,
+        maxPromptBytes: o.maxPromptBytes ?? 1024 * 1024,
+      });
+      if (metrics !== undefined) {
+        metrics.bindEvents(events);
+        metrics.setSources({ agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })) });
+        const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
+        if (serve?.port !== undefined) {
+          system.#http = await startObserveServer({
+            port: serve.port,
+            ...(serve.host === undefined ? {} : { host: serve.host }),
+            metrics,
+            events,
+            inspect: () => system.inspect(),
+            health: () => healthFromTree(system.inspect()),
+            clock,
+            log,
+          });
+        }
       }
+      log.info({ event: 'system.started', stateDir }, 'synapse started');
+      return system;
+    } catch (error) {
+      metrics?.close();
+      await runtime.shutdown().catch(() => undefined); // the start error is the one to report
+      await turns.close();
+      await store.close().catch(() => undefined);
+      eventLog.close();
+      throw error;
     }
-    log.info({ event: 'system.started', stateDir }, 'synapse started');
-    return system;
   }
 
   // ── actors ────────────────────────────────────────────────────────────────
@@ -488,12 +498,20 @@ export class ActorSystem {
     await this.stop();
   }
 
+  /**
+   * @internal The chaos hook of `synapse/testing`: the live worker processes of an agent by
+   * worker index (`undefined` for an unknown agent). Not part of the public API.
+   */
+  [Symbol.for('synapse.testing.processes')](agentId: string): ReadonlyMap<number, { readonly pid: number }> | undefined {
+    return this.#agents.get(agentId)?.processes;
+  }
+
   async #stop(): Promise<void> {
     for (const agent of this.#agents.values()) agent.close();
     await this.#agentsSup.stop('shutdown').catch((error: unknown) => this.log.warn({ err: error }, 'agents supervisor stop failed'));
     for (const id of this.#agents.keys()) emit(this.events, 'agent.stopped', { agent: id, reason: 'shutdown' });
     this.#agents.clear();
-    this.#turns.close();
+    await this.#turns.close(); // running turns settle (their workers are gone) before the store closes
     await this.#store.close().catch((error: unknown) => this.log.warn({ err: error }, 'history store close failed'));
     await this.runtime.shutdown();
     await this.#http?.close();

@@ -165,7 +165,17 @@ class Runtime:
             exc2 = OverloadedError(f'{len(self._runs)} runs already accepted (max {self._max_accepted})')
             self._send_terminal(error_frame(exc2, run_id))
         else:
-            self._runs[run_id] = asyncio.create_task(self._run_task(frame, loaded), name=f'run:{run_id}')
+            task = asyncio.create_task(self._run_task(frame, loaded), name=f'run:{run_id}')
+            self._runs[run_id] = task
+            task.add_done_callback(lambda t: self._on_run_done(run_id, t))
+
+    def _on_run_done(self, run_id: str, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step (a `cancel` read in the same batch as its `run`)
+        # never enters _run_task, so nothing answered the cancel: answer it here, once.
+        if task.cancelled() and self._runs.get(run_id) is task:
+            del self._runs[run_id]
+            exc = asyncio.CancelledError('run cancelled before it started')
+            self._send_terminal(error_frame(exc, run_id, kind='cancelled', retryable=False, message='run cancelled'))
 
     async def _run_task(self, frame: dict[str, Any], loaded: LoadedAgent) -> None:
         run_id = frame['id']

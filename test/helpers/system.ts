@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 import { isSynapseError, type SynapseError } from '../../src/errors.ts';
 import type { SynapseEventName, SynapseEvents } from '../../src/observe/events.ts';
-import { Synapse, type ActorSystem, type SynapseOptions } from '../../src/system.ts';
-import { assertNoLeakedPids, waitForPidsGone } from './pids.ts';
+import { Synapse, type ActorSystem, type SynapseOptions } from '../../src/index.ts';
+import { assertNoLeakedPids, isPidLive, waitForPidsGone } from './pids.ts';
 import { REPO_ROOT } from './python.ts';
 
 export { REPO_ROOT };
@@ -27,17 +27,24 @@ export function tempDir(prefix = 'synapse-it-'): { dir: string; remove(): void }
 /**
  * Starts a system for a test: silent logs (unless a logger is given), its own state dir for
  * pid files (so parallel test files never reap each other's workers), no metrics server.
- * `stopAndCheck()` stops it, removes the state dir and asserts no leaked Python pid.
+ * `stopAndCheck()` stops it, removes the state dir and asserts that no worker it ever had is
+ * alive and — unless `onlyOwn` (another system of this test file is still running) — that no
+ * Python worker of this Node process is left at all.
  */
-export async function startSystem(options: SynapseOptions = {}): Promise<{ system: ActorSystem; stopAndCheck(): Promise<void> }> {
+export async function startSystem(options: SynapseOptions = {}): Promise<{ system: ActorSystem; pids: Set<number>; stopAndCheck(onlyOwn?: boolean): Promise<void> }> {
   const state = tempDir('synapse-state-');
   const system = await Synapse.start({ logLevel: 'silent', stateDir: state.dir, ...options });
+  const pids = new Set<number>();
+  system.on('worker.ready', (e) => pids.add(e.pid));
   return {
     system,
-    async stopAndCheck() {
+    pids,
+    async stopAndCheck(onlyOwn = false) {
       await system.stop();
       state.remove();
-      assertNoLeakedPids();
+      const alive = [...pids].filter(isPidLive);
+      if (alive.length > 0) throw new Error(`workers still alive after system.stop(): ${alive.join(', ')}`);
+      if (!onlyOwn) assertNoLeakedPids();
     },
   };
 }
@@ -111,4 +118,37 @@ export function waitForFile(file: string, deadlineMs: number, complete: (text: s
 export async function expectPidsGone(pids: readonly number[], deadlineMs = 10_000): Promise<void> {
   const alive = await waitForPidsGone(pids, deadlineMs);
   if (alive.length > 0) throw new Error(`pids still alive after ${deadlineMs} ms: ${alive.join(', ')}`);
+}
+
+type Part = { part_kind: string; content?: unknown };
+type Msg = { kind: 'request' | 'response'; parts: Part[] };
+
+/** The (user prompt, answer text) pairs of a history, in order. */
+export function exchanges(history: readonly unknown[]): { prompt: string; answer: string | undefined }[] {
+  const out: { prompt: string; answer: string | undefined }[] = [];
+  for (const m of history as Msg[]) {
+    for (const p of m.parts) {
+      if (m.kind === 'request' && p.part_kind === 'user-prompt') out.push({ prompt: String(p.content), answer: undefined });
+      if (m.kind === 'response' && p.part_kind === 'text' && out.length > 0) out[out.length - 1]!.answer = String(p.content);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves once `predicate()` holds, checking every 10 ms; rejects naming `what` after
+ * `deadlineMs`. Only for state no event reports (e.g. a worker's unacknowledged cancelled runs).
+ */
+export async function waitUntil(predicate: () => boolean, deadlineMs: number, what: string): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!predicate()) {
+    if (Date.now() >= end) throw new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`);
+    await new Promise<void>((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** In-flight runs of an agent's worker as its process counts them (cancelled runs Python has not acknowledged included). */
+export function workerInFlight(system: ActorSystem, agent: string, worker = 0): number | undefined {
+  const node = system.inspect().children[0]?.children.find((a) => a.id === agent)?.children[worker];
+  return node?.inFlight;
 }
