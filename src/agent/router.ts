@@ -28,6 +28,12 @@ export interface WorkerSlot {
   readonly index: number;
   readonly pid: number;
   run(request: RunRequest, handlers: RunHandlers): Promise<RunResult>;
+  /**
+   * Runs the worker itself counts as occupying a slot. It can exceed the router's count: a
+   * cancelled run frees the caller at once but keeps its Python slot until Python acknowledges
+   * the cancel. The router dispatches against the larger of the two.
+   */
+  load?(): number;
 }
 
 export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'quarantined' | 'stopped';
@@ -216,10 +222,20 @@ export class AgentRouter {
     });
   }
 
+  /** Re-checks the queue: call when a worker freed capacity the router cannot see (an acknowledged cancel). */
+  pump(): void {
+    this.#pump();
+  }
+
   #pickWorker(): Worker | undefined {
     let best: Worker | undefined;
+    let bestLoad = Infinity;
     for (const w of this.#workers.values()) {
-      if (w.inFlight < this.#o.concurrency && (best === undefined || w.inFlight < best.inFlight)) best = w;
+      const load = Math.max(w.inFlight, w.slot.load?.() ?? 0);
+      if (load < this.#o.concurrency && load < bestLoad) {
+        best = w;
+        bestLoad = load;
+      }
     }
     return best;
   }

@@ -221,3 +221,22 @@ describe('AgentRouter', () => {
     expect(w.calls[0]!.handlers.onToolCall).toBe(onToolCall);
   });
 });
+
+describe('AgentRouter and worker-side load', () => {
+  it('dispatches against the larger of its own count and the worker load, and re-checks on pump()', async () => {
+    const { router } = makeRouter({ concurrency: 2 });
+    const w = fakeWorker(0);
+    let held = 0; // cancelled runs Python has not acknowledged yet
+    const slot = { ...w.slot, load: () => w.calls.filter((c) => !(c as { done?: boolean }).done).length + held };
+    router.attach(slot);
+    held = 2;
+    const p = router.request({ prompt: 'waits', history: [] });
+    expect(w.calls).toHaveLength(0);
+    expect(router.queued).toBe(1);
+    held = 0;
+    router.pump();
+    expect(w.calls).toHaveLength(1);
+    w.calls[0]!.resolve(result('ok'));
+    await expect(p).resolves.toMatchObject({ output: 'ok' });
+  });
+});
