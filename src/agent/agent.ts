@@ -3,6 +3,7 @@
  *
  * Tree shape (see docs/architecture.md):
  *   agents (DynamicSupervisor) → agent:<id> (Supervisor, one_for_one) → worker:<n> (actors)
+ *                                                                       + spares (actor, if spares > 0)
  * The agent supervisor's intensity is the agent's crash budget; when it is spent the agent
  * supervisor escalates and the agents DynamicSupervisor restarts it after the quarantine
  * backoff. This object follows those supervision events to keep the router's state right.
@@ -14,12 +15,13 @@ import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
 import type { PythonProcess } from '../process/index.ts';
+import type { SparePool } from '../process/spares.ts';
 import type { ToolCallRequest } from '../process/runs.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
 import { AgentRouter, type AgentState } from './router.ts';
-import { workerBehaviour } from './worker.ts';
+import { sparesBehaviour, workerBehaviour } from './worker.ts';
 
 /** `system.agentStatus(id)`. */
 export interface AgentStatus {
@@ -52,6 +54,8 @@ export class PythonAgent {
   readonly router: AgentRouter;
   /** Live processes by worker index (for status, metrics and the chaos kit). */
   readonly processes = new Map<number, PythonProcess>();
+  /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
+  readonly spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
   readonly #supervisorLabel: string;
   #restarts = 0;
@@ -111,6 +115,7 @@ export class PythonAgent {
       events: this.#deps.events,
       pidFile: this.#deps.pidFile,
       processes: this.processes,
+      spares: this.spares,
     };
     const workers: ChildSpec[] = Array.from({ length: o.workers }, (_, index) => ({
       id: `worker:${index}`,
@@ -122,6 +127,8 @@ export class PythonAgent {
       // The process layer's own start-up deadline fires first with the precise code.
       startTimeoutMs: o.python.startTimeoutMs + 5_000,
     }));
+    // Last, so spares start filling only once every worker is ready (and are stopped first).
+    if (o.spares > 0) workers.push({ id: 'spares', start: () => sparesBehaviour(workerDeps), restart: 'permanent', shutdown: o.python.shutdownTimeoutMs + 1_000 });
     return {
       id: this.id,
       type: 'supervisor',
@@ -169,6 +176,7 @@ export class PythonAgent {
   /** Stops admitting requests and forgets event subscriptions (the supervisor stops the workers). */
   close(): void {
     this.router.close();
+    void this.spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
     this.#unsubscribe();
   }
 }

@@ -24,6 +24,7 @@ export interface ToolContext {
 /** Defaults for `spawnAgent`; each documented on {@link SpawnAgentOptions}. */
 export const AGENT_DEFAULTS = Object.freeze({
   workers: 1,
+  spares: 0,
   concurrency: 16,
   queue: 1000,
   timeoutMs: 60_000,
@@ -52,6 +53,13 @@ export interface SpawnAgentOptions {
   agent: string;
   /** Python worker processes (default 1). Requests go to the least-loaded ready worker. */
   workers?: number;
+  /**
+   * Warm spare processes kept per agent, 0–8 (default 0). A spare has imported pydantic-ai but
+   * no user code; a restarted worker takes one (`init` → `ready`) instead of starting an
+   * interpreter, so kill → ready drops from about a second to tens of ms (docs/benchmarks.md).
+   * Each costs one idle interpreter (~50–70 MB RSS) with this agent's env. See docs/decisions.md.
+   */
+  spares?: number;
   /** Concurrent runs per worker (default 16); more wait in the queue. */
   concurrency?: number;
   /** Bounded queue of waiting requests (default 1000); full → SYN_ERR_OVERLOADED. */
@@ -110,6 +118,7 @@ const schema = {
   id: v.string({ min: 1, max: 100, pattern: AGENT_ID }),
   agent: v.string({ min: 3, max: 1000, pattern: AGENT_REF }),
   workers: v.optional(int(1, 64)),
+  spares: v.optional(int(0, 8)),
   concurrency: v.optional(int(1, 100_000)),
   queue: v.optional(int(0, 10_000_000)),
   timeoutMs: v.optional(v.number({ min: 1 })),
@@ -162,6 +171,7 @@ export function resolveAgentOptions(input: unknown) {
     id: o.id,
     agent: o.agent,
     workers: o.workers ?? d.workers,
+    spares: o.spares ?? d.spares,
     concurrency: o.concurrency ?? d.concurrency,
     queue: o.queue ?? d.queue,
     timeoutMs: o.timeoutMs ?? d.timeoutMs,

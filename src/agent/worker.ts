@@ -5,6 +5,9 @@
  * the agent supervisor restarts it with backoff. Whatever way the actor ends — graceful
  * stop, crash, brutal kill — the process goes with it (hooked on `exited`, not only on
  * `terminate`, which a kill skips).
+ *
+ * With `spares > 0` the agent supervisor also runs {@link sparesBehaviour}: it owns the agent's
+ * {@link SparePool}, and a (re)starting worker takes a warm spare from it when one is idle.
  */
 import type { Logger } from 'pino';
 import type { Behaviour } from '../actor/types.ts';
@@ -14,6 +17,8 @@ import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
 import { PythonProcess, type ProcessExit } from '../process/index.ts';
+import type { ProcessLabel, PythonProcessOptions } from '../process/options.ts';
+import { SparePool } from '../process/spares.ts';
 import type { ResolvedAgentOptions } from './options.ts';
 import type { AgentRouter } from './router.ts';
 
@@ -26,6 +31,57 @@ export interface WorkerDeps {
   readonly pidFile: PidFile | null;
   /** Test/chaos hook: the live process of each worker index. */
   readonly processes: Map<number, PythonProcess>;
+  /** The agent's spare pool while its spares actor runs (absent or empty slot: always spawn fresh). */
+  readonly spares?: { pool: SparePool | undefined };
+}
+
+/** The process options of a worker of this agent (also the options every spare of the agent is spawned with). */
+export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): PythonProcessOptions {
+  const o = deps.options;
+  return {
+    ...(o.python.executable === undefined ? {} : { executable: o.python.executable }),
+    cwd: o.python.cwd,
+    env: o.python.env,
+    agents: [{ name: o.id, ref: o.agent }],
+    tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
+    concurrency: o.concurrency,
+    maxFrameBytes: o.python.maxFrameBytes,
+    startTimeoutMs: o.python.startTimeoutMs,
+    heartbeatIntervalMs: o.python.heartbeatIntervalMs,
+    heartbeatTimeoutMs: o.python.heartbeatTimeoutMs,
+    shutdownTimeoutMs: o.python.shutdownTimeoutMs,
+    cancelGraceMs: o.cancelGraceMs,
+    ...(o.python.memoryLimitMb === undefined ? {} : { memoryLimitMb: o.python.memoryLimitMb }),
+    clock: deps.clock,
+    log: deps.log,
+    label,
+    pidFile: deps.pidFile,
+  };
+}
+
+/**
+ * The actor owning an agent's {@link SparePool}: creates it in `init` (it fills in the
+ * background), publishes it in `deps.spares`, and closes it — awaiting every spare's exit — when
+ * the actor ends (terminate, or the `exited` hook after a brutal kill).
+ */
+export function sparesBehaviour(deps: WorkerDeps & { readonly spares: { pool: SparePool | undefined } }): Behaviour<never, void> {
+  let pool: SparePool | undefined;
+  const release = (): Promise<void> => {
+    if (pool === undefined) return Promise.resolve();
+    if (deps.spares.pool === pool) deps.spares.pool = undefined;
+    return pool.close();
+  };
+  return {
+    init(ctx) {
+      pool = new SparePool({ size: deps.options.spares, process: workerProcessOptions(deps, { agent: deps.options.id }) });
+      deps.spares.pool = pool;
+      void ctx.self.exited.then(release);
+    },
+    handle() {
+      // No messages: the pool works on its own.
+    },
+    terminate: release,
+  };
 }
 
 type WorkerMessage = { readonly type: 'process-exit'; readonly exit: ProcessExit };
@@ -49,28 +105,11 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         }
       });
       const t0 = deps.clock.now();
-      proc = await PythonProcess.start(
-        {
-          ...(o.python.executable === undefined ? {} : { executable: o.python.executable }),
-          cwd: o.python.cwd,
-          env: o.python.env,
-          agents: [{ name: o.id, ref: o.agent }],
-          tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
-          concurrency: o.concurrency,
-          maxFrameBytes: o.python.maxFrameBytes,
-          startTimeoutMs: o.python.startTimeoutMs,
-          heartbeatIntervalMs: o.python.heartbeatIntervalMs,
-          heartbeatTimeoutMs: o.python.heartbeatTimeoutMs,
-          shutdownTimeoutMs: o.python.shutdownTimeoutMs,
-          cancelGraceMs: o.cancelGraceMs,
-          ...(o.python.memoryLimitMb === undefined ? {} : { memoryLimitMb: o.python.memoryLimitMb }),
-          clock: deps.clock,
-          log: deps.log,
-          label: { agent: o.id, worker: index },
-          pidFile: deps.pidFile,
-        },
-        { signal: starting.signal },
-      );
+      const label = { agent: o.id, worker: index };
+      // A warm spare if one is idle (init → ready only), else a fresh interpreter.
+      const fromSpare = deps.spares?.pool?.assign({ label, signal: starting.signal });
+      proc = await (fromSpare ?? PythonProcess.start(workerProcessOptions(deps, label), { signal: starting.signal }));
+      if (fromSpare !== undefined) deps.log.debug({ agent: o.id, worker: index, pid: proc.pid }, 'worker took a warm spare');
       const p = proc;
       if (stopping) {
         p.kill();

@@ -37,6 +37,8 @@ import { errorFromFrame } from './wire-errors.ts';
 import { exitError } from './exit-report.ts';
 import { escalateStop } from './shutdown.ts';
 import { validateRunRequest } from './validate.ts';
+import { SpareProcess } from './spare.ts';
+import type { SpareAssignOptions } from './spare.ts';
 
 /** How a worker ended. `error` is absent after a requested stop (`close`/`kill`). */
 export interface ProcessExit {
@@ -84,7 +86,7 @@ let silentLogger: Logger | undefined;
  * ```
  */
 export class PythonProcess extends EventEmitter<PythonProcessEvents> {
-  readonly #opts: ResolvedProcessOptions;
+  #opts: ResolvedProcessOptions;
   readonly #clock: Clock;
   #log: Logger;
   readonly #pidFile: PidFile | null;
@@ -107,6 +109,12 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
   #closeTimer: TimerHandle | undefined;
   #closing: Promise<ProcessExit> | undefined;
   #spawnedAt = 0;
+  #exit: ProcessExit | undefined;
+  /** True for a spare between spawn and assignment: `hello` does not trigger `init`. */
+  #deferInit: boolean;
+  readonly #helloSeen: Promise<void>;
+  #helloResolve!: () => void;
+  #helloReject!: (error: SynapseError) => void;
   readonly #ready: Promise<void>;
   #readyResolve!: () => void;
   #readyReject!: (error: SynapseError) => void;
@@ -122,24 +130,49 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
    *   `signal` aborted. In every failure case the process is gone before the promise rejects.
    */
   static async start(options?: PythonProcessOptions, startOptions: { signal?: AbortSignal } = {}): Promise<PythonProcess> {
+    return PythonProcess.#launch(options, startOptions, false);
+  }
+
+  /**
+   * Spawns a warm spare: the interpreter starts and imports pydantic-ai (`hello`), but no user
+   * code is loaded until {@link SpareProcess.assign} sends `init`. `options` are the full options
+   * of the process it will become (executable, cwd and env — which may hold one agent's secrets —
+   * are fixed at spawn, so a spare serves exactly one agent). The spare is recorded in the pid
+   * file and heartbeated while it waits; a spare that dies or stops answering is reaped.
+   *
+   * @throws the same codes as {@link PythonProcess.start}; the deadline `startTimeoutMs` applies
+   *   to `hello` here (and again from `assign` to `ready`).
+   * @example
+   * ```ts
+   * const spare = await PythonProcess.spawnSpare({ agents: [{ name: 'bot', ref: 'bot.py:agent' }], env: { API_KEY } });
+   * const proc = await spare.assign(); // init → ready, typically a few ms plus the user module's import
+   * ```
+   */
+  static async spawnSpare(options?: PythonProcessOptions, startOptions: { signal?: AbortSignal } = {}): Promise<SpareProcess> {
+    const proc = await PythonProcess.#launch(options, startOptions, true);
+    return new SpareProcess(proc, (assign) => proc.#assign(assign));
+  }
+
+  static async #launch(options: PythonProcessOptions | undefined, startOptions: { signal?: AbortSignal }, spare: boolean): Promise<PythonProcess> {
     const resolved = resolveProcessOptions(options);
     const { signal } = resolveOptions('startOptions', startOptions, { signal: v.optional(v.any<AbortSignal>()) });
     if (signal?.aborted) throw synErr('SYN_ERR_ABORTED', 'Start of the Python worker was aborted', {}, signal.reason);
-    const proc = new PythonProcess(resolved);
+    const proc = new PythonProcess(resolved, spare);
     const onAbort = (): void => proc.#abortStart(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       proc.#spawn();
-      await proc.#ready;
+      await (spare ? proc.#helloSeen : proc.#ready);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
     return proc;
   }
 
-  private constructor(opts: ResolvedProcessOptions) {
+  private constructor(opts: ResolvedProcessOptions, deferInit = false) {
     super();
     this.#opts = opts;
+    this.#deferInit = deferInit;
     this.#clock = opts.clock ?? realClock;
     silentLogger ??= pino({ level: 'silent' });
     this.#log = (opts.log ?? silentLogger).child({ agent: opts.label.agent, worker: opts.label.worker });
@@ -150,6 +183,11 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
       this.#readyReject = reject;
     });
     this.#ready.catch(() => {}); // observed by start(); pre-handled so an early failure is never "unhandled"
+    this.#helloSeen = new Promise<void>((resolve, reject) => {
+      this.#helloResolve = resolve;
+      this.#helloReject = reject;
+    });
+    this.#helloSeen.catch(() => {}); // observed by spawnSpare() only
     this.#exited = new Promise<ProcessExit>((resolve) => (this.#exitedResolve = resolve));
     this.#lifecycle = createLifecycle(
       (state) => this.#emitSafely('state', state),
@@ -313,10 +351,7 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
     this.#lifecycle.send({ type: 'SPAWNED', pid: this.#pid });
     this.#pidFile?.add(this.#pid);
     this.#log.debug({ executable }, 'python worker spawned');
-    this.#startTimer = this.#clock.setTimeout(() => {
-      this.#startTimer = undefined;
-      this.#defect(synErr('SYN_ERR_STARTUP_TIMEOUT', `Python worker ${this.#pid} was not ready within ${this.#opts.startTimeoutMs} ms`, { ...this.#context(), startTimeoutMs: this.#opts.startTimeoutMs }));
-    }, this.#opts.startTimeoutMs);
+    this.#armStartTimer(this.#deferInit ? 'did not say hello' : 'was not ready');
 
     child.stdin.on('error', () => {
       // EPIPE/ECONNRESET after the worker died: the death itself is reported by 'exit'/'close'.
@@ -328,6 +363,39 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
     child.stderr.on('data', (chunk: Buffer) => this.#tail.push(chunk, onLine));
     child.on('exit', (code, signal) => this.#onExit(code, signal));
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => this.#finalize(code, signal));
+  }
+
+  #armStartTimer(what: string): void {
+    const { startTimeoutMs } = this.#opts;
+    this.#startTimer = this.#clock.setTimeout(() => {
+      this.#startTimer = undefined;
+      this.#defect(synErr('SYN_ERR_STARTUP_TIMEOUT', `Python worker ${this.#pid} ${what} within ${startTimeoutMs} ms`, { ...this.#context(), startTimeoutMs }));
+    }, startTimeoutMs);
+  }
+
+  /** Turns a spare into a worker: relabel, `init`, await `ready` (or the start-up failure). */
+  async #assign(assign: SpareAssignOptions): Promise<PythonProcess> {
+    const { label, signal } = assign;
+    if (!this.#deferInit) throw synErr('SYN_ERR_INVALID_ARGUMENT', `Spare ${this.#pid} was already assigned`, this.#context());
+    const unavailable = this.#exit?.error ?? this.#failure ?? (this.#finalized || this.#stopping() ? synErr('SYN_ERR_SHUTDOWN', `Spare ${this.#pid} is ${this.state}`, this.#context()) : undefined);
+    if (unavailable !== undefined) throw unavailable;
+    if (signal?.aborted) throw synErr('SYN_ERR_ABORTED', 'Assignment of the spare was aborted', this.#context(), signal.reason);
+    this.#deferInit = false;
+    if (label !== undefined) {
+      this.#opts = { ...this.#opts, label };
+      this.#log = (this.#opts.log ?? silentLogger!).child({ agent: label.agent, worker: label.worker }).child({ pythonPid: this.#pid });
+    }
+    this.#spawnedAt = this.#clock.now();
+    this.#armStartTimer('was not ready');
+    const onAbort = (): void => this.#abortStart(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.#sendInit();
+      await this.#ready;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    return this;
   }
 
   #abortStart(reason: unknown): void {
@@ -342,6 +410,19 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
       return;
     }
     this.#hello = frame;
+    if (this.#deferInit) {
+      // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.
+      if (this.#startTimer !== undefined) this.#clock.clearTimeout(this.#startTimer);
+      this.#startTimer = undefined;
+      this.#heartbeat.start();
+      this.#log.debug({ helloMs: Math.round(this.#clock.now() - this.#spawnedAt) }, 'python spare warm');
+      this.#helloResolve();
+      return;
+    }
+    this.#sendInit();
+  }
+
+  #sendInit(): void {
     const { agents, tools, concurrency, maxFrameBytes, cwd, memoryLimitMb } = this.#opts;
     this.#send({
       t: 'init',
@@ -355,7 +436,7 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
   }
 
   #onReady(frame: ReadyFrame): void {
-    if (this.#hello === undefined || this.#lifecycle.state !== 'handshaking') {
+    if (this.#hello === undefined || this.#deferInit || this.#lifecycle.state !== 'handshaking') {
       this.#violation('unexpected "ready" frame');
       return;
     }
@@ -550,7 +631,9 @@ export class PythonProcess extends EventEmitter<PythonProcessEvents> {
     else if (error !== undefined) this.#lifecycle.send({ type: 'FAIL', error });
     if (this.#pid > 0) this.#pidFile?.remove(this.#pid);
     this.#readyReject(this.#startAbort ?? error ?? synErr('SYN_ERR_SHUTDOWN', 'Python worker stopped before ready', this.#context()));
+    this.#helloReject(this.#startAbort ?? error ?? synErr('SYN_ERR_SHUTDOWN', 'Python spare stopped before hello', this.#context()));
     const result: ProcessExit = error === undefined ? { exitCode, signal: exitSignal } : { exitCode, signal: exitSignal, error };
+    this.#exit = result;
     if (error !== undefined && this.#failure === undefined) {
       this.#log.error({ code: error.code, exitCode, signal: exitSignal, stderrTail }, 'python worker died');
     } else this.#log.debug({ exitCode, signal: exitSignal }, 'python worker exited');
