@@ -32,6 +32,15 @@ def main() -> NoReturn:
 
         import pydantic_ai  # noqa: F401  (the expensive import hello announces)
 
+        # Nearly every agent module imports these; paying for them before `hello` means a warm
+        # spare has them already, so a restart from a spare only imports the user's own code.
+        import pydantic_ai.models  # noqa: F401
+        import pydantic_ai.models.function  # noqa: F401
+        import pydantic_ai.models.test  # noqa: F401
+        for extra in os.environ.get('SYNAPSE_PRELOAD', '').split(','):
+            if extra.strip():
+                __import__(extra.strip())
+
         from ._logging import install_log_forwarding
         from ._runtime import Runtime, hard_exit
 
