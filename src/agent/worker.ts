@@ -126,7 +126,9 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         }
       });
       emit(events, 'worker.ready', { agent: o.id, worker: index, pid: p.pid, startupMs: Math.round(deps.clock.now() - t0) });
-      router.attach({ index, pid: p.pid, run: (request, handlers) => p.run(request, handlers) });
+      router.attach({ index, pid: p.pid, run: (request, handlers) => p.run(request, handlers), load: () => p.stats().inFlight });
+      // A cancelled run holds its Python slot until acknowledged; heartbeats let queued work in once it is freed.
+      p.on('health', () => router.pump());
     },
 
     handle(message) {
