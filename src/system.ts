@@ -367,13 +367,17 @@ export class ActorSystem {
    */
   streamMessage(agentId: string, input: { prompt: string }, options: SendOptions = {}): AsyncIterable<StreamItem> {
     const local = new AbortController();
-    const signal = options.signal === undefined ? local.signal : AbortSignal.any([options.signal, local.signal]);
+    // Combine signals only for a well-typed one: anything else reaches #turn unchanged and is
+    // rejected there with a coded SYN_ERR_INVALID_OPTION (AbortSignal.any would throw a TypeError).
+    const given: unknown = typeof options === 'object' && options !== null ? (options as { signal?: unknown }).signal : undefined;
+    const wired = typeof options === 'object' && options !== null && (given === undefined || given instanceof AbortSignal);
+    const signal = given instanceof AbortSignal ? AbortSignal.any([given, local.signal]) : local.signal;
     const ch = channel<StreamItem>({
       capacity: 10_000,
       coalesce: (last, next) => (last.kind === 'text_delta' && next.kind === 'text_delta' ? { kind: 'text_delta', delta: last.delta + next.delta } : undefined),
       onReturn: () => local.abort(synErr('SYN_ERR_ABORTED', 'stream consumer stopped iterating')),
     });
-    this.#turn(agentId, input, { ...options, signal }, (event) => ch.push(event)).then(
+    this.#turn(agentId, input, wired ? { ...options, signal } : options, (event) => ch.push(event)).then(
       (result) => {
         ch.push({ kind: 'result', ...result });
         ch.end();

@@ -79,8 +79,9 @@ export class PythonAgent {
     });
     const onScheduled = (e: SynapseEvents['supervisor.restart_scheduled']) => {
       if (e.supervisor === deps.agentsSupervisor && e.child === this.id) {
-        this.router.quarantine(deps.clock.now() + e.delayMs);
-        emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt: deps.clock.now() + e.delayMs, crashes: this.#crashes });
+        const nextRetryAt = deps.clock.now() + e.delayMs; // one instant: the router and the event agree
+        this.router.quarantine(nextRetryAt);
+        emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
       }
     };
     const onRestarted = (e: SynapseEvents['supervisor.restarted']) => {
