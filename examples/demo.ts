@@ -123,6 +123,23 @@ try {
   say(`continuing the first conversation → ${String(cont.output)}`);
   if (!String(cont.output).includes('history=3')) throw new Error('history was not intact');
 
+  if (process.env.OPENAI_API_KEY !== undefined && process.env.OPENAI_API_KEY !== '') {
+    section('7. The same machinery on a real model (OPENAI_API_KEY is set)');
+    const env: Record<string, string> = { OPENAI_API_KEY: process.env.OPENAI_API_KEY };
+    for (const k of ['OPENAI_BASE_URL', 'SYNAPSE_DEMO_MODEL']) if (process.env[k]) env[k] = process.env[k]!;
+    try {
+      await system.spawnAgent({ id: 'assistant', agent: 'examples/agents/assistant.py:agent', python: { env }, timeoutMs: 60_000 });
+      const a = await system.sendMessage('assistant', { prompt: 'What time is it in UTC? Use your tool.' });
+      say(`assistant → ${String(a.output)}`);
+      const b = await system.sendMessage('assistant', { prompt: 'And what did I just ask you?' }, { conversationId: a.conversationId });
+      say(`assistant → ${String(b.output)}`);
+    } catch (error) {
+      // A real provider is optional: report why it did not run (missing extra, bad key, network) and go on.
+      say(`real-model step skipped: ${codeOf(error)} ${error instanceof Error ? error.message.split('\n')[0] : ''}`);
+      say("(install the provider extra with: .venv/bin/pip install 'pydantic-ai-slim[openai]')");
+    }
+  }
+
   section('Summary');
   for (const id of system.agentIds()) {
     const s = system.agentStatus(id);
