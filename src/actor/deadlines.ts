@@ -28,7 +28,10 @@ class DeadlineFifo {
   nextCompaction = COMPACT_AT;
   readonly fire: () => void;
 
-  constructor(owner: DeadlineScheduler, timeout: number) {
+  constructor(
+    owner: DeadlineScheduler,
+    readonly timeout: number,
+  ) {
     this.fire = () => owner.expireDue(this, timeout);
   }
 }
@@ -36,6 +39,8 @@ class DeadlineFifo {
 export class DeadlineScheduler {
   readonly #clock: Clock;
   readonly #fifos = new Map<number, DeadlineFifo>();
+  /** The FIFO used last: nearly every call uses the same (default) timeout, so `add` skips the map. */
+  #last: DeadlineFifo | undefined = undefined;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -44,10 +49,14 @@ export class DeadlineScheduler {
   /** Schedules `entry` to expire `timeoutMs` from now (finite, ≥ 0). */
   add(entry: Deadline, timeoutMs: number): void {
     entry.deadline = this.#clock.now() + timeoutMs;
-    let fifo = this.#fifos.get(timeoutMs);
-    if (fifo === undefined) {
-      fifo = new DeadlineFifo(this, timeoutMs);
-      this.#fifos.set(timeoutMs, fifo);
+    let fifo = this.#last;
+    if (fifo === undefined || fifo.timeout !== timeoutMs) {
+      fifo = this.#fifos.get(timeoutMs);
+      if (fifo === undefined) {
+        fifo = new DeadlineFifo(this, timeoutMs);
+        this.#fifos.set(timeoutMs, fifo);
+      }
+      this.#last = fifo;
     }
     const items = fifo.items;
     while (items.size > 0 && items.peek()!.settled) items.shift();
@@ -73,7 +82,10 @@ export class DeadlineScheduler {
       } else break;
     }
     if (items.size > 0) this.#arm(fifo, items.peek()!.deadline - now);
-    else if (this.#fifos.get(timeout) === fifo) this.#fifos.delete(timeout);
+    else if (this.#fifos.get(timeout) === fifo) {
+      this.#fifos.delete(timeout);
+      if (this.#last === fifo) this.#last = undefined; // only FIFOs in the map may be reused
+    }
   }
 
   /** Number of armed clock timers (one per timeout value with live entries). */
@@ -90,6 +102,7 @@ export class DeadlineScheduler {
       fifo.timer = undefined;
     }
     this.#fifos.clear();
+    this.#last = undefined;
   }
 
   #arm(fifo: DeadlineFifo, delay: number): void {

@@ -11,8 +11,9 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import type { ActorCell } from '../../src/actor/cell.ts';
 import { ActorRuntime } from '../../src/actor/runtime.ts';
-import type { ActorContext, ActorRef } from '../../src/actor/types.ts';
+import { ExitSignal, type ActorContext, type ActorRef } from '../../src/actor/types.ts';
 import { isSynapseError, type ErrorCode } from '../../src/errors.ts';
 import type { TimerHandle } from '../../src/clock.ts';
 import { SimulatedClock } from '../../src/testing/clock.ts';
@@ -274,4 +275,157 @@ describe('actor core under scheduled interleavings', () => {
       { kind: 'send', actor: 1, sender: 1 },
     ]);
   }, 5_000); // a regression makes the fixed schedule stall rather than throw: fail fast
+});
+
+// ── mailbox bookkeeping against a model ─────────────────────────────────────────────────
+// The loop skips `instanceof` checks while no call / signal is queued, trusting the cell's
+// `callsQueued` / `signalsQueued` counters; the counters must therefore match the mailbox
+// exactly after every operation (sends, calls, timeouts of queued calls, every overflow
+// policy, trapped exit signals), and the actor must handle exactly what a plain queue
+// model says, in order.
+
+type MailboxOp = { kind: 'send' } | { kind: 'call'; timeout: number } | { kind: 'tick' } | { kind: 'step' } | { kind: 'signal' };
+
+const mailboxOpArb: fc.Arbitrary<MailboxOp> = fc.oneof(
+  { arbitrary: fc.constant({ kind: 'send' as const }), weight: 3 },
+  { arbitrary: fc.constantFrom(Infinity, 10, 20).map((timeout) => ({ kind: 'call' as const, timeout })), weight: 3 },
+  { arbitrary: fc.constant({ kind: 'tick' as const }), weight: 1 },
+  { arbitrary: fc.constant({ kind: 'step' as const }), weight: 3 },
+  { arbitrary: fc.constant({ kind: 'signal' as const }), weight: 1 },
+);
+
+interface ModelEntry {
+  readonly label: string;
+  readonly kind: 'send' | 'call' | 'signal';
+  readonly deadline: number;
+  settled: boolean;
+}
+
+async function runMailboxModel(capacity: number, overflow: 'reject' | 'drop-newest' | 'drop-oldest', ops: readonly MailboxOp[]): Promise<void> {
+  const clock = new SimulatedClock();
+  const runtime = new ActorRuntime({ clock });
+  const flushAll = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  try {
+    const seen: string[] = [];
+    let release: ((value: string) => void) | undefined;
+    const ref = runtime.spawn<unknown, string>(
+      {
+        handle: (m) => {
+          const label = m instanceof ExitSignal ? 'EXIT' : String(m);
+          seen.push(label);
+          return new Promise<string>((resolve) => (release = () => resolve(label)));
+        },
+      },
+      { mailbox: { capacity, overflow }, trapExit: true },
+    );
+    const cell = ref as unknown as ActorCell;
+    const queue: ModelEntry[] = [];
+    let current: ModelEntry | undefined;
+    const handled: string[] = [];
+    const expected = new Map<string, string>();
+    const actual = new Map<string, string>();
+    let now = 0;
+    let seq = 0;
+    const advance = (): void => {
+      while (current === undefined && queue.length > 0) {
+        const next = queue.shift()!;
+        if (next.kind === 'call' && next.settled) continue;
+        current = next;
+        handled.push(next.label);
+      }
+    };
+    /** Applies the overflow policy to the model; returns true if the new entry is queued. */
+    const admit = (entry: ModelEntry): boolean => {
+      if (queue.filter((e) => e.kind !== 'signal').length < capacity) return true;
+      if (overflow === 'drop-oldest') {
+        const i = queue.findIndex((e) => e.kind !== 'signal');
+        const [oldest] = queue.splice(i, 1);
+        if (oldest!.kind === 'call' && !oldest!.settled) expected.set(oldest!.label, 'SYN_ERR_MAILBOX_FULL');
+        return true;
+      }
+      if (entry.kind === 'call') expected.set(entry.label, 'SYN_ERR_MAILBOX_FULL');
+      return false;
+    };
+    for (const op of ops) {
+      if (op.kind === 'send' || op.kind === 'call') {
+        const label = `${op.kind}${++seq}`;
+        const entry: ModelEntry = { label, kind: op.kind, deadline: op.kind === 'call' ? now + op.timeout : Infinity, settled: false };
+        const queued = admit(entry);
+        if (op.kind === 'send') {
+          let threw = false;
+          try {
+            ref.send(label);
+          } catch (err) {
+            if (!isSynapseError(err, 'SYN_ERR_MAILBOX_FULL')) throw err;
+            threw = true;
+          }
+          if (threw !== (!queued && overflow === 'reject')) throw new Error(`${label}: send threw=${threw}, model queued=${queued}`);
+        } else {
+          ref.call(label, { timeout: op.timeout }).then(
+            (value) => actual.set(label, `ok:${value}`),
+            (err: { code?: string }) => actual.set(label, String(err.code)),
+          );
+          if (queued) expected.set(label, `ok:${label}`);
+        }
+        if (queued) queue.push(entry);
+      } else if (op.kind === 'tick') {
+        now += 10;
+        clock.tick(10);
+        for (const e of current === undefined ? queue : [current, ...queue]) {
+          if (e.kind === 'call' && !e.settled && e.deadline <= now) {
+            e.settled = true;
+            expected.set(e.label, 'SYN_ERR_TIMEOUT');
+          }
+        }
+      } else if (op.kind === 'step') {
+        if (current !== undefined) {
+          if (current.kind === 'call') current.settled = true;
+          current = undefined;
+          release!(''); // the handler resolves with its own label
+        }
+      } else {
+        const peer = runtime.spawn({ handle: () => undefined }, { linkTo: ref });
+        peer.kill();
+        queue.push({ label: 'EXIT', kind: 'signal', deadline: Infinity, settled: false });
+      }
+      advance();
+      await flushAll();
+      const calls = queue.filter((e) => e.kind === 'call').length;
+      const signals = queue.filter((e) => e.kind === 'signal').length;
+      if (cell.callsQueued !== calls || cell.signalsQueued !== signals || cell.mailboxDepth !== queue.length) {
+        throw new Error(`after ${op.kind}: cell counts calls=${cell.callsQueued} signals=${cell.signalsQueued} depth=${cell.mailboxDepth}, model ${calls}/${signals}/${queue.length}`);
+      }
+    }
+    while (current !== undefined) {
+      current = undefined;
+      release!('');
+      advance();
+      await flushAll();
+    }
+    if (cell.callsQueued !== 0 || cell.signalsQueued !== 0 || cell.mailboxDepth !== 0) throw new Error('counters not back to zero once idle');
+    if (seen.join(',') !== handled.join(',')) throw new Error(`handled ${seen.join(',')}, model ${handled.join(',')}`);
+    for (const [label, outcome] of expected) {
+      if (actual.get(label) !== outcome) throw new Error(`${label}: got ${actual.get(label)}, model ${outcome}`);
+    }
+    if (actual.size !== expected.size) throw new Error(`${actual.size} calls settled, model ${expected.size}`);
+  } finally {
+    // A failed run may leave a handler parked: the kill fallback needs the clock to move.
+    const done = runtime.shutdown({ timeout: 0 });
+    await clock.runAll(100);
+    await done;
+  }
+}
+
+describe('mailbox bookkeeping (model)', () => {
+  it('counters, handling order and call outcomes match a plain queue model under every overflow policy', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom('reject' as const, 'drop-newest' as const, 'drop-oldest' as const),
+        fc.array(mailboxOpArb, { minLength: 1, maxLength: 40 }),
+        runMailboxModel,
+      ),
+      { ...(process.env.FC_NUM_RUNS === undefined ? { numRuns: 200 } : {}), timeout: 10_000 },
+    );
+  });
 });

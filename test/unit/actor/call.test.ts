@@ -212,6 +212,38 @@ describe('DeadlineScheduler', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('reuses a timeout value after its queue emptied; close() still cancels that timer', () => {
+    // Guards the scheduler's last-used-queue shortcut: a queue removed when it emptied must
+    // not be reused behind the map's back (its timer would escape close()).
+    const clock = new SimulatedClock();
+    const scheduler = new DeadlineScheduler(clock);
+    const a = new Entry();
+    scheduler.add(a, 10);
+    clock.tick(10);
+    expect(a.expired).toBe(1);
+    expect(scheduler.armedTimers).toBe(0);
+    const b = new Entry();
+    scheduler.add(b, 10);
+    expect(scheduler.armedTimers).toBe(1);
+    expect(clock.pending).toBe(1);
+    scheduler.close();
+    expect(clock.pending).toBe(0);
+    expect(b.expired).toBe(0);
+  });
+
+  it('alternating timeout values each expire on time', () => {
+    const clock = new SimulatedClock();
+    const scheduler = new DeadlineScheduler(clock);
+    const entries = Array.from({ length: 6 }, () => new Entry());
+    entries.forEach((e, i) => scheduler.add(e, i % 2 === 0 ? 10 : 20));
+    expect(scheduler.armedTimers).toBe(2);
+    clock.tick(10);
+    expect(entries.map((e) => e.expired)).toEqual([1, 0, 1, 0, 1, 0]);
+    clock.tick(10);
+    expect(entries.map((e) => e.expired)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(clock.pending).toBe(0);
+  });
+
   it('close() cancels every timer', () => {
     const clock = new SimulatedClock();
     const scheduler = new DeadlineScheduler(clock);
