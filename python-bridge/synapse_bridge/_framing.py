@@ -40,6 +40,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f'{name} is not valid JSON')
 
 
+# Built once: ``json.loads``/``json.dumps`` with non-default options build a new decoder /
+# encoder on every call, which showed up in the per-frame profile.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(',', ':'))
+
+
 class LineSplitter:
     """Incremental line splitter with a hard per-line byte limit.
 
@@ -110,7 +117,7 @@ def decode_line(line: bytes) -> dict[str, Any]:
             that is not an object.
     """
     try:
-        value = json.loads(line.decode('utf-8'), parse_constant=_reject_constant)
+        value = _DECODER.decode(line.decode('utf-8'))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f'frame is not valid UTF-8 JSON: {exc} (starts {line[:80]!r})') from exc
     if not isinstance(value, dict):
@@ -128,11 +135,11 @@ def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> b
         TypeError / ValueError: ``frame`` is not JSON-serialisable (or holds NaN/Infinity).
         FrameTooLargeError: the encoded line (without ``\\n``) is longer than ``max_frame_bytes``.
     """
-    text = json.dumps(frame, ensure_ascii=False, allow_nan=False, separators=(',', ':'))
+    text = _ENCODER.encode(frame)
     try:
         data = text.encode('utf-8')
     except UnicodeEncodeError:
-        data = json.dumps(frame, ensure_ascii=True, allow_nan=False, separators=(',', ':')).encode('ascii')
+        data = _ASCII_ENCODER.encode(frame).encode('ascii')
     if max_frame_bytes is not None and len(data) > max_frame_bytes:
         raise FrameTooLargeError(
             f'outgoing {frame.get("t")!r} frame is {len(data)} bytes, above maxFrameBytes ({max_frame_bytes})'
@@ -141,7 +148,12 @@ def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> b
 
 
 class FrameWriter:
-    """Writes frames to the protocol fd, one whole line at a time, under a lock.
+    """Writes frames to the protocol fd, one whole line per ``os.write`` (looping only on a
+    partial write), under a lock.
+
+    Frames leave at once: they are not coalesced per loop iteration, so a frame written just
+    before user code blocks the loop (a log, a stream event) is not held back by it. (Measured:
+    coalescing bought nothing visible once the reader thread posts one batch per read.)
 
     ``on_broken_pipe`` is called (once per failing write) when the reader end is gone; the
     runtime uses it to exit, since a parent that stopped reading is a dead parent.

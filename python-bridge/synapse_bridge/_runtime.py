@@ -3,9 +3,10 @@
 Threads and who does what:
 
 * **reader thread** — reads stdin, splits and validates frames, answers ``ping`` itself (a
-  busy or blocked loop cannot starve the heartbeat), posts every other frame to the loop with
-  ``call_soon_threadsafe``. A protocol violation is handled right there: ``error {id: null,
-  kind: "protocol"}`` then exit 3, even if the loop is stuck. On stdin EOF it asks the loop
+  busy or blocked loop cannot starve the heartbeat), posts the other frames of each read to the
+  loop with one ``call_soon_threadsafe`` (one loop wake-up and GIL hand-off per read, not per
+  frame). A protocol violation is handled right there: ``error {id: null, kind: "protocol"}``
+  then exit 3, even if the loop is stuck. On stdin EOF it asks the loop
   to cancel everything and exits 0 after at most :data:`EOF_GRACE_S` regardless.
 * **loop** — ``init`` (load agents → ``ready``), ``run`` tasks, ``cancel``, ``tool_result``,
   ``shutdown``; a ticker stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``.
@@ -118,6 +119,10 @@ class Runtime:
         if self._done is not None and not self._done.done():
             self._done.set_result(code)
 
+    def _dispatch_all(self, frames: list[dict[str, Any]]) -> None:
+        for frame in frames:
+            self._dispatch(frame)
+
     def _dispatch(self, frame: dict[str, Any]) -> None:
         t = frame['t']
         if t == 'init':
@@ -192,13 +197,16 @@ class Runtime:
     async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:
         assert self._slots is not None
         timeout_ms = frame['timeoutMs']
-        deadline = asyncio.timeout(None if timeout_ms is None else timeout_ms / 1000)
+        deadline = None if timeout_ms is None else asyncio.timeout(timeout_ms / 1000)
         try:
+            if deadline is None:  # the common case: no timeout context to enter and leave
+                async with self._slots:
+                    return await execute_run(loaded, frame, self._emit, self._toolsets)
             async with deadline:
                 async with self._slots:
                     return await execute_run(loaded, frame, self._emit, self._toolsets)
         except TimeoutError as exc:
-            if deadline.expired():
+            if deadline is not None and deadline.expired():
                 return error_frame(exc, frame['id'], kind='timeout', retryable=True, message=f'run exceeded its deadline of {timeout_ms} ms')
             return error_frame(exc, frame['id'])
         except Exception as exc:
@@ -257,13 +265,21 @@ class Runtime:
             if not chunk:
                 self._on_eof()
                 return
+            batch: list[dict[str, Any]] = []
             try:
                 for line in self._splitter.feed(chunk):
-                    self._on_frame(validate_from_node(decode_line(line)))
+                    frame = self._admit(validate_from_node(decode_line(line)))
+                    if frame is not None:
+                        batch.append(frame)
             except ProtocolError as exc:
+                # Frames before the bad one are dropped with it: the process exits 3 right away.
                 self._violation(exc)
+            if batch:
+                self._post(self._dispatch_all, batch)
 
-    def _on_frame(self, frame: dict[str, Any]) -> None:
+    def _admit(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        """Reader-thread handling of one valid frame: answers ``ping`` (returns ``None``),
+        enforces the sequencing rules, and returns any other frame for the loop."""
         t = frame['t']
         if t == 'ping':
             self.send({
@@ -273,7 +289,7 @@ class Runtime:
                 'rssBytes': rss_bytes(),
                 'inFlight': len(self._runs),
             })
-            return
+            return None
         if t == 'init':
             if self._init_seen:
                 raise ProtocolError('a second init frame')
@@ -281,7 +297,7 @@ class Runtime:
             self._splitter.max_frame_bytes = int(frame['maxFrameBytes'])
         elif t in ('run', 'cancel', 'tool_result') and not self._init_seen:
             raise ProtocolError(f'{t!r} frame before init')
-        self._post(self._dispatch, frame)
+        return frame
 
     def _on_eof(self) -> None:
         if self._splitter.at_eof():

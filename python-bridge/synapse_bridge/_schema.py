@@ -117,6 +117,26 @@ def _check_init(o: Obj, t: str) -> None:
 
 
 def _check_run(o: Obj, t: str) -> None:
+    # Fast path for the hot frame: the exact shape Node sends passes with plain type tests.
+    # Anything else (including a valid frame it does not recognise) takes the precise checks,
+    # which decide and name the bad field: the accepted set is the same either way.
+    get = o.get
+    if (
+        type(get('id')) is str
+        and type(get('agent')) is str
+        and type(get('prompt')) is str
+        and type(get('history')) is list
+        and type(get('stream')) is bool
+        and 'timeoutMs' in o
+        and ((tm := o['timeoutMs']) is None or _is_num(tm))
+        and type(get('conversationId', '')) is str
+        and type(get('turnId', '')) is str
+    ):
+        return
+    _check_run_precisely(o, t)
+
+
+def _check_run_precisely(o: Obj, t: str) -> None:
     for f in ('id', 'agent', 'prompt'):
         _get(o, t, f, *_STR)
     _get(o, t, 'history', *_LIST)

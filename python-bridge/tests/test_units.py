@@ -14,7 +14,7 @@ from pydantic_ai import exceptions as pai
 
 from synapse_bridge import AgentLoadError, ProtocolError, ToolError, current_run_id
 from synapse_bridge._agents import load_agents, load_ref
-from synapse_bridge._framing import FrameWriter
+from synapse_bridge._framing import FrameWriter, encode_frame
 from synapse_bridge._limits import rss_bytes, virtual_bytes
 from synapse_bridge._logging import FrameLogHandler, run_id_var
 from synapse_bridge._runtime import Runtime
@@ -112,30 +112,80 @@ def runtime() -> Any:
     r, w = os.pipe()
     rt = Runtime(FrameWriter(w))
     posted: list[dict[str, Any]] = []
-    rt._post = lambda fn, frame: posted.append(frame)  # type: ignore[method-assign]
-    yield rt, posted, r
+
+    def admit(frame: dict[str, Any]) -> None:
+        """The reader thread's per-frame step; what it hands to the loop lands in ``posted``."""
+        admitted = rt._admit(frame)
+        if admitted is not None:
+            posted.append(admitted)
+
+    yield rt, admit, posted, r
     os.close(r)
     os.close(w)
 
 
 def test_sequencing_rules(runtime: Any) -> None:
-    rt, posted, _ = runtime
+    rt, admit, posted, _ = runtime
     for t in ('run', 'cancel', 'tool_result'):
         with pytest.raises(ProtocolError, match='before init'):
-            rt._on_frame({'t': t, 'id': 'x'})
-    rt._on_frame({'t': 'init', 'maxFrameBytes': 1234})
+            admit({'t': t, 'id': 'x'})
+    admit({'t': 'init', 'maxFrameBytes': 1234})
     assert rt._splitter.max_frame_bytes == 1234
     with pytest.raises(ProtocolError, match='second init'):
-        rt._on_frame({'t': 'init', 'maxFrameBytes': 1})
-    rt._on_frame({'t': 'cancel', 'id': 'x'})
+        admit({'t': 'init', 'maxFrameBytes': 1})
+    admit({'t': 'cancel', 'id': 'x'})
     assert [f['t'] for f in posted] == ['init', 'cancel']
 
 
 def test_ping_is_answered_on_the_calling_thread(runtime: Any) -> None:
-    rt, posted, r = runtime
-    rt._on_frame({'t': 'ping', 'seq': 9})
+    _, admit, posted, r = runtime
+    admit({'t': 'ping', 'seq': 9})
     line = os.read(r, 4096)
     assert line.startswith(b'{"t":"pong","seq":9,') and not posted
+
+
+def test_reader_posts_the_frames_of_one_read_as_one_batch(runtime: Any) -> None:
+    rt, _, _, r = runtime
+    stdin_r, stdin_w = os.pipe()
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+    rt._stdin_fd = stdin_r
+    rt._post = lambda fn, *args: calls.append((fn.__name__, args))
+    rt._on_eof = lambda: calls.append(('eof', ()))
+    init = {'t': 'init', 'agents': [], 'tools': [], 'concurrency': 1, 'maxFrameBytes': 4096}
+    os.write(stdin_w, encode_frame(init) + b'{"t":"ping","seq":5}\n{"t":"cancel","id":"a"}\n')
+    os.close(stdin_w)
+    try:
+        rt._read_forever()
+    finally:
+        os.close(stdin_r)
+    assert calls == [('_dispatch_all', ([init, {'t': 'cancel', 'id': 'a'}],)), ('eof', ())]
+    assert os.read(r, 4096).startswith(b'{"t":"pong","seq":5,')  # answered on the reader thread
+
+
+@pytest.mark.parametrize('frame', [
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': None, 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': 5.5, 'stream': True, 'conversationId': 'c', 'turnId': 't'},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': -1, 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': float('inf'), 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': True, 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': 3, 'stream': 1},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': {}, 'timeoutMs': 3, 'stream': False},
+    {'id': 1, 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': 3, 'stream': False},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': 3, 'stream': False, 'conversationId': None},
+    {'id': 'r', 'agent': 'a', 'prompt': 'p', 'history': [], 'timeoutMs': 3, 'stream': False, 'turnId': 7},
+])
+def test_run_fast_path_accepts_exactly_what_the_precise_checks_accept(frame: dict[str, Any]) -> None:
+    from synapse_bridge import _schema
+
+    def verdict(check: Any) -> str:
+        try:
+            check(frame, 'run')
+        except ProtocolError as exc:
+            return str(exc)
+        return 'ok'
+
+    assert verdict(_schema._check_run) == verdict(_schema._check_run_precisely)
 
 
 # ── watchdog, limits, logging, tools ──────────────────────────────────────────

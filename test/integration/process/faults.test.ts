@@ -8,7 +8,7 @@ import type { ProcessExit, ProcessStats } from '../../../src/process/python-proc
 import type { StreamEvent } from '../../../src/protocol/frames.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
-import { fixtureRef, workerOptions } from '../../helpers/python.ts';
+import { fixtureRef, REPO_ROOT, workerOptions } from '../../helpers/python.ts';
 
 const cleanup = useCleanup();
 
@@ -91,6 +91,19 @@ describe('worker death and protocol violations', () => {
     expect(exit.exitCode).toBe(19);
     expect(exit.error?.code).toBe('SYN_ERR_PROTOCOL');
     expect(exit.error?.details.exitCode).toBe(19);
+  });
+
+  it('protocol stream EOF while the process keeps running → SYN_ERR_PROTOCOL at once (not the 60 s heartbeat timeout), killed', async () => {
+    const ref = `${REPO_ROOT}test/integration/faults/fixtures/close_stdout.py:agent`;
+    const proc = cleanup.track(await PythonProcess.start(workerOptions([{ name: 'c', ref }], { heartbeatIntervalMs: 30_000, heartbeatTimeoutMs: 60_000 })));
+    const bystander = rejection(proc.run({ id: 'other', agent: 'c', prompt: 'devnull' }));
+    const error = await rejection(proc.run({ id: 'eof', agent: 'c', prompt: 'devnull' }));
+    expect(error).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { reason: 'protocol_eof', pid: proc.pid } });
+    expect((await bystander).code).toBe('SYN_ERR_PROTOCOL');
+    const exit = await proc.exited;
+    expect(exit).toMatchObject({ exitCode: null, signal: 'SIGKILL' });
+    expect(exit.error?.code).toBe('SYN_ERR_PROTOCOL');
+    expect(proc.state).toBe('crashed');
   });
 
   it('a SIGSTOPped worker misses heartbeats → SYN_ERR_HEARTBEAT_TIMEOUT, killed', async () => {

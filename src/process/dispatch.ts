@@ -1,0 +1,98 @@
+/**
+ * Run dispatch of one worker: admission of a new run (checks → encoded `run` line) and the
+ * routing of each valid inbound frame to the run table or the worker's own handlers.
+ * Pure bookkeeping, no I/O: the owner ({@link PythonProcess}) writes the lines.
+ */
+import type { Logger } from 'pino';
+import { synErr } from '../errors.ts';
+import type { ErrorDetails, SynapseError } from '../errors.ts';
+import { encodeFrame } from '../protocol/codec.ts';
+import type { ErrorFrame, HelloFrame, InboundFrame, LogFrame, PongFrame, ReadyFrame } from '../protocol/frames.ts';
+import type { RunRequest, RunHandlers, RunTable } from './runs.ts';
+import { validateRunRequest } from './validate.ts';
+
+/** What {@link admitRun} needs to know about the worker. */
+export interface Admission {
+  readonly agents: readonly string[];
+  readonly runs: RunTable;
+  readonly concurrency: number;
+  readonly maxFrameBytes: number;
+  readonly pid: number;
+  /** Why the worker cannot take a run now (draining, stopped, crashed), or undefined. */
+  readonly unavailable: SynapseError | undefined;
+  readonly context: ErrorDetails;
+}
+
+/**
+ * Checks a new run against the worker and returns its encoded `run` line (validated once,
+ * encoded once; the line is written as is).
+ *
+ * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_NO_AGENT, the
+ *   worker's unavailability error, SYN_ERR_ABORTED (signal already aborted), SYN_ERR_OVERLOADED
+ *   (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes`).
+ */
+export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admission): string {
+  const frame = validateRunRequest(request, w.agents);
+  if (w.unavailable !== undefined) throw w.unavailable;
+  if (w.runs.has(request.id)) throw synErr('SYN_ERR_INVALID_ARGUMENT', `A run with id "${request.id}" is already in flight`, { runId: request.id });
+  if (handlers.signal?.aborted) throw synErr('SYN_ERR_ABORTED', `Run ${request.id} was aborted`, { runId: request.id }, handlers.signal.reason);
+  if (w.runs.size >= w.concurrency) {
+    throw synErr('SYN_ERR_OVERLOADED', `Python worker ${w.pid} already runs ${w.concurrency} requests`, { ...w.context, concurrency: w.concurrency });
+  }
+  return encodeFrame(frame, w.maxFrameBytes);
+}
+
+/** The worker-level handlers {@link routeFrame} calls (run frames go to the run table). */
+export interface FrameTarget {
+  readonly runs: RunTable;
+  onPong(frame: PongFrame): void;
+  onLog(frame: LogFrame): void;
+  onHello(frame: HelloFrame): void;
+  onReady(frame: ReadyFrame): void;
+  /** An `error` frame with `id: null`: the process failed as a whole and exits by itself. */
+  onFatal(frame: ErrorFrame): void;
+  /** A frame that is valid on its own but wrong here (e.g. a result for an unknown run). */
+  violation(what: string): void;
+}
+
+/** Routes one valid inbound frame of a live (not stopping, not condemned) worker. */
+export function routeFrame(frame: InboundFrame, to: FrameTarget): void {
+  switch (frame.t) {
+    case 'pong':
+      to.onPong(frame);
+      return;
+    case 'event':
+      if (!to.runs.event(frame)) to.violation(`"event" for unknown run "${frame.id}"`);
+      return;
+    case 'result':
+      if (!to.runs.result(frame)) to.violation(`"result" for unknown run "${frame.id}"`);
+      return;
+    case 'tool_call':
+      if (!to.runs.toolCall(frame)) to.violation(`"tool_call" for unknown run "${frame.id}"`);
+      return;
+    case 'error':
+      if (frame.id === null) to.onFatal(frame);
+      else if (!to.runs.error({ ...frame, id: frame.id })) to.violation(`"error" for unknown run "${frame.id}"`);
+      return;
+    case 'log':
+      to.onLog(frame);
+      return;
+    case 'hello':
+      to.onHello(frame);
+      return;
+    case 'ready':
+      to.onReady(frame);
+      return;
+    case 'bye':
+      return; // only meaningful while stopping
+  }
+}
+
+const LOG_LEVEL = { debug: 'debug', info: 'info', warning: 'warn', error: 'error' } as const;
+
+/** Forwards a Python `log` frame to pino at the matching level (skipped when that level is off). */
+export function forwardLog(log: Logger, frame: LogFrame): void {
+  const level = LOG_LEVEL[frame.level];
+  if (!log.isLevelEnabled(level)) return;
+  log[level]({ pyLogger: frame.logger, ...(frame.id === undefined ? {} : { runId: frame.id }) }, frame.msg);
+}
