@@ -22,7 +22,8 @@ export interface SynapseEvents {
   // python agents
   'agent.spawned': { agent: string; workers: number };
   'agent.stopped': { agent: string; reason: string };
-  'worker.spawned': { agent: string; worker: number; pid: number };
+  /** The worker's process is up (emitted once the process layer hands it over, just before `worker.ready`); `spare`: a warm spare was taken. */
+  'worker.spawned': { agent: string; worker: number; pid: number; spare: boolean };
   'worker.ready': { agent: string; worker: number; pid: number; startupMs: number };
   'worker.crashed': {
     agent: string;
@@ -39,7 +40,8 @@ export interface SynapseEvents {
   'agent.recovered': { agent: string };
   'orphan.reaped': { pid: number; pidFile: string };
   'message.routed': { agent: string; requestId: string; worker: number; conversationId?: string | undefined; turnId?: string | undefined };
-  'call.failed': { agent: string; requestId: string; code: string; conversationId?: string | undefined; turnId?: string | undefined };
+  /** `latencyMs`: from admission to failure (queue time included), like `call.completed`. */
+  'call.failed': { agent: string; requestId: string; code: string; latencyMs: number; conversationId?: string | undefined; turnId?: string | undefined };
   'call.completed': { agent: string; requestId: string; latencyMs: number };
   'turn.committed': { conversationId: string; turnId: string; agent: string; messages: number };
   'turn.failed': { conversationId: string; turnId: string; agent: string; code: string };

@@ -4,12 +4,12 @@
  * only defines the shape and small helpers.
  */
 
-/** What a node is. */
-export type InspectNodeKind = 'system' | 'supervisor' | 'agent' | 'worker' | 'actor';
+/** What a node is (`spare`: an idle warm spare process of an agent, state `idle`). */
+export type InspectNodeKind = 'system' | 'supervisor' | 'agent' | 'worker' | 'spare' | 'actor';
 
 /**
  * One node of the tree. `state` is free text from the owning layer, with these conventional
- * values so the live view can colour them: `running`, `ready`, `starting`, `restarting`,
+ * values so the live view can colour them: `running`, `ready`, `idle`, `starting`, `restarting`,
  * `backoff`, `draining`, `stopping`, `stopped`, `crashed`, `quarantined`.
  *
  * @example

@@ -16,7 +16,7 @@ h1{font-size:18px;margin:0}h2{font-size:15px;margin:16px 0 6px}
 ul.tree,ul.tree ul{list-style:none;margin:0;padding-left:18px}ul.tree{padding-left:0}
 li.node>div{padding:2px 4px;border-radius:4px;display:flex;gap:8px;flex-wrap:wrap}
 .kind{font-size:11px;text-transform:uppercase;color:var(--mute);min-width:70px}
-.st-ready,.st-running{color:var(--ok)}.st-crashed,.st-quarantined,.st-stopped{color:var(--bad)}
+.st-ready,.st-running{color:var(--ok)}.st-idle{color:var(--mute)}.st-crashed,.st-quarantined,.st-stopped{color:var(--bad)}
 .st-restarting,.st-backoff,.st-starting,.st-draining,.st-stopping{color:var(--warn)}
 .flash{animation:flash 2s ease-out}@keyframes flash{from{background:rgba(239,108,0,.45)}to{background:transparent}}
 table{border-collapse:collapse;width:100%}td,th{padding:2px 6px;text-align:right;border-bottom:1px solid var(--bg2)}

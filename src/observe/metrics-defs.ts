@@ -5,12 +5,15 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { readProcStat } from './procstat.ts';
 import type { ProcStat } from './procstat.ts';
 
 /** What collect callbacks read from their owner. */
 export interface CollectHooks {
   agents(): Iterable<{ agent: string; queued: number; inFlight: number }>;
   mailboxes(): Iterable<{ actor: string; depth: number }>;
+  /** Idle warm spares per agent (pids). */
+  spares(): Iterable<{ agent: string; pids: readonly number[] }>;
   /** One /proc sample of tracked processes, shared by concurrent collects. */
   sample(): Promise<Map<number, ProcStat>>;
   tracked(pid: number): { agent: string; worker: number } | undefined;
@@ -104,6 +107,33 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
         }
       }),
   });
+  const spareCount: Gauge<'agent'> = new Gauge({
+    name: `${p}agent_spares_idle`,
+    help: 'Warm spare Python processes idle and ready to replace a worker.',
+    labelNames: ['agent'] as const,
+    registers,
+    collect: () =>
+      guard('spares', () => {
+        spareCount.reset();
+        for (const s of hooks.spares()) spareCount.inc({ agent: s.agent }, s.pids.length);
+      }),
+  });
+  const spareRss: Gauge<'agent' | 'pid'> = new Gauge({
+    name: `${p}python_spare_rss_bytes`,
+    help: 'Resident memory of each idle warm spare Python process (/proc/<pid>/statm).',
+    labelNames: ['agent', 'pid'] as const,
+    registers,
+    collect: () =>
+      guard('spares', async () => {
+        // At most MAX_SPARES (8) per agent, read only at scrape time: cheap.
+        const pids = [...hooks.spares()].flatMap((s) => s.pids.map((pid) => ({ agent: s.agent, pid })));
+        const stats = await Promise.all(pids.map(({ pid }) => readProcStat(pid).catch(() => undefined)));
+        spareRss.reset();
+        stats.forEach((st, i) => {
+          if (st !== undefined && st.state !== 'Z') spareRss.set({ agent: pids[i]!.agent, pid: String(pids[i]!.pid) }, st.rssBytes);
+        });
+      }),
+  });
   const nodeRss: Gauge = new Gauge({
     name: `${p}node_rss_bytes`,
     help: 'Resident memory of the Node process.',
@@ -171,6 +201,8 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
     mailboxDepth,
     pythonRss,
     pythonCpu,
+    spareCount,
+    spareRss,
     nodeRss,
     nodeHeap,
     nodeCpu,

@@ -52,6 +52,8 @@ export interface MetricsSnapshot {
   /** supervisor → child → restarts, and intensity-exceeded counts. */
   supervisors: Record<string, { restarts: Record<string, number>; intensityExceeded: number }>;
   python: PythonProcessMetrics[];
+  /** Idle warm spares: per-agent count and each spare's RSS (sorted by agent, pid). */
+  spares: { idle: Record<string, number>; processes: { agent: string; pid: number; rssBytes: number }[] };
   mailboxes: Record<string, { depth: number; dropped: number }>;
   node: {
     rssBytes: number;
@@ -73,7 +75,7 @@ export interface MetricValues {
 /** What {@link buildSnapshot} reads, one entry per metric. */
 export type SnapshotInputs = Record<
   | 'calls' | 'duration' | 'turns' | 'restarts' | 'intensity' | 'crashes' | 'quarantined' | 'queued' | 'inFlight'
-  | 'mbDepth' | 'mbDropped' | 'rss' | 'cpu' | 'nRss' | 'nHeap' | 'nCpu' | 'eld' | 'orphans' | 'collectErrors',
+  | 'mbDepth' | 'mbDropped' | 'rss' | 'cpu' | 'spares' | 'spareRss' | 'nRss' | 'nHeap' | 'nCpu' | 'eld' | 'orphans' | 'collectErrors',
   MetricValues
 >;
 
@@ -175,6 +177,12 @@ export function buildSnapshot(m: SnapshotInputs, takenAt: number): MetricsSnapsh
     .map((v) => ({ agent: label(v, 'agent'), worker: Number(label(v, 'worker')), pid: Number(label(v, 'pid')), rssBytes: v.value, cpuSeconds: cpuByPid.get(label(v, 'pid')) ?? 0 }))
     .sort((a, b) => a.agent.localeCompare(b.agent) || a.worker - b.worker || a.pid - b.pid);
 
+  const spareIdle: Record<string, number> = {};
+  for (const v of m.spares.values) spareIdle[label(v, 'agent')] = v.value;
+  const spareProcs = m.spareRss.values
+    .map((v) => ({ agent: label(v, 'agent'), pid: Number(label(v, 'pid')), rssBytes: v.value }))
+    .sort((a, b) => a.agent.localeCompare(b.agent) || a.pid - b.pid);
+
   const eld: MetricsSnapshot['node']['eventLoopDelaySeconds'] = { min: null, mean: null, p50: null, p90: null, p99: null, max: null };
   for (const v of m.eld.values) {
     const stat = label(v, 'stat');
@@ -188,6 +196,7 @@ export function buildSnapshot(m: SnapshotInputs, takenAt: number): MetricsSnapsh
     agents,
     supervisors,
     python,
+    spares: { idle: spareIdle, processes: spareProcs },
     mailboxes,
     node: { rssBytes: total(m.nRss), heapUsedBytes: total(m.nHeap), cpuSeconds: total(m.nCpu), eventLoopDelaySeconds: eld },
     orphansReaped: total(m.orphans),

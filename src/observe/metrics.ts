@@ -39,10 +39,18 @@ export interface MailboxDepth {
   readonly depth: number;
 }
 
+/** Idle warm spares of one agent, read at collection time. */
+export interface AgentSpares {
+  readonly agent: string;
+  readonly pids: readonly number[];
+}
+
 /** Callbacks the system provides so gauges reflect the present. */
 export interface MetricsSources {
   agents?: () => Iterable<AgentLoad>;
   mailboxes?: () => Iterable<MailboxDepth>;
+  /** Idle warm spares per agent (their count and RSS are reported). */
+  spares?: () => Iterable<AgentSpares>;
 }
 
 /** A Python process whose RSS/CPU is sampled. */
@@ -152,6 +160,7 @@ export class SynapseMetrics {
     this.#m = defineMetrics(prefix, this.registry, o.latencyBuckets ?? METRICS_DEFAULTS.latencyBuckets, {
       agents: () => this.#sources.agents?.() ?? [],
       mailboxes: () => this.#sources.mailboxes?.() ?? [],
+      spares: () => this.#sources.spares?.() ?? [],
       sample: () => (this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined))),
       tracked: (pid) => this.#tracked.get(pid),
       eventLoop: () => this.#eventLoopStats(),
@@ -205,8 +214,7 @@ export class SynapseMetrics {
     if (this.#closed) return () => {};
     const handlers: { [K in keyof SynapseEvents]?: (e: SynapseEvents[K]) => void } = {
       'call.completed': (e) => this.recordCall(e.agent, e.latencyMs),
-      // call.failed carries latencyMs when the emitting layer measured it (optional field).
-      'call.failed': (e) => this.recordCall(e.agent, (e as { latencyMs?: number }).latencyMs, e.code),
+      'call.failed': (e) => this.recordCall(e.agent, e.latencyMs, e.code),
       'turn.committed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'committed' }),
       'turn.failed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'failed' }),
       'supervisor.restarted': (e) => this.#m.restarts.inc({ supervisor: e.supervisor, child: e.child }),
@@ -243,12 +251,12 @@ export class SynapseMetrics {
   /** A JSON snapshot with a stable shape ({@link MetricsSnapshot}, documented in docs/observability.md). */
   async snapshot(): Promise<MetricsSnapshot> {
     const m = this.#m;
-    const [calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, nRss, nHeap, nCpu, eld, orphans, collectErrors] = await Promise.all([
+    const [calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors] = await Promise.all([
       m.calls.get(), m.callDuration.get(), m.turns.get(), m.restarts.get(), m.intensityExceeded.get(), m.workerCrashes.get(), m.quarantined.get(),
       m.queueDepth.get(), m.inFlight.get(), m.mailboxDepth.get(), m.mailboxDropped.get(), m.pythonRss.get(), m.pythonCpu.get(),
-      m.nodeRss.get(), m.nodeHeap.get(), m.nodeCpu.get(), m.eventLoopDelay.get(), m.orphansReaped.get(), m.collectErrors.get(),
+      m.spareCount.get(), m.spareRss.get(), m.nodeRss.get(), m.nodeHeap.get(), m.nodeCpu.get(), m.eventLoopDelay.get(), m.orphansReaped.get(), m.collectErrors.get(),
     ]);
-    const inputs: SnapshotInputs = { calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, nRss, nHeap, nCpu, eld, orphans, collectErrors };
+    const inputs: SnapshotInputs = { calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors };
     return buildSnapshot(inputs, Date.now());
   }
 

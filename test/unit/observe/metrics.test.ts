@@ -24,9 +24,9 @@ function drive(events: SynapseEventEmitter): void {
   emit(events, 'agent.spawned', { agent: 'bot', workers: 1 });
   emit(events, 'call.completed', { agent: 'bot', requestId: 'r1', latencyMs: 40 });
   emit(events, 'call.completed', { agent: 'bot', requestId: 'r2', latencyMs: 400 });
-  emit(events, 'call.failed', { agent: 'bot', requestId: 'r3', code: 'SYN_ERR_TIMEOUT' });
-  emit(events, 'call.failed', { agent: 'bot', requestId: 'r4', code: 'SYN_ERR_AGENT_FAILED', latencyMs: 2000 } as never);
-  emit(events, 'call.failed', { agent: 'bot', requestId: 'r5', code: 'NOT_A_CODE' });
+  emit(events, 'call.failed', { agent: 'bot', requestId: 'r3', code: 'SYN_ERR_TIMEOUT', latencyMs: 5000 });
+  emit(events, 'call.failed', { agent: 'bot', requestId: 'r4', code: 'SYN_ERR_AGENT_FAILED', latencyMs: 2000 });
+  emit(events, 'call.failed', { agent: 'bot', requestId: 'r5', code: 'NOT_A_CODE', latencyMs: 10 });
   emit(events, 'supervisor.restarted', { supervisor: 'agents', child: 'bot', actor: 'a2', attempt: 1 });
   emit(events, 'supervisor.restarted', { supervisor: 'agents', child: 'bot', actor: 'a3', attempt: 2 });
   emit(events, 'supervisor.intensity_exceeded', { supervisor: 'agents', restarts: 3, intensity: 2, periodMs: 5000 });
@@ -56,7 +56,10 @@ describe('SynapseMetrics from events', () => {
     expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_sum', { agent: 'bot', outcome: 'ok' })).toBeCloseTo(0.44, 9);
     expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_bucket', { agent: 'bot', outcome: 'ok', le: '0.05' })).toBe(1);
     expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_bucket', { agent: 'bot', outcome: 'ok', le: '+Inf' })).toBe(2);
+    // Failures are timed too: each outcome has its own histogram series.
     expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_count', { agent: 'bot', outcome: 'failure' })).toBe(1);
+    expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_sum', { agent: 'bot', outcome: 'interruption' })).toBeCloseTo(5, 9);
+    expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_count', { agent: 'bot', outcome: 'defect' })).toBe(1);
     expect(sampleValue(exp, 'synapse_restarts_total', { supervisor: 'agents', child: 'bot' })).toBe(2);
     expect(sampleValue(exp, 'synapse_supervisor_intensity_exceeded_total', { supervisor: 'agents' })).toBe(1);
     expect(sampleValue(exp, 'synapse_worker_crashes_total', { agent: 'bot', code: 'SYN_ERR_AGENT_CRASHED' })).toBe(1);
@@ -84,7 +87,7 @@ describe('SynapseMetrics from events', () => {
         byOutcome: { ok: 2, failure: 1, defect: 1, interruption: 1, misuse: 0 },
         byCode: { SYN_ERR_TIMEOUT: 1, SYN_ERR_AGENT_FAILED: 1, other: 1 },
       },
-      latencySeconds: { count: 3, sum: expect.closeTo(2.44, 9), p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) },
+      latencySeconds: { count: 5, sum: expect.closeTo(7.45, 9), p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) },
       turns: { committed: 1, failed: 1 },
       workerCrashes: 1,
       quarantined: true,
