@@ -25,3 +25,30 @@ export const realClock: Clock = Object.freeze({
     clearTimeout(handle as unknown as NodeJS.Timeout);
   },
 });
+
+/** The longest delay Node timers accept (a larger one overflows to 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+function noop(): void {
+  // Holding the loop is the whole job.
+}
+
+/**
+ * Keeps the host's event loop alive until the returned release function is called (idempotent).
+ * {@link realClock}'s timers never do, so an owner of pending work that no I/O handle stands for
+ * — a request queued while every worker is in restart backoff — holds one of these until it is
+ * idle. Not a timer of the {@link Clock}: it never fires anything, on any clock.
+ *
+ * @example
+ * ```ts
+ * const release = holdEventLoop();
+ * try { await work; } finally { release(); }
+ * ```
+ */
+export function holdEventLoop(): () => void {
+  let handle: NodeJS.Timeout | undefined = setInterval(noop, MAX_TIMER_MS);
+  return () => {
+    if (handle === undefined) return;
+    clearInterval(handle);
+    handle = undefined;
+  };
+}

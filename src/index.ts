@@ -20,7 +20,7 @@
 
 // ── The system ────────────────────────────────────────────────────────────────
 export { Synapse, ActorSystem } from './system.ts';
-export type { SynapseOptions, SendOptions, SendResult, StreamItem } from './system.ts';
+export type { SynapseOptions, SendOptions, SendResult, StreamItem, StartupReport } from './system.ts';
 
 // ── Agents ───────────────────────────────────────────────────────────────────
 export { AGENT_DEFAULTS } from './agent/options.ts';

@@ -20,7 +20,7 @@ import { ActorRuntime } from './actor/runtime.ts';
 import type { ActorRef, Behaviour, MailboxOptions } from './actor/types.ts';
 import { realClock, type Clock } from './clock.ts';
 import { validateConversationId, validateTurnId, newConversationId } from './conversation/ids.ts';
-import { JournalHistoryStore } from './conversation/journal.ts';
+import { JournalHistoryStore, type RecoveryReport } from './conversation/journal.ts';
 import { MemoryHistoryStore, historyOf, type HistoryStore } from './conversation/store.ts';
 import { TurnSerializer } from './conversation/turns.ts';
 import { isSynapseError, synErr, SynapseError } from './errors.ts';
@@ -67,6 +67,17 @@ export interface SynapseOptions {
   reapOrphans?: boolean;
   /** Default mailbox of actors spawned without one. */
   mailbox?: MailboxOptions;
+}
+
+/**
+ * What `Synapse.start()` found and repaired before anyone could subscribe to events
+ * (`system.startupReport`). The same facts are logged at warn and emitted as events.
+ */
+export interface StartupReport {
+  /** Python processes of a previous, killed Node process that were killed (also `orphan.reaped` events). */
+  readonly orphansReaped: readonly { readonly pid: number; readonly pidFile: string }[];
+  /** Torn journal tails truncated when the durable history store opened (`history: { dir }`). */
+  readonly recovered: readonly RecoveryReport[];
 }
 
 /** What `sendMessage` resolves with. */
@@ -149,6 +160,8 @@ export class ActorSystem {
   readonly #metrics: SynapseMetrics | undefined;
   readonly #pidFile: PidFile;
   readonly #maxPromptBytes: number;
+  /** What start-up found and repaired (orphans reaped, torn journal tails recovered). */
+  readonly startupReport: StartupReport;
   #http: ObserveServer | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -164,6 +177,7 @@ export class ActorSystem {
     metrics: SynapseMetrics | undefined;
     pidFile: PidFile;
     maxPromptBytes: number;
+    startupReport: StartupReport;
   }) {
     this.clock = parts.clock;
     this.log = parts.log;
@@ -176,6 +190,7 @@ export class ActorSystem {
     this.#metrics = parts.metrics;
     this.#pidFile = parts.pidFile;
     this.#maxPromptBytes = parts.maxPromptBytes;
+    this.startupReport = parts.startupReport;
   }
 
   /**
@@ -196,11 +211,15 @@ export class ActorSystem {
       exclude: ['supervisor.child_started', 'supervisor.child_exited', 'supervisor.restart_scheduled', 'supervisor.restarted', 'supervisor.intensity_exceeded', 'supervisor.escalated'],
     });
     const stateDir = o.stateDir ?? defaultPidDir();
+    const orphansReaped: { pid: number; pidFile: string }[] = [];
     if (o.reapOrphans !== false) {
-      for (const reaped of reapStale(stateDir)) emit(events, 'orphan.reaped', { pid: reaped.pid, pidFile: reaped.pidFile });
+      for (const reaped of reapStale(stateDir)) {
+        orphansReaped.push({ pid: reaped.pid, pidFile: reaped.pidFile });
+        emit(events, 'orphan.reaped', { pid: reaped.pid, pidFile: reaped.pidFile }); // logged at warn by the event log
+      }
     }
     const pidFile = new PidFile({ dir: stateDir });
-    const store = await openStore(o.history);
+    const store = await openStore(o.history, log);
     const turns = new TurnSerializer({
       store,
       events,
@@ -228,10 +247,17 @@ export class ActorSystem {
         metrics,
         pidFile,
         maxPromptBytes: o.maxPromptBytes ?? 1024 * 1024,
+        startupReport: Object.freeze({
+          orphansReaped: Object.freeze(orphansReaped),
+          recovered: Object.freeze(store instanceof JournalHistoryStore ? [...store.recovered] : []),
+        }),
       });
       if (metrics !== undefined) {
         metrics.bindEvents(events);
-        metrics.setSources({ agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })) });
+        metrics.setSources({
+          agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })),
+          spares: () => [...system.#agents.values()].map((a) => ({ agent: a.id, pids: a.spares.pool?.pids() ?? [] })),
+        });
         const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
         if (serve?.port !== undefined) {
           system.#http = await startObserveServer({
@@ -246,7 +272,10 @@ export class ActorSystem {
           });
         }
       }
-      log.info({ event: 'system.started', stateDir }, 'synapse started');
+      log.info(
+        { event: 'system.started', stateDir, orphansReaped: system.startupReport.orphansReaped.length, recovered: system.startupReport.recovered.length },
+        'synapse started',
+      );
       return system;
     } catch (error) {
       metrics?.close();
@@ -449,10 +478,25 @@ export class ActorSystem {
     return this.#http?.url;
   }
 
-  /** The live supervision tree: agents → workers with states, pids, restarts, in-flight. */
+  /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares. */
   inspect(): InspectNode {
     const agents: InspectNode[] = [...this.#agents.values()].map((a) => {
       const s = a.status();
+      const spares = a.spares.pool?.pids() ?? [];
+      const workers = Array.from({ length: a.options.workers }, (_, i): InspectNode => {
+        const p = a.processes.get(i);
+        const st = p?.stats();
+        return {
+          kind: 'worker',
+          id: `${a.id}/${i}`,
+          name: `worker:${i}`,
+          state: p === undefined ? 'down' : p.state,
+          ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
+          children: [],
+        };
+      });
+      // Idle warm spares (agents with `spares > 0`): ready to replace a crashed worker.
+      const spareNodes = spares.map((pid): InspectNode => ({ kind: 'spare', id: `${a.id}/spare:${pid}`, name: 'spare', state: 'idle', pid, children: [] }));
       return {
         kind: 'agent',
         id: a.id,
@@ -462,19 +506,8 @@ export class ActorSystem {
         inFlight: s.inFlight,
         queued: s.queued,
         ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
-        meta: { agent: a.options.agent, workers: a.options.workers, crashes: s.crashes, strategy: 'one_for_one' },
-        children: Array.from({ length: a.options.workers }, (_, i): InspectNode => {
-          const p = a.processes.get(i);
-          const st = p?.stats();
-          return {
-            kind: 'worker',
-            id: `${a.id}/${i}`,
-            name: `worker:${i}`,
-            state: p === undefined ? 'down' : p.state,
-            ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
-            children: [],
-          };
-        }),
+        meta: { agent: a.options.agent, workers: a.options.workers, crashes: s.crashes, strategy: 'one_for_one', spares: a.options.spares, sparesIdle: spares.length },
+        children: [...workers, ...spareNodes],
       };
     });
     return {
@@ -541,11 +574,14 @@ export class ActorSystem {
   }
 }
 
-async function openStore(history: SynapseOptions['history']): Promise<HistoryStore> {
+async function openStore(history: SynapseOptions['history'], log: Logger): Promise<HistoryStore> {
   if (history === undefined) return new MemoryHistoryStore();
   if ('load' in history && typeof history.load === 'function') return history as HistoryStore;
   const { dir, fsync } = history as { dir: string; fsync?: 'always' | 'never' };
-  return JournalHistoryStore.open({ dir, ...(fsync === undefined ? {} : { fsync }) });
+  // Each torn tail is logged as found (at open, or later for a lazily scanned journal); the ones
+  // found at open are also in `system.startupReport.recovered`.
+  const onRecovered = (report: RecoveryReport): void => log.warn({ event: 'history.recovered', ...report }, 'history.recovered');
+  return JournalHistoryStore.open({ dir, ...(fsync === undefined ? {} : { fsync }), onRecovered });
 }
 
 /** The most specific coded error in a cause chain (e.g. the worker's SYN_ERR_STARTUP_FAILED under the supervisors' SYN_ERR_START_FAILED). */

@@ -8,7 +8,7 @@
  * process, so a plain object with an explicit state is cheaper and easier to reason about.
  */
 import { nanoid } from 'nanoid';
-import type { Clock, TimerHandle } from '../clock.ts';
+import { holdEventLoop, type Clock, type TimerHandle } from '../clock.ts';
 import { synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
@@ -48,6 +48,12 @@ export interface RouterOptions {
   whenUnavailable: 'queue' | 'reject';
   clock: Clock;
   events: SynapseEventEmitter;
+  /**
+   * Holds the event loop while any request is in flight or queued (released when idle), so a
+   * program whose only work is a request queued during a restart backoff — on unref'ed timers,
+   * with no worker process — does not exit. Default {@link holdEventLoop}.
+   */
+  keepAlive?: (() => () => void) | undefined;
 }
 
 export interface RequestOptions {
@@ -89,6 +95,8 @@ export class AgentRouter {
   #state: AgentState = 'starting';
   #nextRetryAt: number | undefined;
   #inFlight = 0;
+  /** Release of the event-loop hold, while `inFlight + queued > 0`. */
+  #release: (() => void) | undefined;
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -112,15 +120,21 @@ export class AgentRouter {
 
   /** A worker became ready. */
   attach(slot: WorkerSlot): void {
-    this.#workers.set(slot.index, { slot, inFlight: 0 });
+    if (this.#workers.get(slot.index)?.slot !== slot) this.#workers.set(slot.index, { slot, inFlight: 0 });
     this.#nextRetryAt = undefined;
     this.#updateState();
     this.#pump();
   }
 
-  /** A worker went away (its in-flight runs are settled by the process layer). */
-  detach(index: number): void {
-    if (!this.#workers.delete(index)) return;
+  /**
+   * A worker went away or stopped accepting runs (its in-flight runs are settled by the process
+   * layer). With `slot`, only that slot is removed: a late report about an old incarnation of
+   * worker `index` never detaches its replacement. Idempotent.
+   */
+  detach(index: number, slot?: WorkerSlot): void {
+    const current = this.#workers.get(index);
+    if (current === undefined || (slot !== undefined && current.slot !== slot)) return;
+    this.#workers.delete(index);
     this.#updateState();
     if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') {
       this.#rejectQueued(() => this.#unavailable());
@@ -193,6 +207,7 @@ export class AgentRouter {
       const worker = this.#pickWorker();
       if (worker !== undefined) {
         this.#dispatch(p, worker);
+        this.#holdWhileBusy();
         return;
       }
       {
@@ -207,6 +222,7 @@ export class AgentRouter {
           return;
         }
         this.#queue.push(p);
+        this.#holdWhileBusy();
       }
       if (Number.isFinite(timeoutMs)) {
         p.timer = this.#o.clock.setTimeout(
@@ -275,6 +291,7 @@ export class AgentRouter {
     if (error === undefined) this.#settle(p, undefined, result);
     else this.#settle(p, error, undefined);
     this.#pump();
+    this.#holdWhileBusy();
   }
 
   /** Timeout or abort while still queued: leave the queue and settle now. */
@@ -283,6 +300,7 @@ export class AgentRouter {
     const at = this.#queue.indexOf(p);
     if (at >= 0) this.#queue.splice(at, 1);
     this.#settle(p, error, undefined);
+    this.#holdWhileBusy();
   }
 
   #clearQueuePhase(p: Pending): void {
@@ -306,7 +324,8 @@ export class AgentRouter {
       p.resolve(result!);
     } else {
       const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'unknown';
-      this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, conversationId: request.conversationId, turnId: request.turnId });
+      const latencyMs = this.#o.clock.now() - p.startedAt;
+      this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, latencyMs, conversationId: request.conversationId, turnId: request.turnId });
       p.reject(error);
     }
   }
@@ -321,6 +340,18 @@ export class AgentRouter {
 
   #rejectQueued(make: () => SynapseError): void {
     for (const p of this.#queue.splice(0)) this.#settle(p, make(), undefined);
+    this.#holdWhileBusy();
+  }
+
+  /** Takes the event-loop hold when work is pending, releases it when idle. */
+  #holdWhileBusy(): void {
+    const busy = this.#inFlight + this.#queue.length > 0;
+    if (busy && this.#release === undefined) this.#release = (this.#o.keepAlive ?? holdEventLoop)();
+    else if (!busy && this.#release !== undefined) {
+      const release = this.#release;
+      this.#release = undefined;
+      release();
+    }
   }
 
   #unavailable(): SynapseError {

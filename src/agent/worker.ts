@@ -20,7 +20,7 @@ import { PythonProcess, type ProcessExit } from '../process/index.ts';
 import type { ProcessLabel, PythonProcessOptions } from '../process/options.ts';
 import { SparePool } from '../process/spares.ts';
 import type { ResolvedAgentOptions } from './options.ts';
-import type { AgentRouter } from './router.ts';
+import type { AgentRouter, WorkerSlot } from './router.ts';
 
 export interface WorkerDeps {
   readonly options: ResolvedAgentOptions;
@@ -89,6 +89,8 @@ type WorkerMessage = { readonly type: 'process-exit'; readonly exit: ProcessExit
 export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<WorkerMessage, void> {
   const { options: o, router, events } = deps;
   let proc: PythonProcess | undefined;
+  /** This incarnation's router slot (detaching by slot never removes a later incarnation's). */
+  let slot: WorkerSlot | undefined;
   const starting = new AbortController();
   let stopping = false;
 
@@ -98,7 +100,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
       void ctx.self.exited.then(() => {
         stopping = true;
         starting.abort(synErr('SYN_ERR_SHUTDOWN', `worker ${index} of agent "${o.id}" exited while starting`));
-        router.detach(index);
+        if (slot !== undefined) router.detach(index, slot);
         if (proc !== undefined) {
           deps.processes.delete(index);
           proc.kill();
@@ -116,6 +118,9 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         return;
       }
       deps.processes.set(index, p);
+      // The process layer hands the process over only once it is ready (its pid is not exposed
+      // earlier), so `worker.spawned` is emitted here, just before `worker.ready`.
+      emit(events, 'worker.spawned', { agent: o.id, worker: index, pid: p.pid, spare: fromSpare !== undefined });
       p.once('exit', (exit) => {
         if (!stopping && ctx.self.isAlive()) {
           try {
@@ -126,7 +131,16 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         }
       });
       emit(events, 'worker.ready', { agent: o.id, worker: index, pid: p.pid, startupMs: Math.round(deps.clock.now() - t0) });
-      router.attach({ index, pid: p.pid, run: (request, handlers) => p.run(request, handlers), load: () => p.stats().inFlight });
+      const own: WorkerSlot = { index, pid: p.pid, run: (request, handlers) => p.run(request, handlers), load: () => p.stats().inFlight };
+      slot = own;
+      router.attach(own);
+      // Leave the router the moment the process stops accepting runs (defect found, stop begun):
+      // the actor's exit comes later (OS exit, pipes drained), and until then new requests must
+      // queue for the replacement instead of failing at once with the old error.
+      p.on('state', (state) => {
+        if (state !== 'ready') router.detach(index, own);
+        else if (!stopping) router.attach(own); // resumed after a drain
+      });
       // A cancelled run holds its Python slot until acknowledged; heartbeats let queued work in once it is freed.
       p.on('health', () => router.pump());
     },
@@ -159,7 +173,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
 
     async terminate() {
       stopping = true;
-      router.detach(index);
+      if (slot !== undefined) router.detach(index, slot);
       const p = proc;
       if (p === undefined) return;
       deps.processes.delete(index);

@@ -115,7 +115,13 @@ export class TurnSerializer {
   readonly #events: SynapseEventEmitter | undefined;
   readonly #lanes = new Map<string, Lane>();
   readonly #running = new Set<Promise<unknown>>();
-  readonly #closer = new AbortController();
+  /**
+   * One controller per running turn, aborted by close(). Not one shared signal: every run
+   * listens on its signal (router queue, run table), and more than 10 listeners on one
+   * AbortSignal trip Node's MaxListenersExceededWarning.
+   */
+  readonly #controllers = new Set<AbortController>();
+  #closeReason: SynapseError | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(options: TurnSerializerOptions) {
@@ -170,7 +176,9 @@ export class TurnSerializer {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.#closer.abort(synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed'));
+      const reason = synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed');
+      this.#closeReason = reason;
+      for (const controller of this.#controllers) controller.abort(reason);
       for (const lane of this.#lanes.values()) {
         for (const w of lane.queue.splice(0)) w.fail(synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed while the turn was queued'));
       }
@@ -239,12 +247,15 @@ export class TurnSerializer {
   }
 
   async #execute<O>(conversationId: string, turnId: string, agent: string, signal: AbortSignal | undefined, fn: (ctx: TurnContext) => Promise<TurnOutput<O>>): Promise<TurnResult<O>> {
+    const own = new AbortController();
+    if (this.#closeReason !== undefined) own.abort(this.#closeReason);
+    this.#controllers.add(own);
     try {
       const stored = await this.#store.getTurn(conversationId, turnId);
       if (stored !== undefined) return replay<O>(stored);
-      if (this.#closer.signal.aborted) throw synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed before the turn started', { conversationId, turnId });
+      if (own.signal.aborted) throw synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed before the turn started', { conversationId, turnId });
       const history = historyOf(await this.#store.load(conversationId));
-      const runSignal = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
+      const runSignal = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
       const out = await fn({ conversationId, turnId, history, signal: runSignal });
       const messages = checkOutput(out, history, this.#allowPending, conversationId, turnId);
       const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage };
@@ -260,6 +271,8 @@ export class TurnSerializer {
       const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
       if (this.#events) emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code }, { now: this.#now });
       throw err;
+    } finally {
+      this.#controllers.delete(own);
     }
   }
 }

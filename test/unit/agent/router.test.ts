@@ -28,10 +28,22 @@ function fakeWorker(index: number) {
 const usage = { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 };
 const result = (output: string): RunResult => ({ output, messages: [], usage });
 
+/** A fake event-loop hold: counts holds taken and releases (a double release counts twice: the router must never do it). */
+function fakeKeepAlive() {
+  const hold = { taken: 0, released: 0, get held() { return this.taken - this.released; } };
+  const keepAlive = () => {
+    hold.taken++;
+    return () => void hold.released++;
+  };
+  return { hold, keepAlive };
+}
+
 function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>[0]> = {}) {
   const clock = new SimulatedClock();
   const events = new SynapseEventEmitter();
+  const { hold, keepAlive } = fakeKeepAlive();
   const router = new AgentRouter({
+    keepAlive,
     agent: 'a',
     workers: 1,
     concurrency: 2,
@@ -42,7 +54,7 @@ function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>
     events,
     ...overrides,
   });
-  return { router, clock, events };
+  return { router, clock, events, hold };
 }
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -238,5 +250,87 @@ describe('AgentRouter and worker-side load', () => {
     expect(w.calls).toHaveLength(1);
     w.calls[0]!.resolve(result('ok'));
     await expect(p).resolves.toMatchObject({ output: 'ok' });
+  });
+});
+
+describe('AgentRouter detach', () => {
+  it('detach(index, slot) removes only that slot: a late report about an old incarnation keeps its replacement', async () => {
+    const { router } = makeRouter();
+    const old = fakeWorker(0);
+    const replacement = fakeWorker(0);
+    router.attach(old.slot);
+    router.detach(0, old.slot);
+    expect(router.state).toBe('restarting');
+    const queued = router.request({ prompt: 'q', history: [] });
+    expect(old.calls).toHaveLength(0); // a detached worker gets nothing
+    router.attach(replacement.slot);
+    router.detach(0, old.slot); // stale: ignored
+    expect(router.pids()).toEqual([replacement.slot.pid]);
+    expect(router.state).toBe('ready');
+    replacement.calls[0]!.resolve(result('ok'));
+    await expect(queued).resolves.toMatchObject({ output: 'ok' });
+  });
+
+  it('re-attaching the attached slot keeps its in-flight count (no over-dispatch)', () => {
+    const { router } = makeRouter({ concurrency: 1 });
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    void router.request({ prompt: 'a', history: [] }).catch(() => {});
+    router.attach(w.slot);
+    void router.request({ prompt: 'b', history: [] }).catch(() => {});
+    expect(w.calls).toHaveLength(1);
+    expect(router.queued).toBe(1);
+  });
+});
+
+describe('AgentRouter event-loop hold', () => {
+  it('holds exactly once while requests are queued or in flight and releases when idle', async () => {
+    const { router, hold } = makeRouter({ concurrency: 1 });
+    expect(hold.taken).toBe(0); // an idle router holds nothing
+    const a = router.request({ prompt: 'a', history: [] }); // queued: no worker yet
+    expect(hold.held).toBe(1);
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const b = router.request({ prompt: 'b', history: [] });
+    expect(hold).toMatchObject({ taken: 1, released: 0 });
+    w.calls[0]!.resolve(result('a'));
+    await a;
+    expect(hold.held).toBe(1); // b is in flight now
+    w.calls[1]!.resolve(result('b'));
+    await b;
+    expect(hold).toMatchObject({ taken: 1, released: 1 });
+    const c = router.request({ prompt: 'c', history: [] });
+    expect(hold).toMatchObject({ taken: 2, released: 1 });
+    w.calls[2]!.reject(synErr('SYN_ERR_AGENT_CRASHED', 'died'));
+    await c.catch(() => {});
+    expect(hold).toMatchObject({ taken: 2, released: 2 });
+  });
+
+  it('releases when queued requests leave by timeout, abort, quarantine or close', async () => {
+    for (const leave of ['timeout', 'abort', 'quarantine', 'close'] as const) {
+      const { router, clock, hold } = makeRouter();
+      const ac = new AbortController();
+      const p = codeOf(router.request({ prompt: 'q', history: [], signal: ac.signal }));
+      expect(hold.held).toBe(1);
+      if (leave === 'timeout') await clock.advance(1000);
+      else if (leave === 'abort') ac.abort();
+      else if (leave === 'quarantine') router.quarantine(clock.now() + 1000);
+      else router.close();
+      await p;
+      expect({ leave, ...hold }).toMatchObject({ leave, taken: 1, released: 1 });
+    }
+  });
+
+  it('rejections at admission never take the hold', async () => {
+    const { router, hold } = makeRouter({ whenUnavailable: 'reject', queueCapacity: 0 });
+    expect(await codeOf(router.request({ prompt: 'x', history: [] }))).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+    const w = fakeWorker(0);
+    router.attach(w.slot);
+    const ps = [router.request({ prompt: 'a', history: [] }), router.request({ prompt: 'b', history: [] })];
+    expect(await codeOf(router.request({ prompt: 'c', history: [] }))).toBe('SYN_ERR_OVERLOADED');
+    expect(hold).toMatchObject({ taken: 1, released: 0 });
+    for (const c of w.calls) c.resolve(result('ok'));
+    await Promise.all(ps);
+    expect(hold).toMatchObject({ taken: 1, released: 1 });
   });
 });

@@ -1,0 +1,68 @@
+// A worker found defective (protocol violation, heartbeat loss) leaves the router at once —
+// when its process leaves `ready` — not only once the worker actor's exit is processed: a
+// request sent in that window waits for the replacement instead of failing with the old error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PythonProcess } from '../../../src/process/python-process.ts';
+import type { ActorSystem, SendResult } from '../../../src/system.ts';
+import { expectPidsGone, fixture, nextEvent, rejection, startSystem } from '../../helpers/system.ts';
+
+let system: ActorSystem;
+let stopAndCheck: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ system, stopAndCheck } = await startSystem());
+}, 30_000);
+
+afterAll(async () => {
+  await stopAndCheck();
+}, 30_000);
+
+const processesOf = (id: string): ReadonlyMap<number, PythonProcess> =>
+  (system as unknown as Record<symbol, (id: string) => ReadonlyMap<number, PythonProcess>>)[Symbol.for('synapse.testing.processes')]!(id);
+
+async function spawn(id: string, heartbeat: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number } | undefined = undefined): Promise<void> {
+  await system.spawnAgent({
+    id,
+    agent: fixture('faults.py'),
+    restart: { backoff: { minMs: 10, maxMs: 50 } },
+    ...(heartbeat === undefined ? {} : { python: heartbeat }),
+  });
+}
+
+describe('a defective worker is detached from the router as soon as its process leaves ready', () => {
+  it('protocol violation: the next request (sent before the actor exit is processed) waits for the replacement', async () => {
+    await spawn('detach-garbage');
+    const pid = system.agentStatus('detach-garbage').pids[0]!;
+    const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'detach-garbage');
+    const error = await rejection(system.sendMessage('detach-garbage', { prompt: 'garbage' }));
+    expect(error.code).toBe('SYN_ERR_PROTOCOL');
+    // Same tick as the rejection: the dying worker's OS exit has not been seen yet.
+    expect(system.agentStatus('detach-garbage').pids).toEqual([]);
+    const next = await system.sendMessage('detach-garbage', { prompt: 'after' });
+    expect(next.output).toBe('[faults] ok (re: after)');
+    expect((await ready).pid).not.toBe(pid);
+    await expectPidsGone([pid]);
+    await system.stopAgent('detach-garbage');
+  }, 30_000);
+
+  it('heartbeat timeout: a request sent the moment the worker is declared dead is served by the replacement', async () => {
+    await spawn('detach-heartbeat', { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 600 });
+    const proc = processesOf('detach-heartbeat').get(0)!;
+    const pid = proc.pid;
+    const sent = new Promise<Promise<SendResult>>((resolve) => {
+      proc.on('state', (state) => {
+        // Registered after the worker's own listener: by now the router must have let it go.
+        if (state === 'crashed') resolve(system.sendMessage('detach-heartbeat', { prompt: 'after' }));
+      });
+    });
+    process.kill(pid, 'SIGSTOP'); // alive but silent: only the heartbeat can find out
+    const next = await (await sent);
+    expect(next.output).toBe('[faults] ok (re: after)');
+    const status = system.agentStatus('detach-heartbeat');
+    expect(status.pids).toHaveLength(1);
+    expect(status.pids[0]).not.toBe(pid);
+    expect(status.crashes).toBe(1);
+    await expectPidsGone([pid]);
+    await system.stopAgent('detach-heartbeat');
+  }, 30_000);
+});
