@@ -41,6 +41,7 @@ def main() -> NoReturn:
             if extra.strip():
                 __import__(extra.strip())
 
+        from ._control import control_fds_from_env
         from ._logging import install_log_forwarding
         from ._runtime import Runtime, hard_exit
 
@@ -57,7 +58,7 @@ def main() -> NoReturn:
         'pydanticAi': pydantic_ai_version,
     })
     install_log_forwarding(writer.write)
-    code = asyncio.run(Runtime(writer).serve())
+    code = asyncio.run(Runtime(writer, control=control_fds_from_env()).serve())
     watchdog.close()
     hard_exit(code)
 

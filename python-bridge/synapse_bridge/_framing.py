@@ -170,6 +170,11 @@ class FrameWriter:
         self._lock = threading.Lock()
         self._on_broken_pipe = on_broken_pipe
 
+    @property
+    def on_broken_pipe(self) -> Callable[[], None] | None:
+        """The callback run when the reader end is gone (shared by the control channel's writer)."""
+        return self._on_broken_pipe
+
     def write(self, frame: dict[str, Any]) -> None:
         """Encodes and writes one frame.
 

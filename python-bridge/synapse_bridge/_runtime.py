@@ -1,16 +1,23 @@
 """The runtime: an asyncio loop serving protocol v1 frames, one task per ``run``.
 
-Threads and who does what:
+Threads and who does what, in the default mode (Node opened the heartbeat control channel,
+env ``SYNAPSE_CONTROL_FDS``; see ``_control``):
 
-* **reader thread** — reads stdin, splits and validates frames, answers ``ping`` itself (a
-  busy or blocked loop cannot starve the heartbeat), posts the other frames of each read to the
-  loop with one ``call_soon_threadsafe`` (one loop wake-up and GIL hand-off per read, not per
-  frame). A protocol violation is handled right there: ``error {id: null, kind: "protocol"}``
-  then exit 3, even if the loop is stuck. On stdin EOF it asks the loop
-  to cancel everything and exits 0 after at most :data:`EOF_GRACE_S` regardless.
-* **loop** — ``init`` (load agents → ``ready``), ``run`` tasks, ``cancel``, ``tool_result``,
-  ``shutdown``; a ticker stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``.
+* **loop** — reads stdin itself (``loop.add_reader`` on the non-blocking fd: one wake-up per
+  read, no thread hand-off), splits and validates frames with the same size-before-buffering
+  splitter, and handles them: ``init`` (load agents → ``ready``), ``run`` tasks, ``cancel``,
+  ``tool_result``, ``shutdown``; a ``ping`` that arrives on stdin is answered inline. A ticker
+  stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``. A protocol violation
+  writes ``error {id: null, kind: "protocol"}`` and exits 3. On stdin EOF it cancels everything
+  and a grace thread exits 0 after at most :data:`EOF_GRACE_S` regardless.
+* **control thread** — answers ``ping`` from the control fd with ``pong`` on the control
+  write fd, so a busy or blocked loop cannot starve the heartbeat. The end of the control fd
+  (the parent is gone) is handled like stdin EOF, from the thread, so a blocked loop still exits.
 * **watchdog thread** — see ``_watchdog``.
+
+Without a control channel (a peer that only opened stdio 0–2), a **reader thread** reads stdin
+instead, answers ``ping`` itself and posts the other frames of each read to the loop with one
+``call_soon_threadsafe``; violations and EOF are handled on that thread (protocol v1 as before).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, NoReturn
 from pydantic_ai.toolsets import AbstractToolset
 
 from ._agents import LoadedAgent, load_agents
+from ._control import ControlChannel
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameWriter, LineSplitter, decode_line
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
@@ -67,9 +75,12 @@ def hard_exit(code: int) -> NoReturn:
 class Runtime:
     """Serves one Node peer. Create, then ``await serve()``; returns the exit code."""
 
-    def __init__(self, writer: FrameWriter, stdin_fd: int = 0) -> None:
+    def __init__(self, writer: FrameWriter, stdin_fd: int = 0, control: tuple[int, int] | None = None) -> None:
+        """``control`` = ``(read_fd, write_fd)`` of the heartbeat control channel, or ``None``
+        to read stdin on a thread that also answers pings (see the module docstring)."""
         self.writer = writer
         self._stdin_fd = stdin_fd
+        self._control = control
         self._splitter = LineSplitter(DEFAULT_MAX_FRAME_BYTES)
         self._init_seen = False
         self._agents: dict[str, LoadedAgent] = {}
@@ -91,10 +102,19 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
         ticker = asyncio.create_task(self._tick(), name='synapse-ticker')
-        threading.Thread(target=self._read_forever, name='synapse-reader', daemon=True).start()
+        if self._control is None:
+            threading.Thread(target=self._read_forever, name='synapse-reader', daemon=True).start()
+        else:
+            read_fd, write_fd = self._control
+            control_writer = FrameWriter(write_fd, on_broken_pipe=self.writer.on_broken_pipe)
+            ControlChannel(read_fd, control_writer, self._pong, self._violation, self._on_eof).start()
+            os.set_blocking(self._stdin_fd, False)
+            self._loop.add_reader(self._stdin_fd, self._on_readable)
         try:
             return await self._done
         finally:
+            if self._control is not None:
+                self._loop.remove_reader(self._stdin_fd)
             ticker.cancel()
             self._exited.set()
 
@@ -239,6 +259,37 @@ class Runtime:
             self.send({'t': 'bye'})
         self._finish(0)
 
+    def _on_readable(self) -> None:
+        """Loop-side stdin reader (control-channel mode): one read, then its frames in order."""
+        try:
+            chunk = os.read(self._stdin_fd, _READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b''
+        if not chunk:
+            assert self._loop is not None
+            self._loop.remove_reader(self._stdin_fd)
+            if self._splitter.at_eof():
+                _log.warning('stdin closed inside a frame (%d bytes)', self._splitter.at_eof())
+            self.close()
+            threading.Thread(target=self._exit_after_grace, name='synapse-eof', daemon=True).start()
+            return
+        batch: list[dict[str, Any]] = []
+        try:
+            for line in self._splitter.feed(chunk):
+                frame = self._admit(validate_from_node(decode_line(line)))
+                if frame is not None:
+                    batch.append(frame)
+        except ProtocolError as exc:
+            self._violation(exc)  # frames before the bad one are dropped with it: exit 3 now
+        for frame in batch:
+            self._dispatch(frame)
+
+    def _exit_after_grace(self) -> None:
+        if not self._exited.wait(EOF_GRACE_S):
+            hard_exit(0)
+
     # ── reader thread ──────────────────────────────────────────────────────────
 
     def _post(self, fn: Any, *args: Any) -> None:
@@ -282,13 +333,7 @@ class Runtime:
         enforces the sequencing rules, and returns any other frame for the loop."""
         t = frame['t']
         if t == 'ping':
-            self.send({
-                't': 'pong',
-                'seq': int(frame['seq']),
-                'loopLagMs': round(max(0.0, time.monotonic() - self._last_tick) * 1000, 3),
-                'rssBytes': rss_bytes(),
-                'inFlight': len(self._runs),
-            })
+            self.send(self._pong(int(frame['seq'])))
             return None
         if t == 'init':
             if self._init_seen:
@@ -298,6 +343,16 @@ class Runtime:
         elif t in ('run', 'cancel', 'tool_result') and not self._init_seen:
             raise ProtocolError(f'{t!r} frame before init')
         return frame
+
+    def _pong(self, seq: int) -> dict[str, Any]:
+        """The ``pong`` for ``seq`` (thread-safe: reads only a timestamp and a dict size)."""
+        return {
+            't': 'pong',
+            'seq': seq,
+            'loopLagMs': round(max(0.0, time.monotonic() - self._last_tick) * 1000, 3),
+            'rssBytes': rss_bytes(),
+            'inFlight': len(self._runs),
+        }
 
     def _on_eof(self) -> None:
         if self._splitter.at_eof():

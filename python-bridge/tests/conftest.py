@@ -30,10 +30,23 @@ RECV_TIMEOUT_S = 20.0
 class Bridge:
     """A runtime subprocess plus helpers to send frames and await received ones."""
 
-    def __init__(self, env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
+    def __init__(self, env: dict[str, str] | None = None, cwd: Path = REPO, control: bool = False) -> None:
+        """``control``: open the heartbeat control channel (as Node does): ``ping`` frames given
+        to :meth:`send` go to it, and its ``pong`` frames join the received frames."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith('SYNAPSE_')}
         full_env['PYTHONUNBUFFERED'] = '1'
         full_env.update(env or {})
+        self.control = control
+        self._ping: Any = None
+        self._pong: Any = None
+        child_fds: tuple[int, ...] = ()
+        if control:
+            ping_r, ping_w = os.pipe()
+            pong_r, pong_w = os.pipe()
+            child_fds = (ping_r, pong_w)
+            full_env['SYNAPSE_CONTROL_FDS'] = f'{ping_r},{pong_w}'
+            self._ping = os.fdopen(ping_w, 'wb', buffering=0)
+            self._pong = os.fdopen(pong_r, 'rb')
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'synapse_bridge'],
             stdin=subprocess.PIPE,
@@ -41,14 +54,20 @@ class Bridge:
             stderr=subprocess.PIPE,
             cwd=cwd,
             env=full_env,
+            pass_fds=child_fds,
         )
+        for fd in child_fds:
+            os.close(fd)
         self.frames: queue.Queue[dict[str, Any] | BaseException | None] = queue.Queue()
         self.raw_lines: list[bytes] = []
+        self.control_lines: list[bytes] = []
         self.stderr = bytearray()
         self._threads = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
         ]
+        if control:
+            self._threads.append(threading.Thread(target=self._read_control, daemon=True))
         for t in self._threads:
             t.start()
 
@@ -62,6 +81,16 @@ class Bridge:
                 self.frames.put(exc)
         self.frames.put(None)
 
+    def _read_control(self) -> None:
+        for line in self._pong:
+            self.control_lines.append(line)
+            try:
+                frame = validate_from_python(json.loads(line))
+                assert frame['t'] == 'pong', f'control channel carried {frame["t"]!r}'
+                self.frames.put(frame)
+            except BaseException as exc:  # surfaced to the test by recv()
+                self.frames.put(exc)
+
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
@@ -72,7 +101,15 @@ class Bridge:
         return self.proc.pid
 
     def send(self, frame: dict[str, Any]) -> None:
-        self.send_raw(json.dumps(frame).encode() + b'\n')
+        data = json.dumps(frame).encode() + b'\n'
+        if self.control and frame.get('t') == 'ping':
+            self._ping.write(data)
+        else:
+            self.send_raw(data)
+
+    def send_control_raw(self, data: bytes) -> None:
+        """Writes ``data`` verbatim to the control channel (``control=True`` only)."""
+        self._ping.write(data)
 
     def send_raw(self, data: bytes) -> None:
         assert self.proc.stdin is not None
@@ -147,7 +184,7 @@ class Bridge:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=RECV_TIMEOUT_S)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr, self._ping, self._pong):
             if stream is not None:
                 try:
                     stream.close()
@@ -161,12 +198,16 @@ def run_frame(run_id: str, agent: str, prompt: str, *, history: list[Any] | None
     return {'t': 'run', 'id': run_id, 'agent': agent, 'prompt': prompt, 'history': history or [], 'timeoutMs': timeout_ms, 'stream': stream}
 
 
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., Bridge]]:
-    """Spawns bridges; every one is killed and reaped after the test, and none may leak."""
+@pytest.fixture(params=['reader-thread', 'control-channel'])
+def spawn(request: pytest.FixtureRequest) -> Iterator[Callable[..., Bridge]]:
+    """Spawns bridges; every one is killed and reaped after the test, and none may leak.
+
+    Every test runs twice: without the heartbeat control channel (stdin read by a thread that
+    answers pings) and with it (stdin read on the loop, pings on the control fds)."""
     bridges: list[Bridge] = []
 
     def make(**kwargs: Any) -> Bridge:
+        kwargs.setdefault('control', request.param == 'control-channel')
         b = Bridge(**kwargs)
         bridges.append(b)
         return b

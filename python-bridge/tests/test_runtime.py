@@ -377,3 +377,32 @@ def test_bridge_dies_with_its_parent_even_if_stdin_stays_open() -> None:
         os.close(out_r)
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_control_channel_rejects_anything_but_ping(tmp_path: Path) -> None:
+    b = Bridge(control=True)
+    try:
+        assert b.recv()['t'] == 'hello'
+        b.send_control_raw(b'{"t":"shutdown"}\n')
+        err, _ = b.recv_until(lambda f: f['t'] == 'error')
+        assert err['id'] is None and err['kind'] == 'protocol' and 'control channel' in err['message']
+        assert b.wait() == 3
+    finally:
+        b.close()
+
+
+def test_control_channel_end_exits_even_while_the_loop_is_blocked(tmp_path: Path) -> None:
+    release = tmp_path / 'release'  # never touched: the loop stays blocked until the process exits
+    b = Bridge(control=True)
+    try:
+        assert b.handshake({'faults': FAULTS})['t'] == 'ready'
+        b.send(run_frame('b1', 'faults', f'block_loop {release}'))
+        b.recv_until(lambda f: f['t'] == 'log' and f['msg'].startswith('blocking the loop'))
+        b.send({'t': 'ping', 'seq': 7})
+        pong, _ = b.recv_until(lambda f: f['t'] == 'pong')
+        assert pong['seq'] == 7 and pong['inFlight'] == 1
+        assert b'"pong"' not in b''.join(b.raw_lines), 'pongs travel on the control channel only'
+        b._ping.close()  # the parent side of the control channel is gone
+        assert b.wait() == 0
+    finally:
+        b.close()

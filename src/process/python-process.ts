@@ -7,10 +7,12 @@
  * runs), `heartbeat.ts`, `lifecycle.ts`.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { resolveOptions, v } from '../options.ts';
 import type { HelloFrame, ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
+import { CONTROL_FDS } from './control.ts';
 import { buildChildEnv } from './env.ts';
 import { resolveProcessOptions } from './options.ts';
 import type { PythonProcessOptions, ResolvedProcessOptions } from './options.ts';
@@ -190,9 +192,10 @@ export class PythonProcess extends WorkerBase {
 
   #spawn(): void {
     const { executable, cwd } = this.opts;
-    const env = buildChildEnv(process.env, this.opts.env, process.pid);
+    // fds 3/4: the heartbeat control channel (pings served by a Python thread, see control.ts).
+    const env = { ...buildChildEnv(process.env, this.opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS };
     this.#spawnedAt = this.clock.now();
-    const child = spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
     this.child = child;
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) {

@@ -10,6 +10,7 @@
  * - nothing outlives `exited`: timers cleared, listeners removed, pid file entry dropped.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -21,6 +22,7 @@ import type { HelloFrame, InboundFrame, OutboundFrame, PongFrame, ReadyFrame } f
 import { forwardLog, routeFrame } from './dispatch.ts';
 import type { FrameTarget } from './dispatch.ts';
 import { exitError } from './exit-report.ts';
+import { ControlChannel } from './control.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createLifecycle } from './lifecycle.ts';
 import type { Lifecycle, ProcessState } from './lifecycle.ts';
@@ -59,6 +61,8 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   protected readonly lifecycle: Lifecycle;
   protected readonly runs: RunTable;
   protected readonly heartbeat: Heartbeat;
+  /** The heartbeat control channel (child fds 3/4): pings out, pongs in, apart from the protocol stream. */
+  protected readonly control: ControlChannel;
   protected child: ChildProcessWithoutNullStreams | undefined;
   protected osPid = -1;
   protected wasReady = false;
@@ -128,9 +132,16 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
       clock: this.clock,
       intervalMs: opts.heartbeatIntervalMs,
       timeoutMs: opts.heartbeatTimeoutMs,
-      sendPing: (seq) => this.send({ t: 'ping', seq }),
+      sendPing: (seq) => this.control.ping(seq),
       onTimeout: (silentForMs) =>
         this.defect(synErr('SYN_ERR_HEARTBEAT_TIMEOUT', `Python worker ${this.osPid} did not answer heartbeats for ${Math.round(silentForMs)} ms; killed`, { ...this.context(), silentForMs })),
+    });
+    this.control = new ControlChannel({
+      onPong: (frame) => {
+        if (this.failure === undefined && !this.stopping()) this.#onPong(frame);
+      },
+      onViolation: (error) => this.defect(error),
+      ignoreInbound: () => this.failure !== undefined || this.finalized,
     });
     this.#frameTarget = {
       runs: this.runs,
@@ -173,6 +184,8 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   /** Wires the spawned child's pipes and exit to this worker. */
   protected attachChild(child: ChildProcessWithoutNullStreams): void {
     this.wire.attach(child.stdin, child.stdout);
+    const [, , , pingPipe, pongPipe] = child.stdio as unknown as [unknown, unknown, unknown, Writable | null | undefined, Readable | null | undefined];
+    if (pingPipe && pongPipe) this.control.attach(pingPipe, pongPipe);
     const onLine = this.log.isLevelEnabled('debug') ? (line: string) => this.log.debug({ stream: 'stderr' }, line) : undefined;
     child.stderr.on('data', (chunk: Buffer) => this.tail.push(chunk, onLine));
     child.on('exit', (code, signal) => this.#onExit(code, signal));
