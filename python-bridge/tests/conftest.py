@@ -178,7 +178,11 @@ class Bridge:
         return self.recv_until(lambda f: f['t'] in ('ready', 'error'))[0]
 
     def wait(self, timeout: float = RECV_TIMEOUT_S) -> int:
-        return self.proc.wait(timeout=timeout)
+        code = self.proc.wait(timeout=timeout)
+        # The process is gone, but the stdout reader may not have appended its last bytes yet:
+        # it ends at EOF, so join it before the test looks at raw_lines.
+        self._threads[0].join(timeout=timeout)
+        return code
 
     def close(self) -> None:
         if self.proc.poll() is None:
