@@ -9,7 +9,6 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PythonShell } from 'python-shell';
 import { Synapse, type ActorSystem } from '../../src/system.ts';
 import type { SpawnAgentOptions } from '../../src/agent/options.ts';
 
@@ -113,11 +112,34 @@ export async function startUvicorn(name: string, agentRef: string, options: { re
   };
 }
 
+/** The part of python-shell's API this bench uses. */
+interface PythonShellLike {
+  readonly childProcess: ChildProcess;
+  readonly exitCode?: number;
+  send(message: unknown): void;
+  kill(signal: NodeJS.Signals): void;
+  on(event: string, listener: (value: never) => void): unknown;
+  once(event: string, listener: (value: never) => void): unknown;
+}
+interface PythonShellModule {
+  PythonShell: new (script: string, options: Record<string, unknown>) => PythonShellLike;
+}
+
+/**
+ * python-shell is a bench-only dependency (bench/node_modules, installed by `bench/setup.mjs`),
+ * so it is loaded at run time: the library's typecheck must pass on a clone where it is absent.
+ */
+async function loadPythonShell(): Promise<PythonShellModule> {
+  const specifier: string = 'python-shell';
+  return (await import(specifier)) as PythonShellModule;
+}
+
 /**
  * python-shell in JSON mode: one Python child, one request at a time (its natural mode: one
  * stdin line in, one stdout line out). Concurrent callers wait in a bounded FIFO.
  */
 export async function startPythonShell(name: string, agentRef: string, maxQueue = 100_000): Promise<Contender> {
+  const { PythonShell } = await loadPythonShell();
   const shell = new PythonShell(join(REPO, 'bench', 'peers', 'shell_agent.py'), { mode: 'json', pythonPath: BENCH_PYTHON, args: [agentRef], cwd: REPO });
   const waiting: { resolve(v: unknown): void; reject(e: unknown): void }[] = [];
   const queue: (() => void)[] = [];
