@@ -113,6 +113,50 @@ async def test_structured_output_and_tool_errors_are_tagged() -> None:
     assert info.value.tool == 'explode' and isinstance(info.value.original, KeyError)
 
 
+async def test_tool_errors_are_tagged_from_async_and_parallel_tools_but_not_control_flow() -> None:
+    """Tool failures are recognised after the fact (no per-run capability): an async tool, one of
+    two tools called in parallel, and a sync tool all surface as ``ToolError``; ``ModelRetry``
+    exhaustion is pydantic-ai's own ``UnexpectedModelBehavior``, and a model error is not a tool's."""
+    import asyncio
+
+    from pydantic_ai import ModelRetry
+    from pydantic_ai.exceptions import UnexpectedModelBehavior
+    from pydantic_ai.messages import ModelResponse
+    from pydantic_ai.models.function import FunctionModel
+
+    from synapse_bridge import ToolError
+
+    parallel = Agent(TestModel(call_tools=['slow_ok', 'boom']))
+
+    @parallel.tool_plain
+    async def slow_ok() -> str:
+        await asyncio.sleep(0.01)
+        return 'fine'
+
+    @parallel.tool_plain
+    async def boom() -> str:
+        raise ValueError('async tool failed')
+
+    with pytest.raises(ToolError) as info:
+        await _run(LoadedAgent(name='p', ref='x', agent=parallel), 'go')
+    assert info.value.tool == 'boom' and isinstance(info.value.original, ValueError)
+
+    retrying = Agent(TestModel(call_tools=['always_retry']), retries=1)
+
+    @retrying.tool_plain
+    def always_retry() -> str:
+        raise ModelRetry('try again')
+
+    with pytest.raises(UnexpectedModelBehavior):
+        await _run(LoadedAgent(name='r', ref='x', agent=retrying), 'go')
+
+    def model_fails(messages: Any, info: Any) -> ModelResponse:
+        raise KeyError('model side')
+
+    with pytest.raises(KeyError):
+        await _run(LoadedAgent(name='m', ref='x', agent=Agent(FunctionModel(model_fails))), 'go')
+
+
 def test_jsonable_output() -> None:
     class M(BaseModel):
         x: int

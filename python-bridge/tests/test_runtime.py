@@ -291,8 +291,23 @@ def test_protocol_violations_exit_3(spawn: Spawn) -> None:
         assert fragment in err['message'], (name, err['message'])
 
 
+def _maps_uvloop(pid: int) -> bool:
+    return 'uvloop' in Path(f'/proc/{pid}/maps').read_text()
+
+
+def test_loop_is_uvloop_by_default_and_env_selects_asyncio(spawn: Spawn) -> None:
+    for env, uv in (({}, True), ({'SYNAPSE_LOOP': 'asyncio'}, False)):
+        b = spawn(env=env)
+        assert b.handshake({'f': FAULTS})['t'] == 'ready'  # the loop is serving
+        assert _maps_uvloop(b.pid) is uv, env
+        b.send(run_frame('r1', 'f', 'hi'))
+        assert b.terminal('r1')[0]['output'] == '[faults] ok (re: hi)'
+
+
 def test_memory_limit_turns_unbounded_allocation_into_memory_error(spawn: Spawn) -> None:
-    b = spawn(env={'SYNAPSE_FAULT_ALLOC_MAX_MB': '8192'})
+    # Node runs memory-capped workers on the stock loop (uvloop cannot recover from a failed
+    # allocation under RLIMIT_AS: the next run fails with SystemError).
+    b = spawn(env={'SYNAPSE_FAULT_ALLOC_MAX_MB': '8192', 'SYNAPSE_LOOP': 'asyncio'})
     assert b.recv()['t'] == 'hello'
     vsz_mb = int(Path(f'/proc/{b.pid}/statm').read_text().split()[0]) * os.sysconf('SC_PAGE_SIZE') // (1 << 20)
     limit = vsz_mb + 400  # room for the agent module; far below the 8 GiB the fixture wants

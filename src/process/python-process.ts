@@ -193,7 +193,10 @@ export class PythonProcess extends WorkerBase {
   #spawn(): void {
     const { executable, cwd } = this.opts;
     // fds 3/4: the heartbeat control channel (pings served by a Python thread, see control.ts).
-    const env = { ...buildChildEnv(process.env, this.opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS };
+    // uvloop does not recover from allocation failures under RLIMIT_AS: a memory-capped worker
+    // runs the stock asyncio loop unless the user's env chose otherwise (python-bridge __main__).
+    const loop = this.opts.memoryLimitMb === undefined ? {} : { SYNAPSE_LOOP: 'asyncio' };
+    const env = { ...loop, ...buildChildEnv(process.env, this.opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS };
     this.#spawnedAt = this.clock.now();
     const child = spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
     this.child = child;
