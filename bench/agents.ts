@@ -61,8 +61,10 @@ async function throughput(): Promise<void> {
       () => startSynapse('Synapse (1 worker)', { agent: SUPPORT }),
       () => startUvicorn('FastAPI/uvicorn (1 worker)', SUPPORT),
       () => startPythonShell('python-shell', SUPPORT),
-      // Not an equal configuration: what one Synapse option buys on this machine.
-      () => startSynapse('Synapse (2 workers, extra)', { agent: SUPPORT, workers: 2 }),
+      // One Python process per core: what one Synapse option buys on this machine, and the
+      // same for uvicorn (`--workers 2`), so equal process counts can be compared too.
+      () => startSynapse('Synapse (2 workers)', { agent: SUPPORT, workers: 2 }),
+      () => startUvicorn('FastAPI/uvicorn (2 workers)', SUPPORT, { workers: 2 }),
     ],
     async (cs) => {
       for (const c of levels) {
@@ -75,15 +77,19 @@ async function throughput(): Promise<void> {
       }
       say(markdownTable(['concurrency', 'contender', 'turns/s', 'p50 ms', 'p99 ms', 'errors'], rows));
       say();
-      const verdict: string[] = [];
+      // [Synapse, peer] pairs: equal process count first, then Synapse on both cores vs each
+      // peer as deployed by default.
+      const [syn1, uvi1, shell, syn2, uvi2] = cs;
+      const pairs: [Contender, Contender][] = [[syn1!, uvi1!], [syn1!, shell!], [syn2!, uvi2!], [syn2!, uvi1!], [syn2!, shell!]];
       for (const c of levels) {
-        const s = results.get(`${cs[0]!.name}@${c}`)!;
-        for (const peer of cs.slice(1, 3)) {
+        const verdict: string[] = [];
+        for (const [syn, peer] of pairs) {
+          const s = results.get(`${syn.name}@${c}`)!;
           const p = results.get(`${peer.name}@${c}`)!;
-          verdict.push(`c=${c}: Synapse ${f(s.throughput / p.throughput, 2)}× ${peer.name} throughput, p99 ${f(s.p99)} vs ${f(p.p99)} ms`);
+          verdict.push(`${syn.name} ${f(s.throughput / p.throughput, 2)}× ${peer.name} (p99 ${f(s.p99)} vs ${f(p.p99)} ms)`);
         }
+        say(`- c=${c}: ${verdict.join('; ')}.`);
       }
-      say(`Ratios: ${verdict.join('; ')}.`);
       say();
     },
   );

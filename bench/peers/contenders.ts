@@ -58,19 +58,22 @@ async function freePort(): Promise<number> {
  * is started again at once, like `while true; do uvicorn …; done` or a process manager's
  * `restart: always` (the fair comparison under kill -9); without it, it stays dead.
  */
-export async function startUvicorn(name: string, agentRef: string, options: { restartLoop?: boolean } = {}): Promise<Contender & { restarts(): number }> {
+export async function startUvicorn(name: string, agentRef: string, options: { restartLoop?: boolean; workers?: number } = {}): Promise<Contender & { restarts(): number }> {
+  const workers = options.workers ?? 1;
   const port = await freePort();
   let child: ChildProcess | undefined;
   let closing = false;
   let restarts = 0;
   const launch = async (): Promise<void> => {
-    const c = spawn(BENCH_PYTHON, [join(REPO, 'bench', 'peers', 'http_server.py'), '--agent', agentRef, '--port', String(port)], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [join(REPO, 'bench', 'peers', 'http_server.py'), '--agent', agentRef, '--port', String(port), '--workers', String(workers)];
+    const c = spawn(BENCH_PYTHON, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     let log = '';
     const ready = new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer): void => {
-        log = (log + chunk.toString()).slice(-4000);
-        if (log.includes('Application startup complete')) {
+        log = (log + chunk.toString()).slice(-20_000);
+        // Every worker process logs its own startup; ready when all of them have.
+        if (log.split('Application startup complete').length - 1 >= workers) {
           c.stderr?.off('data', onData);
           c.stderr?.resume(); // keep draining so the pipe never fills
           resolve();

@@ -6,13 +6,14 @@ worker process, ``loop='auto'`` / ``http='auto'`` (uvloop + httptools, installed
 and answers ``{"output", "messages"}`` (new messages as ``ModelMessagesTypeAdapter`` JSON), like
 a Synapse turn.
 
-Usage: ``python bench/peers/http_server.py --agent examples/agents/support.py:agent --port 8123``
+Usage: ``python bench/peers/http_server.py --agent examples/agents/support.py:agent --port 8123 [--workers N]``
 (prints ``Application startup complete.`` on stderr when ready).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,25 @@ def make_app(agent_ref: str) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """App factory for ``--workers N > 1`` (uvicorn then needs an import string)."""
+    return make_app(os.environ['BENCH_AGENT_REF'])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--agent', required=True)
     parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--workers', type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(make_app(args.agent), host='127.0.0.1', port=args.port, log_level='info', access_log=False)
+    if args.workers == 1:
+        uvicorn.run(make_app(args.agent), host='127.0.0.1', port=args.port, log_level='info', access_log=False)
+        return
+    os.environ['BENCH_AGENT_REF'] = args.agent
+    uvicorn.run(
+        'http_server:app_from_env', factory=True, workers=args.workers, app_dir=str(Path(__file__).resolve().parent),
+        host='127.0.0.1', port=args.port, log_level='info', access_log=False,
+    )
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._framing import FrameWriter, LineSplitter, decode_line
+from ._framing import FrameWriter, LineSplitter, decode_line, read_chunk
 from ._schema import validate_from_node
 from .exceptions import ProtocolError
 
@@ -70,12 +70,7 @@ class ControlChannel:
 
     def _serve(self) -> None:
         while True:
-            try:
-                chunk = os.read(self._fd, _READ_CHUNK)
-            except InterruptedError:
-                continue
-            except OSError:
-                chunk = b''
+            chunk = read_chunk(self._fd, _READ_CHUNK)
             if not chunk:
                 self._on_eof()
                 return

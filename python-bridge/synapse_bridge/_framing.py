@@ -26,6 +26,7 @@ __all__ = [
     'FrameWriter',
     'LineSplitter',
     'claim_stdout',
+    'read_chunk',
     'decode_line',
     'encode_frame',
 ]
@@ -107,6 +108,21 @@ class LineSplitter:
     def at_eof(self) -> int:
         """Bytes of a truncated line left when the stream ended (0 if it ended cleanly)."""
         return self._pending
+
+
+def read_chunk(fd: int, size: int) -> bytes:
+    """One ``os.read`` of up to ``size`` bytes, retried on ``EINTR``; ``b''`` at end of stream
+    or on a read error (either way the peer is gone). ``BlockingIOError`` (a non-blocking fd
+    with nothing to read) propagates."""
+    while True:
+        try:
+            return os.read(fd, size)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            raise
+        except OSError:
+            return b''
 
 
 def decode_line(line: bytes) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from pydantic_ai.toolsets import AbstractToolset
 
 from ._agents import LoadedAgent, load_agents
 from ._control import ControlChannel
-from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameWriter, LineSplitter, decode_line
+from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameWriter, LineSplitter, decode_line, read_chunk
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
 from ._runner import execute_run
@@ -300,11 +300,9 @@ class Runtime:
     def _on_readable(self) -> None:
         """Loop-side stdin reader (control-channel mode): one read, then its frames in order."""
         try:
-            chunk = os.read(self._stdin_fd, _READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
+            chunk = read_chunk(self._stdin_fd, _READ_CHUNK)
+        except BlockingIOError:
             return
-        except OSError:
-            chunk = b''
         if not chunk:
             assert self._loop is not None
             self._loop.remove_reader(self._stdin_fd)
@@ -313,6 +311,12 @@ class Runtime:
             self.close()
             threading.Thread(target=self._exit_after_grace, name='synapse-eof', daemon=True).start()
             return
+        for frame in self._frames_of(chunk):
+            self._dispatch(frame)
+
+    def _frames_of(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The frames ``chunk`` completes, validated and admitted (``ping`` answered here).
+        A protocol violation exits 3 at once: frames before the bad one are dropped with it."""
         batch: list[dict[str, Any]] = []
         try:
             for line in self._splitter.feed(chunk):
@@ -320,9 +324,8 @@ class Runtime:
                 if frame is not None:
                     batch.append(frame)
         except ProtocolError as exc:
-            self._violation(exc)  # frames before the bad one are dropped with it: exit 3 now
-        for frame in batch:
-            self._dispatch(frame)
+            self._violation(exc)
+        return batch
 
     def _exit_after_grace(self) -> None:
         if not self._exited.wait(EOF_GRACE_S):
@@ -345,24 +348,11 @@ class Runtime:
 
     def _read_forever(self) -> None:
         while True:
-            try:
-                chunk = os.read(self._stdin_fd, _READ_CHUNK)
-            except InterruptedError:
-                continue
-            except OSError:
-                chunk = b''
+            chunk = read_chunk(self._stdin_fd, _READ_CHUNK)
             if not chunk:
                 self._on_eof()
                 return
-            batch: list[dict[str, Any]] = []
-            try:
-                for line in self._splitter.feed(chunk):
-                    frame = self._admit(validate_from_node(decode_line(line)))
-                    if frame is not None:
-                        batch.append(frame)
-            except ProtocolError as exc:
-                # Frames before the bad one are dropped with it: the process exits 3 right away.
-                self._violation(exc)
+            batch = self._frames_of(chunk)
             if batch:
                 self._post(self._dispatch_all, batch)
 
