@@ -110,6 +110,19 @@ export function resolveOptions<S extends Schema>(path: string, input: unknown, s
   return out as Resolved<S>;
 }
 
+/**
+ * Drops the `undefined` fields of an object (exactOptionalPropertyTypes: an absent field, not an
+ * undefined one), e.g. before spreading resolved options over their defaults.
+ *
+ * @example
+ * ```ts
+ * const backoff = { ...DEFAULTS.backoff, ...stripUndefined({ minMs: r.minMs, maxMs: r.maxMs }) };
+ * ```
+ */
+export function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
 /** Applies defaults to a resolved object (only where the resolved value is undefined). */
 export function withDefaults<D extends object, R extends Partial<D>>(defaults: D, resolved: R): D & R {
   return { ...defaults, ...resolved };

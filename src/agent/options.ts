@@ -2,7 +2,7 @@
  * `system.spawnAgent(options)` — the resolver and defaults (one place, frozen, documented).
  */
 import { synErr } from '../errors.ts';
-import { resolveOptions, v, type Field } from '../options.ts';
+import { resolveOptions, stripUndefined, v, type Field } from '../options.ts';
 
 /** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
 export interface AgentTool {
@@ -199,8 +199,4 @@ export function resolveAgentOptions(input: unknown) {
     },
     tools: o.tools ?? {},
   };
-}
-
-function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

@@ -61,7 +61,8 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
 
 /**
  * The actor owning an agent's {@link SparePool}: creates it in `init` (it fills in the
- * background), publishes it in `deps.spares`, and closes it — awaiting every spare's exit — when
+ * background; each spare that becomes warm and idle is reported as `spare.ready`), publishes it
+ * in `deps.spares`, and closes it — awaiting every spare's exit — when
  * the actor ends (terminate, or the `exited` hook after a brutal kill).
  */
 export function sparesBehaviour(deps: WorkerDeps & { readonly spares: { pool: SparePool | undefined } }): Behaviour<never, void> {
@@ -74,6 +75,7 @@ export function sparesBehaviour(deps: WorkerDeps & { readonly spares: { pool: Sp
   return {
     init(ctx) {
       pool = new SparePool({ size: deps.options.spares, process: workerProcessOptions(deps, { agent: deps.options.id }) });
+      pool.on('spare', (pid) => emit(deps.events, 'spare.ready', { agent: deps.options.id, pid }));
       deps.spares.pool = pool;
       void ctx.self.exited.then(release);
     },

@@ -31,6 +31,7 @@ export const EVENT_LEVELS: { readonly [K in SynapseEventName]: LevelRule<K> } = 
   'worker.ready': 'info',
   'worker.crashed': 'warn',
   'worker.exited': 'debug',
+  'spare.ready': 'debug',
   'agent.quarantined': 'warn',
   'agent.recovered': 'info',
   'orphan.reaped': 'warn',

@@ -36,6 +36,8 @@ export interface SynapseEvents {
     inFlight: number;
   };
   'worker.exited': { agent: string; worker: number; pid: number; exitCode: number | null; signal: string | null };
+  /** A warm spare of the agent is up and idle (in `inspect()` and the spare metrics from now on). */
+  'spare.ready': { agent: string; pid: number };
   'agent.quarantined': { agent: string; nextRetryAt: number; crashes: number };
   'agent.recovered': { agent: string };
   'orphan.reaped': { pid: number; pidFile: string };

@@ -5,14 +5,14 @@
  */
 import type { ActorRef, ActorSystemLike, Behaviour, MailboxOptions } from '../actor/types.ts';
 import { synErr } from '../errors.ts';
-import { resolveOptions, v } from '../options.ts';
+import { resolveOptions, stripUndefined, v } from '../options.ts';
 import { commonRequest, noChild, supervisorBehaviour } from './behaviour.ts';
 import type { RequestHandler } from './behaviour.ts';
 import { dynamicSupervisorClient } from './client.ts';
 import type { DynamicSupervisorHandle } from './client.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { SupervisorMessage } from './messages.ts';
-import { SUPERVISOR_DEFAULTS, intensitySchema, mailboxField, stripUndefined } from './spec.ts';
+import { SUPERVISOR_DEFAULTS, intensitySchema, mailboxField } from './spec.ts';
 
 /** Default bound on children of a dynamic supervisor (every collection is bounded). */
 export const DYNAMIC_SUPERVISOR_DEFAULTS = Object.freeze({ ...SUPERVISOR_DEFAULTS, maxChildren: 10_000 });

@@ -3,7 +3,7 @@
  * resolver per shape (unknown keys and bad types → SYN_ERR_INVALID_OPTION naming the option).
  */
 import type { Behaviour, MailboxOptions } from '../actor/types.ts';
-import { resolveOptions, v, invalid } from '../options.ts';
+import { resolveOptions, stripUndefined, v, invalid } from '../options.ts';
 import type { Field } from '../options.ts';
 import type { RestartType } from './policy.ts';
 
@@ -170,11 +170,3 @@ export const childrenField: Field<ResolvedChildSpec[]> = (value, path) => {
     return spec;
   });
 };
-
-/** Drops `undefined` fields (exactOptionalPropertyTypes: absent, not undefined). */
-export function stripUndefined(o: { capacity?: number | undefined; overflow?: MailboxOptions['overflow'] | undefined }): MailboxOptions {
-  const out: MailboxOptions = {};
-  if (o.capacity !== undefined) out.capacity = o.capacity;
-  if (o.overflow !== undefined) out.overflow = o.overflow;
-  return out;
-}

@@ -5,14 +5,14 @@
  */
 import type { ActorRef, ActorSystemLike, Behaviour, MailboxOptions } from '../actor/types.ts';
 import { synErr } from '../errors.ts';
-import { resolveOptions, v } from '../options.ts';
+import { resolveOptions, stripUndefined, v } from '../options.ts';
 import { commonRequest, noChild, supervisorBehaviour } from './behaviour.ts';
 import type { RequestHandler } from './behaviour.ts';
 import { supervisorClient } from './client.ts';
 import type { SupervisorHandle } from './client.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { SupervisorMessage } from './messages.ts';
-import { SUPERVISOR_DEFAULTS, childrenField, intensitySchema, mailboxField, stripUndefined } from './spec.ts';
+import { SUPERVISOR_DEFAULTS, childrenField, intensitySchema, mailboxField } from './spec.ts';
 import type { ChildSpec, Strategy } from './spec.ts';
 
 /** Options of {@link supervisor} / {@link startSupervisor}. */

@@ -6,7 +6,10 @@
  * tells which live processes a given Node process spawned, even after that Node process died.
  * This module only adds the test-only conveniences: a positional `parentPid` and a bounded wait.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { assertNoLeakedPids as assertNoLeakedPidsOf, findWorkerPids, isPidAlive } from '../../src/testing/pids.ts';
+import { VENV_PYTHON } from './python.ts';
 
 export { findWorkerPids };
 
@@ -24,17 +27,72 @@ export function assertNoLeakedPids(parentPid: number = process.pid): void {
 }
 
 /**
+ * The watcher run by {@link waitForPidsGone}: argv = JSON pids, wall-clock deadline (epoch ms).
+ * A pidfd becomes readable when its process terminates (zombie included), for any process, not
+ * only children; `ProcessLookupError` means it is already gone. Prints the survivors as JSON.
+ */
+const PIDFD_WATCHER = `
+import json, os, select, sys, time
+pids, end = json.loads(sys.argv[1]), float(sys.argv[2]) / 1000
+fds = {}
+for pid in pids:
+    try:
+        fds[os.pidfd_open(pid)] = pid
+    except ProcessLookupError:
+        pass
+poller = select.poll()
+for fd in fds:
+    poller.register(fd, select.POLLIN)
+while fds:
+    left = end - time.time()
+    if left <= 0:
+        break
+    for fd, _ in poller.poll(left * 1000):
+        poller.unregister(fd)
+        os.close(fd)
+        del fds[fd]
+print(json.dumps(sorted(fds.values())), flush=True)
+`;
+
+/** How long after the deadline the watcher may take to report before it is killed (interpreter start-up under load). */
+const WATCHER_GRACE_MS = 10_000;
+
+/**
  * Waits until none of `pids` is alive, up to `deadlineMs`; returns the survivors (empty on success).
  *
- * This is the one place a test helper polls with a real timer: a process that is not our child
- * (e.g. the worker of a SIGKILLed Node parent) cannot be awaited with `once(child, 'exit')`, and
- * Node 20 has no pidfd API. The loop is bounded by the deadline and checks every 25 ms.
+ * The processes waited for are usually not our children (e.g. the workers of a SIGKILLed Node
+ * parent), so `once(child, 'exit')` is impossible, and Node 20 has no pidfd API. Instead one
+ * short-lived Python process (`SYNAPSE_PYTHON`, else the project venv) opens a pidfd per pid and
+ * `poll`s them until they all terminated or the deadline passed, then prints the survivors and
+ * exits; this awaits its exit. No polling loop: the kernel wakes the watcher on each exit. The
+ * watcher is never left behind: it exits on its own at the deadline, and is SIGKILLed (and
+ * awaited) if it errs or overruns the deadline by {@link WATCHER_GRACE_MS}.
+ *
+ * @throws if the watcher fails (its stderr in the message) or overruns.
  */
 export async function waitForPidsGone(pids: readonly number[], deadlineMs: number): Promise<number[]> {
+  const alive = pids.filter(isPidAlive);
+  if (alive.length === 0) return [];
   const end = Date.now() + deadlineMs;
-  for (;;) {
-    const alive = pids.filter(isPidAlive);
-    if (alive.length === 0 || Date.now() >= end) return alive;
-    await new Promise<void>((resolve) => setTimeout(resolve, 25));
+  const python = process.env.SYNAPSE_PYTHON || VENV_PYTHON;
+  const watcher = spawn(python, ['-c', PIDFD_WATCHER, JSON.stringify(alive), String(end)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = once(watcher, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  let stdout = '';
+  let stderr = '';
+  watcher.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  watcher.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const overrun = setTimeout(() => watcher.kill('SIGKILL'), deadlineMs + WATCHER_GRACE_MS);
+  try {
+    const [code, signal] = await closed;
+    if (code !== 0) throw new Error(`pidfd watcher (${python}) failed: code ${code}, signal ${signal}: ${stderr.trim()}`);
+    const survivors = JSON.parse(stdout) as number[];
+    // A pid the watcher saw alive at the deadline may have exited since: report only the live ones.
+    return survivors.filter(isPidAlive);
+  } finally {
+    clearTimeout(overrun);
+    if (watcher.exitCode === null && watcher.signalCode === null && watcher.pid !== undefined) {
+      watcher.kill('SIGKILL');
+      await once(watcher, 'exit').catch(() => {});
+    }
   }
 }

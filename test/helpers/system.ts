@@ -1,13 +1,16 @@
 /**
  * Helpers for system-level integration tests (real Python workers behind `Synapse.start`):
- * a system with quiet logs and a private pid dir, coded-rejection capture, awaiting typed
- * events, and a bounded wait for a file written by Python.
+ * a system with quiet logs and a private pid dir (`useSystem`: one shared by a test file),
+ * coded-rejection capture, awaiting typed events or a state re-checked on events, and a bounded
+ * wait for a file written by Python.
  */
 import { mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, basename, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { isSynapseError, type SynapseError } from '../../src/errors.ts';
 import type { SynapseEventName, SynapseEvents } from '../../src/observe/events.ts';
+import type { PythonProcess } from '../../src/process/python-process.ts';
 import { Synapse, type ActorSystem, type SynapseOptions } from '../../src/index.ts';
 import { assertNoLeakedPids, isPidLive, waitForPidsGone } from './pids.ts';
 import { REPO_ROOT } from './python.ts';
@@ -47,6 +50,32 @@ export async function startSystem(options: SynapseOptions = {}): Promise<{ syste
       if (!onlyOwn) assertNoLeakedPids();
     },
   };
+}
+
+/**
+ * The one system a test file shares (like `useCleanup()`, it installs the hooks): `beforeAll`
+ * starts it with {@link startSystem}(`options.system`) and hands it to `setup` (keep it, spawn
+ * the file's agents); `afterAll` runs `stopAndCheck()` (stopped, no worker left alive).
+ *
+ * @example
+ * ```ts
+ * let system: ActorSystem;
+ * useSystem(async (s) => {
+ *   system = s;
+ *   await system.spawnAgent({ id: 'support', agent: example('support.py') });
+ * });
+ * ```
+ */
+export function useSystem(setup: (system: ActorSystem) => unknown, options: { system?: SynapseOptions; startTimeoutMs?: number; stopTimeoutMs?: number } = {}): void {
+  let stopAndCheck: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const started = await startSystem(options.system);
+    stopAndCheck = started.stopAndCheck;
+    await setup(started.system);
+  }, options.startTimeoutMs ?? 60_000);
+  afterAll(async () => {
+    await stopAndCheck?.();
+  }, options.stopTimeoutMs ?? 30_000);
 }
 
 /** The coded error a promise rejects with (fails if it resolves or rejects with something else). */
@@ -136,15 +165,51 @@ export function exchanges(history: readonly unknown[]): { prompt: string; answer
 }
 
 /**
- * Resolves once `predicate()` holds, checking every 10 ms; rejects naming `what` after
- * `deadlineMs`. Only for state no event reports (e.g. a worker's unacknowledged cancelled runs).
+ * Resolves once `predicate()` holds, checked now and again each time `subscribe` calls its
+ * `check` (e.g. on every event that may change the state); rejects naming `what` after
+ * `deadlineMs` (a deadline timer, not a poll), or with the error `subscribe` passes to `fail`.
+ * `subscribe` returns its unsubscribe; it is called, and the timer cleared, once settled.
+ *
+ * @example
+ * ```ts
+ * await until((check) => system.on('spare.ready', check), () => idleSpares() === 1, 20_000, 'one idle spare');
+ * ```
  */
-export async function waitUntil(predicate: () => boolean, deadlineMs: number, what: string): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!predicate()) {
-    if (Date.now() >= end) throw new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 10));
-  }
+export function until(
+  subscribe: (check: () => void, fail: (error: Error) => void) => () => void,
+  predicate: () => boolean,
+  deadlineMs: number,
+  what: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let unsubscribe: (() => void) | undefined;
+    const settle = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      unsubscribe?.();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const check = (): void => {
+      if (settled) return;
+      try {
+        if (predicate()) settle();
+      } catch (error) {
+        settle(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    const timer = setTimeout(() => settle(new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`)), deadlineMs);
+    unsubscribe = subscribe(check, settle);
+    if (settled) unsubscribe(); // failed (or checked true) during subscribe
+    else check();
+  });
+}
+
+/** The live worker processes of an agent by worker index (the fault kit's internal hook on the system). */
+export function processesOf(system: ActorSystem, agent: string): ReadonlyMap<number, PythonProcess> {
+  return (system as unknown as Record<symbol, (id: string) => ReadonlyMap<number, PythonProcess>>)[Symbol.for('synapse.testing.processes')]!(agent);
 }
 
 /** In-flight runs of an agent's worker as its process counts them (cancelled runs Python has not acknowledged included). */

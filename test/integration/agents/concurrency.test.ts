@@ -1,24 +1,18 @@
 // Concurrent requests against real Python workers: every call gets the answer to its own
 // prompt (no cross-talk between runs sharing a process), and a multi-worker agent spreads load.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
-import { collectEvents, example, startSystem } from '../../helpers/system.ts';
+import { collectEvents, example, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
-
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   await Promise.all([
     system.spawnAgent({ id: 'support', agent: example('support.py') }),
     system.spawnAgent({ id: 'research', agent: example('research.py') }),
     system.spawnAgent({ id: 'support2', agent: example('support.py'), workers: 2 }),
   ]);
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+});
 
 describe('concurrency (real Python)', () => {
   it('10 concurrent requests to each of two agents: each answer matches its own prompt and agent', async () => {

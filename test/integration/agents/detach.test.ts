@@ -1,24 +1,12 @@
 // A worker found defective (protocol violation, heartbeat loss) leaves the router at once —
 // when its process leaves `ready` — not only once the worker actor's exit is processed: a
 // request sent in that window waits for the replacement instead of failing with the old error.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PythonProcess } from '../../../src/process/python-process.ts';
+import { describe, expect, it } from 'vitest';
 import type { ActorSystem, SendResult } from '../../../src/system.ts';
-import { expectPidsGone, fixture, nextEvent, rejection, startSystem } from '../../helpers/system.ts';
+import { expectPidsGone, fixture, nextEvent, processesOf, rejection, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
-
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
-}, 30_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
-
-const processesOf = (id: string): ReadonlyMap<number, PythonProcess> =>
-  (system as unknown as Record<symbol, (id: string) => ReadonlyMap<number, PythonProcess>>)[Symbol.for('synapse.testing.processes')]!(id);
+useSystem((s) => (system = s), { startTimeoutMs: 30_000 });
 
 async function spawn(id: string, heartbeat: { heartbeatIntervalMs: number; heartbeatTimeoutMs: number } | undefined = undefined): Promise<void> {
   await system.spawnAgent({
@@ -47,7 +35,7 @@ describe('a defective worker is detached from the router as soon as its process 
 
   it('heartbeat timeout: a request sent the moment the worker is declared dead is served by the replacement', async () => {
     await spawn('detach-heartbeat', { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 600 });
-    const proc = processesOf('detach-heartbeat').get(0)!;
+    const proc = processesOf(system, 'detach-heartbeat').get(0)!;
     const pid = proc.pid;
     const sent = new Promise<Promise<SendResult>>((resolve) => {
       proc.on('state', (state) => {

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorSystem, StreamItem } from '../../../src/system.ts';
 import { findWorkerPids } from '../../helpers/pids.ts';
-import { expectPidsGone, fixture, nextEvent, rejection, startSystem, tempDir, waitForFile, waitUntil, workerInFlight } from '../../helpers/system.ts';
+import { expectPidsGone, fixture, nextEvent, processesOf, rejection, tempDir, until, useSystem, waitForFile, workerInFlight } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 const tmp = tempDir('synapse-faults-');
+afterAll(() => tmp.remove());
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   // Small frames so the oversized fixture trips the limit; short backoff so restarts are quick.
   await system.spawnAgent({
     id: 'faults',
@@ -19,12 +19,7 @@ beforeAll(async () => {
     restart: { backoff: { minMs: 10, maxMs: 50 } },
     python: { maxFrameBytes: 64 * 1024 },
   });
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-  tmp.remove();
-}, 30_000);
+});
 
 /** The worker's pid now, and a promise of the next ready worker of `faults` (a restart). */
 function restartOf(): { pid: number; ready: Promise<{ pid: number }> } {
@@ -125,7 +120,24 @@ describe('interruptions: the Python task is cancelled, the worker stays', () => 
       expect(error.code).toBe('SYN_ERR_ABORTED');
       expect(error.cause).toBeDefined();
     }
-    await waitUntil(() => workerInFlight(system, 'faults') === 0, 1_500, 'Python to acknowledge every cancel');
+    // A cancelled run holds its slot until Python acknowledges it; the process layer reports its
+    // in-flight count on each heartbeat answer (`health`, every 1 s), which is also when the
+    // router learns the slot is free. An unacknowledged cancel kills the worker (state change).
+    const proc = processesOf(system, 'faults').get(0)!;
+    await until(
+      (check, fail) => {
+        const onState = (state: string): void => fail(new Error(`worker ${proc.pid} left ready (${state}) before Python acknowledged every cancel`));
+        proc.on('health', check);
+        proc.on('state', onState);
+        return () => {
+          proc.off('health', check);
+          proc.off('state', onState);
+        };
+      },
+      () => workerInFlight(system, 'faults') === 0,
+      5_000,
+      'Python to acknowledge every cancel',
+    );
     expect(system.agentStatus('faults').pids).toEqual([pid]);
     await expectWorks();
   }, 30_000);

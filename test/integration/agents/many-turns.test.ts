@@ -1,22 +1,21 @@
 // 50 concurrent turns through the whole stack (serializer → router queue → run table → Python)
 // add no more than a handful of abort listeners to any one signal: no MaxListenersExceededWarning.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
-import { fixture, startSystem } from '../../helpers/system.ts';
+import { fixture, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 let warnings: Error[] = [];
 const onWarning = (w: Error): void => void warnings.push(w);
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
-  // concurrency 8: most of the 50 turns wait in the router queue, listening on their signals.
-  await system.spawnAgent({ id: 'many', agent: fixture('faults.py'), concurrency: 8 });
-}, 30_000);
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+useSystem(
+  async (s) => {
+    system = s;
+    // concurrency 8: most of the 50 turns wait in the router queue, listening on their signals.
+    await system.spawnAgent({ id: 'many', agent: fixture('faults.py'), concurrency: 8 });
+  },
+  { startTimeoutMs: 30_000 },
+);
 beforeEach(() => {
   warnings = [];
   process.on('warning', onWarning);

@@ -1,23 +1,17 @@
 // streamMessage against real Python: deltas, tool events, the final result; a crash mid-stream;
 // breaking out of the loop cancels the turn.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActorSystem, StreamItem } from '../../../src/system.ts';
-import { example, fixture, nextEvent, rejection, startSystem } from '../../helpers/system.ts';
+import { example, fixture, nextEvent, rejection, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
-
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   await Promise.all([
     system.spawnAgent({ id: 'support', agent: example('support.py') }),
     system.spawnAgent({ id: 'faults', agent: fixture('faults.py'), restart: { backoff: { minMs: 10, maxMs: 50 } } }),
   ]);
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+});
 
 describe('streamMessage', () => {
   it('yields tool events and text deltas that concatenate to the output, then ends with the result', async () => {

@@ -1,12 +1,11 @@
 // TypeScript tools called by a Python agent: Python asks, Node runs the handler, the result
 // (or the handler's error) reaches the model.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AgentTool, ToolContext } from '../../../src/agent/options.ts';
 import type { ActorSystem } from '../../../src/system.ts';
-import { example, startSystem } from '../../helpers/system.ts';
+import { example, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 const calls: { args: unknown; context: ToolContext }[] = [];
 let failNext = false;
 
@@ -24,14 +23,10 @@ const getWeather: AgentTool = {
   },
 };
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   await system.spawnAgent({ id: 'weather', agent: example('ts_tools.py'), tools: { get_weather: getWeather } });
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+});
 
 describe('TypeScript tools', () => {
   it('the handler gets the args and context; its result reaches the answer and the messages', async () => {

@@ -1,28 +1,23 @@
 // A turn that does not finish — crash, timeout, cancel, kill -9 — commits nothing, and the
 // history never holds a tool call without its result. The next turn sees every acked turn.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isWellFormed } from '../../../src/conversation/history.ts';
 import type { ActorSystem } from '../../../src/system.ts';
-import { exchanges, expectPidsGone, fixture, nextEvent, rejection, startSystem, tempDir, waitForFile } from '../../helpers/system.ts';
+import { exchanges, expectPidsGone, fixture, nextEvent, rejection, tempDir, useSystem, waitForFile } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 const tmp = tempDir('synapse-interrupted-');
+afterAll(() => tmp.remove());
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   const restart = { backoff: { minMs: 10, maxMs: 50 } };
   await Promise.all([
     system.spawnAgent({ id: 'counter', agent: fixture('counter.py'), restart }),
     system.spawnAgent({ id: 'faults', agent: fixture('faults.py'), restart }),
   ]);
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-  tmp.remove();
-}, 30_000);
+});
 
 /** Asserts the conversation holds exactly `prompts` (each answered) and is well-formed. */
 async function expectHistory(conversationId: string, prompts: string[]): Promise<void> {

@@ -1,25 +1,19 @@
 // Conversations through the system API with real Python: history continues, concurrent turns
 // on one conversation are serialized, turn ids make retries idempotent.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isWellFormed } from '../../../src/conversation/history.ts';
 import type { ActorSystem } from '../../../src/system.ts';
-import { example, exchanges, fixture, rejection, startSystem } from '../../helpers/system.ts';
+import { example, exchanges, fixture, rejection, startSystem, useSystem } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
-
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem());
+useSystem(async (s) => {
+  system = s;
   await Promise.all([
     system.spawnAgent({ id: 'support', agent: example('support.py') }),
     system.spawnAgent({ id: 'counter', agent: fixture('counter.py') }),
     system.spawnAgent({ id: 'faults', agent: fixture('faults.py'), restart: { backoff: { minMs: 10, maxMs: 50 } } }),
   ]);
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+});
 
 describe('conversations', () => {
   it('sendMessage with conversationId continues the conversation; history() returns the messages', async () => {

@@ -12,7 +12,7 @@ import { readProcStat } from '../../../src/process/proc.ts';
 import { Synapse } from '../../../src/system.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { isPidLive } from '../../helpers/pids.ts';
-import { collectEvents, example, fixture, nextEvent, rejection, startSystem, tempDir, waitUntil } from '../../helpers/system.ts';
+import { collectEvents, example, fixture, nextEvent, rejection, startSystem, tempDir, until } from '../../helpers/system.ts';
 import { parsePrometheusText, sampleValue } from '../../unit/observe/prom-text.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -46,17 +46,19 @@ describe('worker.spawned and call.failed', () => {
 });
 
 describe('warm spares', () => {
-  it('show in inspect() and metrics (count, RSS); a restart from a spare emits worker.spawned with spare: true', async () => {
+  it('are reported by spare.ready and show in inspect() and metrics (count, RSS); a restart from a spare emits worker.spawned with spare: true', async () => {
     const { system, stopAndCheck } = await startSystem();
     cleanups.push(() => stopAndCheck());
+    const spareReady = collectEvents(system, 'spare.ready');
     await system.spawnAgent({ id: 'support', agent: example('support.py'), spares: 1, restart: { backoff: { minMs: 10, maxMs: 50 } } });
     const spareNodes = () => system.inspect().children[0]!.children.find((a) => a.id === 'support')!.children.filter((c) => c.kind === 'spare');
-    // No event reports a spare becoming idle (the pool is internal): poll inspect(), bounded.
-    await waitUntil(() => spareNodes().length === 1, 20_000, 'one idle spare');
+    // spawnAgent does not wait for spares: the spare may be idle already, else spare.ready reports it.
+    await until((check) => system.on('spare.ready', check), () => spareNodes().length === 1, 20_000, 'one idle spare');
     const [node] = spareNodes();
     const sparePid = node!.pid!;
     expect(node).toMatchObject({ kind: 'spare', id: `support/spare:${sparePid}`, state: 'idle' });
     expect(isPidLive(sparePid)).toBe(true);
+    expect(spareReady.stop()).toEqual([{ agent: 'support', pid: sparePid }]);
     expect(system.inspect().children[0]!.children[0]!.meta).toMatchObject({ spares: 1, sparesIdle: 1 });
     expect(system.agentStatus('support').pids).not.toContain(sparePid);
 

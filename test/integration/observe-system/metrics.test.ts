@@ -1,16 +1,15 @@
 // Metrics and health of a real system over real HTTP: call counters by outcome and code,
 // restarts, worker crashes, Python RSS per live pid; /healthz; the JSON snapshot agrees.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
-import { example, fixture, nextEvent, rejection, startSystem, tempDir } from '../../helpers/system.ts';
+import { example, fixture, nextEvent, rejection, startSystem, tempDir, useSystem } from '../../helpers/system.ts';
 import { parsePrometheusText, sampleValue } from '../../unit/observe/prom-text.ts';
 
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 let crashedPid: number;
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem({ metrics: { port: 0 } }));
+useSystem(async (s) => {
+  system = s;
   await Promise.all([
     system.spawnAgent({ id: 'support', agent: example('support.py') }),
     system.spawnAgent({ id: 'faults', agent: fixture('faults.py'), restart: { backoff: { minMs: 10, maxMs: 50 } } }),
@@ -23,11 +22,7 @@ beforeAll(async () => {
   const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'faults');
   expect((await rejection(system.sendMessage('faults', { prompt: 'crash_in_tool' }))).code).toBe('SYN_ERR_AGENT_CRASHED');
   await ready;
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+}, { system: { metrics: { port: 0 } } });
 
 async function get(path: string): Promise<{ status: number; type: string | null; body: string }> {
   const res = await fetch(new URL(path, system.observeUrl));

@@ -1,19 +1,18 @@
 // Secrets given to an agent's Python environment never reach logs, errors, metrics or argv —
 // only the Python process's environment.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
-import { fixture, nextEvent, rejection, startSystem } from '../../helpers/system.ts';
+import { fixture, nextEvent, rejection, useSystem } from '../../helpers/system.ts';
 
 const SECRET = `sk-secret-${process.pid}-${Date.now().toString(36)}-do-not-log`;
 const logs = captureLogs('trace');
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
 const seen: string[] = []; // everything else observable: errors, events, metrics, inspect
 
-beforeAll(async () => {
-  ({ system, stopAndCheck } = await startSystem({ logger: logs.log, logLevel: 'trace', metrics: { port: 0 } }));
+useSystem(async (s) => {
+  system = s;
   system.on('inspect', (e) => seen.push(JSON.stringify(e)));
   await system.spawnAgent({
     id: 'secretive',
@@ -21,11 +20,7 @@ beforeAll(async () => {
     restart: { backoff: { minMs: 10, maxMs: 50 } },
     python: { env: { OPENAI_API_KEY: SECRET, OTHER_TOKEN: SECRET } },
   });
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck();
-}, 30_000);
+}, { system: { logger: logs.log, logLevel: 'trace', metrics: { port: 0 } } });
 
 describe('secrets in python.env', () => {
   it('are in the Python process environment, never in its argv', () => {

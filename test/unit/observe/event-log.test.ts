@@ -41,6 +41,7 @@ const SAMPLES: { [K in SynapseEventName]: SynapseEvents[K] } = {
   'worker.ready': { agent: 'bot', worker: 0, pid: 10, startupMs: 80 },
   'worker.crashed': { agent: 'bot', worker: 0, pid: 10, code: 'SYN_ERR_AGENT_CRASHED', exitCode: null, signal: 'SIGKILL', stderrTail: 'Traceback…', inFlight: 1 },
   'worker.exited': { agent: 'bot', worker: 0, pid: 10, exitCode: 0, signal: null },
+  'spare.ready': { agent: 'bot', pid: 11 },
   'agent.quarantined': { agent: 'bot', nextRetryAt: 99, crashes: 5 },
   'agent.recovered': { agent: 'bot' },
   'orphan.reaped': { pid: 77, pidFile: '/tmp/x.pid' },
