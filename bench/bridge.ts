@@ -23,9 +23,10 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PYTHON = process.env.SYNAPSE_PYTHON ?? `${ROOT}.venv/bin/python`;
 const QUICK = process.env.BENCH_QUICK === '1';
 const RTT_N = QUICK ? 300 : 3_000;
+const RTT_BLOCKS = QUICK ? 2 : 6;
 const PIPE_N = QUICK ? 2_000 : 20_000;
 const PIPE_WINDOW = 256;
-const PIPE_ROUNDS = QUICK ? 2 : 5;
+const PIPE_ROUNDS = QUICK ? 2 : 7;
 const TURN_N = QUICK ? 200 : 1_000;
 const RESTARTS = QUICK ? 3 : 8;
 const WARMUP = 200;
@@ -72,30 +73,45 @@ class RawEcho {
 
 type Call = (id: string) => Promise<unknown>;
 
-async function sequentialRtt(call: Call, n: number): Promise<Summary> {
-  for (let i = 0; i < WARMUP; i++) await call(`w${i}`);
+/** Round-trip times (µs) of `n` sequential calls after `warmup` unmeasured ones. */
+async function rttSamples(call: Call, n: number, warmup = WARMUP): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await call(`w${i}`);
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await call(`s${i}`);
     samples.push((performance.now() - t0) * 1000);
   }
-  return summarize(samples);
+  return samples;
 }
 
-/** Requests per second with `window` requests kept in flight; one sample per round. */
-async function pipelined(call: Call, n: number, window: number, rounds: number): Promise<Summary> {
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let next = 0;
-    const t0 = performance.now();
-    const lane = async (): Promise<void> => {
-      while (next < n) await call(`p${r}-${next++}`);
-    };
-    await Promise.all(Array.from({ length: window }, lane));
-    samples.push(n / ((performance.now() - t0) / 1000));
+async function sequentialRtt(call: Call, n: number, warmup = WARMUP): Promise<Summary> {
+  return summarize(await rttSamples(call, n, warmup));
+}
+
+/** Requests per second of one round of `n` requests with `window` kept in flight. */
+async function pipelinedRound(call: Call, n: number, window: number, tag: string): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async (): Promise<void> => {
+    while (next < n) await call(`${tag}-${next++}`);
+  };
+  await Promise.all(Array.from({ length: window }, lane));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * The two contenders measured alternately (a, b, a, b, …: `blocks` blocks each), so slow
+ * phases of a shared machine hit both alike; returns each one's samples.
+ */
+async function interleaved(blocks: number, a: (block: number) => Promise<number[]>, b: (block: number) => Promise<number[]>): Promise<[number[], number[]]> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < blocks; i++) {
+    as.push(...(await a(i)));
+    bs.push(...(await b(i)));
   }
-  return summarize(samples);
+  return [as, bs];
 }
 
 const us = (s: Summary): string => `${s.median.toFixed(0)} µs (p95 ${s.p95.toFixed(0)}, ±${(s.spread * 50).toFixed(0)}%)`;
@@ -112,13 +128,8 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
 
-  // 1 + 2: raw echo
+  // 1 + 2: raw echo and the bridge, started together and measured alternately
   const raw = new RawEcho();
-  const rawRtt = await sequentialRtt((id) => raw.call(id, 'hello'), RTT_N);
-  const rawPipe = await pipelined((id) => raw.call(id, 'hello'), PIPE_N, PIPE_WINDOW, PIPE_ROUNDS);
-  await raw.close();
-
-  // 1 + 2 + 3: the bridge
   const options: PythonProcessOptions = {
     cwd: ROOT,
     pidFile: null,
@@ -129,8 +140,21 @@ async function main(): Promise<void> {
     ],
   };
   const proc = await PythonProcess.start(options);
-  const bridgeRtt = await sequentialRtt((id) => proc.run({ id, agent: 'noop', prompt: 'hello' }), RTT_N);
-  const bridgePipe = await pipelined((id) => proc.run({ id, agent: 'noop', prompt: 'hello' }), PIPE_N, PIPE_WINDOW, PIPE_ROUNDS);
+  const rawCall: Call = (id) => raw.call(id, 'hello');
+  const bridgeCall: Call = (id) => proc.run({ id, agent: 'noop', prompt: 'hello' });
+  const rttBlock = (call: Call) => (block: number) => rttSamples((id) => call(`${block}-${id}`), RTT_N / RTT_BLOCKS, block === 0 ? WARMUP : 20);
+  const [rawRttSamples, bridgeRttSamples] = await interleaved(RTT_BLOCKS, rttBlock(rawCall), rttBlock(bridgeCall));
+  const rawRtt = summarize(rawRttSamples);
+  const bridgeRtt = summarize(bridgeRttSamples);
+  await pipelinedRound(rawCall, PIPE_N / 4, PIPE_WINDOW, 'warm'); // warm-up round each
+  await pipelinedRound(bridgeCall, PIPE_N / 4, PIPE_WINDOW, 'warm');
+  const pipeRound = (call: Call) => async (round: number) => [await pipelinedRound(call, PIPE_N, PIPE_WINDOW, `p${round}`)];
+  const [rawPipeSamples, bridgePipeSamples] = await interleaved(PIPE_ROUNDS, pipeRound(rawCall), pipeRound(bridgeCall));
+  const rawPipe = summarize(rawPipeSamples);
+  const bridgePipe = summarize(bridgePipeSamples);
+  await raw.close();
+
+  // 3: a pydantic-ai turn through the bridge
   const bridgeTurn = await sequentialRtt((id) => proc.run({ id, agent: 'turn', prompt: 'hi' }), TURN_N);
   await proc.close();
 
@@ -152,10 +176,11 @@ async function main(): Promise<void> {
 
   rows.push(['Sequential RTT (no-op)', us(rawRtt), us(bridgeRtt), `${(bridgeRtt.median / rawRtt.median).toFixed(2)}×`]);
   rows.push([`Pipelined throughput (${PIPE_WINDOW} in flight)`, rps(rawPipe), rps(bridgePipe), `${(bridgePipe.median / rawPipe.median).toFixed(2)}×`]);
-  rows.push(['Agent turn (FunctionModel): in-process `agent.run` vs bridge', us(inprocTurn), us(bridgeTurn), `+${(bridgeTurn.median - inprocTurn.median).toFixed(0)} µs`]);
+  const turnOverhead = bridgeTurn.median - inprocTurn.median;
+  rows.push(['Agent turn (FunctionModel): in-process `agent.run` vs bridge', us(inprocTurn), us(bridgeTurn), `+${turnOverhead.toFixed(0)} µs = ${(turnOverhead / rawRtt.median).toFixed(2)}× raw RTT`]);
   rows.push(['kill -9 → ready (naive spawn)', '—', ms(restartSummary), '']);
   console.log(markdownTable(['Benchmark', 'Baseline (raw echo / in-process)', 'Bridge', 'Bridge vs baseline'], rows));
-  console.log(`\nSamples: RTT n=${RTT_N} after ${WARMUP} warm-up; throughput ${PIPE_ROUNDS} rounds × ${PIPE_N} requests; turns n=${TURN_N}; restarts n=${RESTARTS}. Cells: median (p95 or range, ±half the relative spread).`);
+  console.log(`\nSamples: RTT n=${RTT_N} per side after ${WARMUP} warm-up, in ${RTT_BLOCKS} alternating blocks; throughput ${PIPE_ROUNDS} alternating rounds × ${PIPE_N} requests (${PIPE_WINDOW} in flight) after one warm-up round each; turns n=${TURN_N}; restarts n=${RESTARTS}. Cells: median (p95 or range, ±half the relative spread).`);
 }
 
 await main();

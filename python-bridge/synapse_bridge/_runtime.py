@@ -9,10 +9,15 @@ env ``SYNAPSE_CONTROL_FDS``; see ``_control``):
   ``tool_result``, ``shutdown``; a ``ping`` that arrives on stdin is answered inline. A ticker
   stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``. A protocol violation
   writes ``error {id: null, kind: "protocol"}`` and exits 3. On stdin EOF it cancels everything
-  and a grace thread exits 0 after at most :data:`EOF_GRACE_S` regardless.
+  and a grace thread exits 0 after at most :data:`EOF_GRACE_S` regardless. A run's event and
+  terminal frames are batched per loop iteration while other runs are in flight (``FrameBatch``:
+  one ``os.write`` for the results one read of stdin produced); any other frame flushes the
+  batch and is written at once.
 * **control thread** — answers ``ping`` from the control fd with ``pong`` on the control
   write fd, so a busy or blocked loop cannot starve the heartbeat. The end of the control fd
   (the parent is gone) is handled like stdin EOF, from the thread, so a blocked loop still exits.
+  When the loop lags by more than :data:`STALLED_LOOP_S`, a ``pong`` also writes the frames the
+  blocked loop has batched.
 * **watchdog thread** — see ``_watchdog``.
 
 Without a control channel (a peer that only opened stdio 0–2), a **reader thread** reads stdin
@@ -36,7 +41,7 @@ from pydantic_ai.toolsets import AbstractToolset
 
 from ._agents import LoadedAgent, load_agents
 from ._control import ControlChannel
-from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameWriter, LineSplitter, decode_line, read_chunk
+from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSplitter, decode_line, read_chunk
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
 from ._runner import execute_run
@@ -56,6 +61,8 @@ __all__ = ['EOF_GRACE_S', 'EXIT_PROTOCOL', 'EXIT_STARTUP', 'SHUTDOWN_GRACE_S', '
 EXIT_STARTUP = 2
 EXIT_PROTOCOL = 3
 TICK_S = 0.05
+STALLED_LOOP_S = 4 * TICK_S
+"""Loop lag above which a ``pong`` also writes the batched frames the stalled loop holds."""
 SHUTDOWN_GRACE_S = 5.0
 """How long ``shutdown`` waits for cancelled runs to unwind before writing ``bye`` anyway."""
 EOF_GRACE_S = 2.0
@@ -97,6 +104,7 @@ class Runtime:
         self._exited = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[int] | None = None
+        self._batch: FrameBatch | None = None
 
     # ── loop side ──────────────────────────────────────────────────────────────
 
@@ -104,6 +112,7 @@ class Runtime:
         """Runs until ``shutdown`` (0), stdin EOF (0) or a start-up failure (2)."""
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
+        self._batch = FrameBatch(self.writer, self._loop.call_soon, threading.get_ident())
         ticker = asyncio.create_task(self._tick(), name='synapse-ticker')
         if self._control is None:
             threading.Thread(target=self._read_forever, name='synapse-reader', daemon=True).start()
@@ -119,6 +128,7 @@ class Runtime:
             if self._control is not None:
                 self._loop.remove_reader(self._stdin_fd)
             ticker.cancel()
+            self._batch.flush()
             self._exited.set()
 
     async def _tick(self) -> None:
@@ -135,8 +145,20 @@ class Runtime:
             self._loop.create_task(self._wind_down(send_bye=False))
 
     def send(self, frame: dict[str, Any]) -> None:
-        """Writes one frame (thread-safe)."""
+        """Writes one frame now, after any batched run frames (thread-safe)."""
+        if self._batch is not None:
+            self._batch.flush()
         self.writer.write(frame)
+
+    def _send_batched(self, frame: dict[str, Any], others: int) -> None:
+        """Sends a run's event or terminal frame: queued for this loop iteration's write (see
+        FrameBatch) while ``others`` runs besides its own are in flight and may finish in the
+        same iteration; written at once (after anything queued) when it is the only one, so a
+        lone request pays no extra loop iteration."""
+        if self._batch is None or others <= 0:
+            self.send(frame)
+        else:
+            self._batch.add(frame)
 
     def _finish(self, code: int) -> None:
         if self._done is not None and not self._done.done():
@@ -272,17 +294,18 @@ class Runtime:
 
     def _emit(self, frame: dict[str, Any]) -> None:
         try:
-            self.send(frame)
+            self._send_batched(frame, len(self._runs) - 1)
         except FrameTooLargeError as exc:  # a progress event may be dropped; the result still comes
             _log.warning('dropped an event of run %s: %s', frame.get('id'), exc)
 
     def _send_terminal(self, frame: dict[str, Any]) -> None:
         """Sends a run's one terminal frame; if it cannot be encoded, sends an error instead."""
         try:
-            self.send(frame)
+            self._send_batched(frame, len(self._runs))  # its own run is no longer in _runs
         except (FrameTooLargeError, TypeError, ValueError) as exc:
             kind = 'agent' if isinstance(exc, BridgeError) else None
-            self.send(error_frame(exc, frame['id'], kind=kind, retryable=False, message=f'cannot send {frame["t"]}: {exc}'))
+            error = error_frame(exc, frame['id'], kind=kind, retryable=False, message=f'cannot send {frame["t"]}: {exc}')
+            self._send_batched(error, len(self._runs))
 
     async def _wind_down(self, *, send_bye: bool) -> None:
         if self._closing:
@@ -373,11 +396,18 @@ class Runtime:
         return frame
 
     def _pong(self, seq: int) -> dict[str, Any]:
-        """The ``pong`` for ``seq`` (thread-safe: reads only a timestamp and a dict size)."""
+        """The ``pong`` for ``seq`` (thread-safe: reads only a timestamp and a dict size).
+
+        When the loop is stalled (user code blocking it), frames already batched by finished runs
+        are written from here rather than held until the loop runs again (see FrameBatch).
+        """
+        lag = max(0.0, time.monotonic() - self._last_tick)
+        if lag > STALLED_LOOP_S and self._batch is not None:
+            self._batch.flush(blocking=False)
         return {
             't': 'pong',
             'seq': seq,
-            'loopLagMs': round(max(0.0, time.monotonic() - self._last_tick) * 1000, 3),
+            'loopLagMs': round(lag * 1000, 3),
             'rssBytes': rss_bytes(),
             'inFlight': len(self._runs),
         }

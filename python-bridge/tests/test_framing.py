@@ -126,3 +126,97 @@ def test_writer_rejects_oversized_frames_without_writing() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+class _RecordingWriter(FrameWriter):
+    """A FrameWriter on a pipe that also records each write_raw call (one per os.write)."""
+
+    def __init__(self, fd: int, max_frame_bytes: int = 1 << 20) -> None:
+        super().__init__(fd, max_frame_bytes)
+        self.writes: list[bytes] = []
+
+    def write_raw(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write_raw(data)
+
+
+@pytest.fixture
+def batch_pipe():
+    r, w = os.pipe()
+    scheduled: list[object] = []
+    writer = _RecordingWriter(w, max_frame_bytes=200)
+    yield writer, scheduled, r
+    os.close(r)
+    os.close(w)
+
+
+def _batch(writer: FrameWriter, scheduled: list[object], **limits: int):
+    from synapse_bridge._framing import FrameBatch
+
+    return FrameBatch(writer, scheduled.append, threading.get_ident(), **limits)
+
+
+def test_batch_coalesces_until_the_scheduled_flush_in_order(batch_pipe) -> None:
+    writer, scheduled, r = batch_pipe
+    batch = _batch(writer, scheduled)
+    for i in range(5):
+        batch.add({'t': 'result', 'id': f'r{i}'})
+    assert writer.writes == [] and batch.pending() == 5
+    assert len(scheduled) == 1, 'one flush scheduled per batch, not per frame'
+    scheduled.pop()()  # the loop runs the scheduled flush
+    assert len(writer.writes) == 1
+    assert [decode_line(x)['id'] for x in os.read(r, 4096).splitlines()] == [f'r{i}' for i in range(5)]
+    batch.add({'t': 'result', 'id': 'next'})
+    assert len(scheduled) == 1, 'the next batch schedules its own flush'
+
+
+def test_batch_writes_at_once_when_full_by_frames_or_bytes(batch_pipe) -> None:
+    writer, scheduled, r = batch_pipe
+    batch = _batch(writer, scheduled, max_frames=3, max_bytes=10_000)
+    for i in range(7):
+        batch.add({'t': 'result', 'id': f'r{i}'})
+    assert [len(w.splitlines()) for w in writer.writes] == [3, 3] and batch.pending() == 1
+    by_bytes = _batch(writer, scheduled, max_frames=100, max_bytes=60)
+    writer.writes.clear()
+    for i in range(4):
+        by_bytes.add({'t': 'result', 'id': f'b{i}', 'output': 'x' * 10})  # ~40 bytes each
+    assert [len(w.splitlines()) for w in writer.writes] == [2, 2]
+    scheduled.clear()
+    batch.flush()
+    got = [decode_line(x)['id'] for x in os.read(r, 4096).splitlines()]
+    assert got == [f'r{i}' for i in range(6)] + [f'b{i}' for i in range(4)] + ['r6']
+
+
+def test_batch_rejects_unencodable_frames_with_nothing_queued(batch_pipe) -> None:
+    writer, scheduled, _ = batch_pipe
+    batch = _batch(writer, scheduled)
+    with pytest.raises(FrameTooLargeError):
+        batch.add({'t': 'result', 'id': 'big', 'output': 'x' * 500})
+    with pytest.raises(ValueError):
+        batch.add({'t': 'result', 'id': 'nan', 'output': float('nan')})
+    assert batch.pending() == 0 and scheduled == [] and writer.writes == []
+
+
+def test_batch_off_the_owner_thread_writes_through_after_the_queue(batch_pipe) -> None:
+    writer, scheduled, r = batch_pipe
+    batch = _batch(writer, scheduled)
+    batch.add({'t': 'result', 'id': 'queued'})
+    t = threading.Thread(target=batch.add, args=({'t': 'log', 'id': 'from-thread'},))
+    t.start()
+    t.join()
+    assert batch.pending() == 0
+    assert [decode_line(x)['id'] for x in os.read(r, 4096).splitlines()] == ['queued', 'from-thread']
+
+
+def test_batch_non_blocking_flush_gives_up_while_another_flush_holds_the_lock(batch_pipe) -> None:
+    writer, scheduled, r = batch_pipe
+    batch = _batch(writer, scheduled)
+    batch.add({'t': 'result', 'id': 'held'})
+    batch._lock.acquire()  # another thread is writing (e.g. blocked on a full pipe)
+    try:
+        batch.flush(blocking=False)  # returns at once instead of waiting
+        assert batch.pending() == 1 and writer.writes == []
+    finally:
+        batch._lock.release()
+    batch.flush(blocking=False)
+    assert batch.pending() == 0 and decode_line(os.read(r, 4096).splitlines()[0])['id'] == 'held'

@@ -7,6 +7,8 @@ checked gone by the ``spawn`` fixture. No sleeps: tests wait on frames and proce
 from __future__ import annotations
 
 import os
+import queue
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from pydantic_ai import ModelMessagesTypeAdapter
 
 from conftest import Bridge, run_frame
+from synapse_bridge import encode_frame
 
 SUPPORT = 'examples/agents/support.py:agent'
 RESEARCH = 'examples/agents/research.py:agent'
@@ -420,4 +423,40 @@ def test_control_channel_end_exits_even_while_the_loop_is_blocked(tmp_path: Path
         b._ping.close()  # the parent side of the control channel is gone
         assert b.wait() == 0
     finally:
+        b.close()
+
+
+def test_a_batched_result_is_not_held_behind_a_run_that_blocks_the_loop(tmp_path: Path) -> None:
+    """Frames of runs finishing while others are in flight are batched until the next loop
+    iteration; when user code blocks the loop first, the control thread writes them on the
+    next ping instead of holding them until the loop runs again."""
+    release = tmp_path / 'release'
+    b = Bridge(control=True)
+    try:
+        assert b.handshake({'blocker': 'test/fixtures/agents/loop_blocker.py:handler'})['t'] == 'ready'
+        # One write: both runs start in the same loop iteration, `fast` first; its result is
+        # batched (another run is in flight) just before `block` stalls the loop.
+        b.send_raw(encode_frame(run_frame('f1', 'blocker', 'fast')) + encode_frame(run_frame('b1', 'blocker', f'block {release}')))
+        got: dict[str, Any] | None = None
+        deadline = time.monotonic() + 10
+        seq = 0
+        while got is None and time.monotonic() < deadline:
+            seq += 1
+            b.send({'t': 'ping', 'seq': seq})  # a heartbeat every 0.1 s (waits are on the frame queue)
+            beat_ends = time.monotonic() + 0.1
+            while got is None and (left := beat_ends - time.monotonic()) > 0:
+                try:
+                    frame = b.recv_any(timeout=left)
+                except queue.Empty:
+                    break
+                assert isinstance(frame, dict), frame
+                if frame.get('id') == 'f1':
+                    got = frame
+        assert got is not None and got['t'] == 'result' and got['output'] == 'done fast'
+        assert not release.exists()  # the loop is still blocked: the control thread wrote it
+        release.touch()
+        result, _ = b.terminal('b1')
+        assert result['t'] == 'result' and result['output'] == f'done block {release}'
+    finally:
+        release.touch()
         b.close()
