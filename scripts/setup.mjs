@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Idempotent bootstrap for a fresh machine with only Node >= 20 and Python >= 3.11:
 //   1. npm dependencies (npm ci when node_modules is missing or older than the lock file);
-//   2. a Python venv at .venv with the pinned requirements and python-bridge installed.
+//   2. a Python venv at .venv with the pinned requirements and python-bridge installed;
+//   3. dist/ (the compiled package: what `import 'synapse'` and `synapse/testing` resolve to).
 // Each step records a stamp and is skipped when nothing changed. `--quiet` prints only on work.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,3 +54,15 @@ if (!existsSync(pyStamp) || readFileSync(pyStamp, 'utf8') !== pyHash || !existsS
   run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-e', 'python-bridge']);
   writeFileSync(pyStamp, pyHash);
 } else say('python venv up to date');
+
+// 3. dist/: rebuilt when any file under src/ or the build config changed (a hash, not mtimes)
+const distStamp = join(root, 'dist', '.synapse-stamp');
+const srcFiles = readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })
+  .filter((d) => d.isFile())
+  .map((d) => join(d.parentPath ?? d.path, d.name).slice(root.length + 1))
+  .sort();
+const distHash = hashOf('tsconfig.json', 'tsconfig.build.json', 'package-lock.json', ...srcFiles);
+if (!existsSync(distStamp) || readFileSync(distStamp, 'utf8') !== distHash) {
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+  writeFileSync(distStamp, distHash);
+} else say('dist up to date');
