@@ -10,3 +10,7 @@ fc.configureGlobal({
   interruptAfterTimeLimit: 60_000,
   markInterruptAsFailure: true,
 });
+
+// The offline guard for every Python worker the tests start (src/process/env.ts passes it on):
+// a model that would call a provider raises instead of reaching the network.
+process.env.SYNAPSE_ALLOW_MODEL_REQUESTS = '0';

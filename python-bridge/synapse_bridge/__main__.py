@@ -35,9 +35,13 @@ def main() -> NoReturn:
 
         # Nearly every agent module imports these; paying for them before `hello` means a warm
         # spare has them already, so a restart from a spare only imports the user's own code.
-        import pydantic_ai.models  # noqa: F401
+        import pydantic_ai.models
         import pydantic_ai.models.function  # noqa: F401
         import pydantic_ai.models.test  # noqa: F401
+        if os.environ.get('SYNAPSE_ALLOW_MODEL_REQUESTS', '1') == '0':
+            # Offline guard (test suites, CI): any model that would call a provider raises
+            # instead; FunctionModel and TestModel are local and unaffected.
+            pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
         for extra in os.environ.get('SYNAPSE_PRELOAD', '').split(','):
             if extra.strip():
                 __import__(extra.strip())

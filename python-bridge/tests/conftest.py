@@ -35,6 +35,7 @@ class Bridge:
         to :meth:`send` go to it, and its ``pong`` frames join the received frames."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith('SYNAPSE_')}
         full_env['PYTHONUNBUFFERED'] = '1'
+        full_env['SYNAPSE_ALLOW_MODEL_REQUESTS'] = '0'  # the offline guard, in the runtime process too
         full_env.update(env or {})
         self.control = control
         self._ping: Any = None

@@ -460,3 +460,18 @@ def test_a_batched_result_is_not_held_behind_a_run_that_blocks_the_loop(tmp_path
     finally:
         release.touch()
         b.close()
+
+
+def test_offline_guard_env_reaches_the_runtime_process() -> None:
+    """``SYNAPSE_ALLOW_MODEL_REQUESTS=0`` sets pydantic-ai's ``ALLOW_MODEL_REQUESTS = False`` in
+    the ``python -m synapse_bridge`` process (the test suites run every worker with it)."""
+    remote = 'test/fixtures/agents/remote_model.py:agent'
+    for env, expected in (({'SYNAPSE_ALLOW_MODEL_REQUESTS': '0'}, 'Model requests are not allowed'), ({'SYNAPSE_ALLOW_MODEL_REQUESTS': '1'}, 'would have called the provider')):
+        b = Bridge(env=env)
+        try:
+            assert b.handshake({'remote': remote})['t'] == 'ready'
+            b.send(run_frame('r1', 'remote', 'hi'))
+            err, _ = b.terminal('r1')
+            assert err['t'] == 'error' and expected in err['message'], err
+        finally:
+            b.close()

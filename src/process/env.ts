@@ -4,8 +4,12 @@
  * passed explicitly in `options.env`); secrets travel only in env, never in argv.
  */
 
-/** Variables copied from the parent environment when set (plus every `LC_*`). */
-export const ENV_ALLOW_LIST: readonly string[] = Object.freeze(['PATH', 'HOME', 'LANG', 'TZ', 'VIRTUAL_ENV', 'PYTHONPATH']);
+/**
+ * Variables copied from the parent environment when set (plus every `LC_*`).
+ * `SYNAPSE_ALLOW_MODEL_REQUESTS=0` is the offline guard: set it once in a test or CI process
+ * and every worker runs with pydantic-ai's `ALLOW_MODEL_REQUESTS = False`.
+ */
+export const ENV_ALLOW_LIST: readonly string[] = Object.freeze(['PATH', 'HOME', 'LANG', 'TZ', 'VIRTUAL_ENV', 'PYTHONPATH', 'SYNAPSE_ALLOW_MODEL_REQUESTS']);
 
 /**
  * Builds the child environment: allow-listed parent variables, then `extra`, then the

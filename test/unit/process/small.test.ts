@@ -33,6 +33,11 @@ describe('buildChildEnv', () => {
     );
     expect(env).toEqual({ PATH: '/bin', HOME: '/h', LANG: 'C', LC_ALL: 'C.UTF-8', TZ: 'UTC', MY_SECRET: 's3', SYNAPSE_PARENT_PID: '1234', PYTHONUNBUFFERED: '1' });
   });
+
+  it('passes the offline guard SYNAPSE_ALLOW_MODEL_REQUESTS through, and no other SYNAPSE_ variable', () => {
+    const env = buildChildEnv({ SYNAPSE_ALLOW_MODEL_REQUESTS: '0', SYNAPSE_LOOP: 'asyncio', SYNAPSE_CONTROL_FDS: '7,8' }, {}, 1);
+    expect(env).toEqual({ SYNAPSE_ALLOW_MODEL_REQUESTS: '0', SYNAPSE_PARENT_PID: '1', PYTHONUNBUFFERED: '1' });
+  });
 });
 
 describe('StderrTail', () => {
