@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Synapse, isSynapseError, type SynapseEvents } from '../src/index.ts';
+import { findWorkerPids } from '../src/testing/pids.ts';
 
 const t0 = performance.now();
 const stamp = () => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
@@ -153,15 +154,10 @@ try {
 } finally {
   await system.stop();
   rmSync(dir, { recursive: true, force: true });
-  const alive = [...seenPids].filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  say(`stopped; ${seenPids.size} Python processes were started, ${alive.length} left running`);
+  // Every live Python process this Node process started (found by its SYNAPSE_PARENT_PID in
+  // /proc), including any that never became ready (the crash loop's), not only the ones we saw.
+  const alive = findWorkerPids(process.pid);
+  say(`stopped; ${seenPids.size} Python processes became ready, ${alive.length} of ours left running${alive.length ? `: ${alive.join(', ')}` : ''}`);
   if (alive.length > 0) exitCode = 1;
 }
 process.exit(exitCode);

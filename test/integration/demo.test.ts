@@ -1,0 +1,40 @@
+/**
+ * The README's main command runs `examples/demo.ts`: it must finish in under a minute, exit 0,
+ * show each injected fault being handled, and leave no Python process behind.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { findWorkerPids } from '../../src/testing/pids.ts';
+import { REPO_ROOT } from '../helpers/python.ts';
+
+describe('the demo (npm run demo)', () => {
+  it('runs the concurrent conversations, the crash, the hang and the crash loop; exits 0 within a minute; nothing left running', async () => {
+    const child = spawn(process.execPath, [`${REPO_ROOT}node_modules/tsx/dist/cli.mjs`, 'examples/demo.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SYNAPSE_LOG_LEVEL: undefined },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    clearTimeout(killer);
+    expect({ code, signal }, out).toEqual({ code: 0, signal: null });
+    for (const line of [
+      /worker crashed\s+\S+ pid=\d+ SYN_ERR_AGENT_CRASHED/, // the crash
+      /caller got SYN_ERR_TIMEOUT after \d+ ms/, // the hang
+      /restart scheduled .* \(attempt \d+, start-up failure\)/, // the crash loop, with backoff
+      /intensity exceeded/,
+      /QUARANTINED/,
+      /all SYN_ERR_AGENT_UNAVAILABLE/,
+      /recovered\s+flaky/,
+      /hold (\d+) user turns \(expected \1\)/, // history intact
+      /0 of ours left running/,
+    ]) {
+      expect(out, `missing ${line}`).toMatch(line);
+    }
+    expect(findWorkerPids(child.pid!)).toEqual([]);
+  }, 75_000);
+});
