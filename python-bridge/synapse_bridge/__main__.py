@@ -2,7 +2,8 @@
 
 Order matters: claim stdout for the protocol before anything can print, arm orphan-proofing,
 import pydantic-ai, say ``hello``, then serve. Exit codes: 0 after ``shutdown`` or stdin EOF,
-2 start-up failure, 3 protocol violation by Node, 4 parent lost.
+2 start-up failure, 3 protocol violation by Node, 4 parent lost, 5 memory limit (a run hit
+``MemoryError`` under ``memoryLimitMb``: the process recycles itself).
 """
 
 from __future__ import annotations

@@ -56,10 +56,14 @@ from .exceptions import (
     error_frame,
 )
 
-__all__ = ['EOF_GRACE_S', 'EXIT_PROTOCOL', 'EXIT_STARTUP', 'SHUTDOWN_GRACE_S', 'TICK_S', 'Runtime']
+__all__ = ['EOF_GRACE_S', 'EXIT_MEMORY', 'EXIT_PROTOCOL', 'EXIT_STARTUP', 'SHUTDOWN_GRACE_S', 'TICK_S', 'Runtime']
 
 EXIT_STARTUP = 2
 EXIT_PROTOCOL = 3
+EXIT_MEMORY = 5
+"""Exit code after a run hit ``MemoryError`` under ``memoryLimitMb``: the process recycles itself
+(its state after a failed allocation is suspect, and uvloop does not recover at all), and Node
+reports the exit as ``SYN_ERR_MEMORY_LIMIT`` and restarts the worker."""
 TICK_S = 0.05
 STALLED_LOOP_S = 4 * TICK_S
 """Loop lag above which a ``pong`` also writes the batched frames the stalled loop holds."""
@@ -105,6 +109,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[int] | None = None
         self._batch: FrameBatch | None = None
+        self._memory_capped = False
 
     # ── loop side ──────────────────────────────────────────────────────────────
 
@@ -188,6 +193,7 @@ class Runtime:
             limit = frame.get('memoryLimitMb')
             if limit:
                 apply_memory_limit(int(limit))
+                self._memory_capped = True
             self._agents = load_agents(frame['agents'], frame.get('cwd'))
             self._tools = ToolBridge(self.send, frame['tools'])
             self._toolsets = [self._tools.toolset] if self._tools.toolset is not None else []
@@ -242,6 +248,15 @@ class Runtime:
             raise
         self._runs.pop(run_id, None)
         self._send_terminal(terminal)
+        if self._memory_capped and terminal.get('type') == 'MemoryError':
+            self._recycle_after_memory_error(run_id)
+
+    def _recycle_after_memory_error(self, run_id: str) -> NoReturn:
+        """Exits :data:`EXIT_MEMORY` once the run's error frame is written (see there)."""
+        _log.error('run %s hit the memory limit (MemoryError): exiting to be replaced', run_id)
+        assert self._batch is not None
+        self._batch.flush()
+        hard_exit(EXIT_MEMORY)
 
     async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:
         timeout_ms = frame['timeoutMs']

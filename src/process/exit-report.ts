@@ -9,6 +9,12 @@ import { withDetails } from './wire-errors.ts';
 /** Codes that already say "start-up failed"; any other pre-ready error is wrapped in SYN_ERR_STARTUP_FAILED. */
 const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND']);
 
+/**
+ * Exit code of a worker that hit `MemoryError` under `memoryLimitMb` and recycled itself
+ * (python-bridge `EXIT_MEMORY`): reported as SYN_ERR_MEMORY_LIMIT, and restarted like a crash.
+ */
+export const EXIT_MEMORY = 5;
+
 /** What is known when the process is gone. */
 export interface ExitFacts {
   readonly pid: number;
@@ -27,7 +33,8 @@ export interface ExitFacts {
 /**
  * The error describing a worker's end, or undefined for a requested stop. A detected defect
  * keeps its code and gains `exitCode`, `signal`, `stderrTail`; an unexplained death is
- * SYN_ERR_AGENT_CRASHED after ready, SYN_ERR_STARTUP_FAILED before (anything else before
+ * SYN_ERR_AGENT_CRASHED after ready (SYN_ERR_MEMORY_LIMIT for exit code {@link EXIT_MEMORY}),
+ * SYN_ERR_STARTUP_FAILED before (anything else before
  * ready is wrapped in SYN_ERR_STARTUP_FAILED, with the original as `cause`).
  */
 export function exitError(facts: ExitFacts): SynapseError | undefined {
@@ -37,7 +44,9 @@ export function exitError(facts: ExitFacts): SynapseError | undefined {
   if (failure !== undefined) error = withDetails(failure, exit);
   else if (!facts.requested) {
     const how = signal === null ? `with code ${String(exitCode)}` : `by ${signal}`;
-    error = wasReady
+    error = wasReady && signal === null && exitCode === EXIT_MEMORY
+      ? synErr('SYN_ERR_MEMORY_LIMIT', `Python worker ${pid} hit its memory limit (a run failed with MemoryError under memoryLimitMb) and exited to be replaced`, { ...facts.context, ...exit, inFlight: facts.inFlight })
+      : wasReady
       ? synErr('SYN_ERR_AGENT_CRASHED', `Python worker ${pid} died ${how}`, { ...facts.context, ...exit, inFlight: facts.inFlight })
       : synErr('SYN_ERR_STARTUP_FAILED', `Python worker ${pid} exited ${how} before ready`, { ...facts.context, ...exit });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SynapseError } from '../../../src/errors.ts';
-import { exitError } from '../../../src/process/exit-report.ts';
+import { EXIT_MEMORY, exitError } from '../../../src/process/exit-report.ts';
 import type { ExitFacts } from '../../../src/process/exit-report.ts';
 import { escalateStop } from '../../../src/process/shutdown.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
@@ -50,6 +50,11 @@ describe('exitError', () => {
   it('an unexplained death after ready is SYN_ERR_AGENT_CRASHED with the exit facts', () => {
     expect(exitError(base)).toMatchObject({ code: 'SYN_ERR_AGENT_CRASHED', details: { pid: 7, agent: 'a', exitCode: 1, signal: null, stderrTail: 'tb', inFlight: 2 } });
     expect(exitError({ ...base, exitCode: null, signal: 'SIGSEGV' })?.message).toContain('by SIGSEGV');
+  });
+
+  it('exit code EXIT_MEMORY after ready (the worker recycled itself after a MemoryError) is SYN_ERR_MEMORY_LIMIT', () => {
+    expect(exitError({ ...base, exitCode: EXIT_MEMORY })).toMatchObject({ code: 'SYN_ERR_MEMORY_LIMIT', details: { exitCode: 5, inFlight: 2 } });
+    expect(exitError({ ...base, exitCode: EXIT_MEMORY, wasReady: false })?.code).toBe('SYN_ERR_STARTUP_FAILED');
   });
 
   it('a requested stop is not an error', () => {
