@@ -3,7 +3,7 @@
  * rejected, a coded error naming the option and the bad value. Defaults live next to the
  * code that uses them in an exported frozen object.
  */
-import { synErr } from './errors.ts';
+import { isSynapseError, synErr } from './errors.ts';
 
 /** A field validator: returns the value (possibly normalised) or throws SYN_ERR_INVALID_OPTION. */
 export type Field<T> = (value: unknown, path: string) => T;
@@ -58,7 +58,27 @@ export const v = {
   any<T = unknown>(): Field<T> {
     return (value) => value as T;
   },
-  /** Accepts either of two validators; the first that passes wins. */
+  /** An object (a class instance included) with each of `methods` as a function: for injected collaborators (clock, logger, store). */
+  duck<T>(methods: readonly string[], expected: string): Field<T> {
+    return (value, path) => {
+      if (typeof value !== 'object' || value === null || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+        invalid(path, `${expected} (an object with ${methods.join(', ')})`, value);
+      }
+      return value as T;
+    };
+  },
+  array<T>(item: Field<T>, opts: { max?: number } = {}): Field<T[]> {
+    const { max = Infinity } = opts;
+    return (value, path) => {
+      if (!Array.isArray(value) || value.length > max) invalid(path, `an array${max < Infinity ? ` of at most ${max} items` : ''}`, value);
+      return (value as unknown[]).map((x, i) => item(x, `${path}[${i}]`));
+    };
+  },
+  /**
+   * Accepts either of two validators; the first that passes wins. When both fail, the error
+   * names `path` with `expected` — unless `b` failed on a known field inside the value (e.g.
+   * `metrics.port` out of range), whose more precise error is kept.
+   */
   either<A, B>(a: Field<A>, b: Field<B>, expected: string): Field<A | B> {
     return (value, path) => {
       try {
@@ -66,7 +86,10 @@ export const v = {
       } catch {
         try {
           return b(value, path);
-        } catch {
+        } catch (error) {
+          const inner = isSynapseError(error) ? error : undefined;
+          const option = inner?.details.option;
+          if (inner !== undefined && typeof option === 'string' && option.startsWith(`${path}.`) && !inner.message.startsWith('Unknown option')) throw inner;
           return invalid(path, expected, value);
         }
       }

@@ -33,7 +33,8 @@ import { createLogger } from './observe/log.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
 import { PidFile, defaultPidDir, reapStale } from './process/pidfile.ts';
-import { resolveOptions, v } from './options.ts';
+import { resolveOptions, stripUndefined, v } from './options.ts';
+import { mailboxField } from './supervisor/spec.ts';
 import { dynamicSupervisorClient, type DynamicSupervisorHandle, type SupervisorHandle } from './supervisor/client.ts';
 import { dynamicSupervisor } from './supervisor/dynamic.ts';
 import { startSupervisor, type SupervisorOptions } from './supervisor/supervisor.ts';
@@ -107,11 +108,17 @@ export interface SendOptions {
 export type StreamItem = AgentEvent | ({ kind: 'result' } & SendResult);
 
 const START_SCHEMA = {
-  clock: v.optional(v.any<Clock>()),
-  logger: v.optional(v.any<Logger>()),
+  clock: v.optional(v.duck<Clock>(['now', 'setTimeout', 'clearTimeout'], 'a Clock')),
+  logger: v.optional(v.duck<Logger>(['child', 'info', 'warn', 'error', 'debug'], 'a pino logger')),
   logLevel: v.optional(v.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
-  redact: v.optional(v.any<string[]>()),
-  history: v.optional(v.any<HistoryStore | { dir: string; fsync?: 'always' | 'never' }>()),
+  redact: v.optional(v.array(v.string({ min: 1 }), { max: 1_000 })),
+  history: v.optional(
+    v.either<HistoryStore, { dir: string; fsync?: 'always' | 'never' | undefined }>(
+      v.duck<HistoryStore>(['load', 'commit', 'getTurn', 'hasTurn', 'list', 'delete', 'close'], 'a HistoryStore'),
+      v.object({ dir: v.string({ min: 1 }), fsync: v.optional(v.oneOf(['always', 'never'] as const)) }),
+      'a HistoryStore or { dir, fsync? }',
+    ),
+  ),
   conversations: v.optional(v.object({ policy: v.optional(v.oneOf(['queue', 'reject'] as const)), maxQueue: v.optional(v.number({ min: 0, integer: true })) })),
   maxPromptBytes: v.optional(v.number({ min: 1, integer: true })),
   metrics: v.optional(
@@ -123,7 +130,7 @@ const START_SCHEMA = {
   ),
   stateDir: v.optional(v.string({ min: 1 })),
   reapOrphans: v.optional(v.boolean()),
-  mailbox: v.optional(v.any<MailboxOptions>()),
+  mailbox: v.optional(mailboxField),
 };
 
 const SEND_SCHEMA = {
@@ -226,7 +233,7 @@ export class ActorSystem {
       ...(o.conversations?.policy === undefined ? {} : { policy: o.conversations.policy }),
       ...(o.conversations?.maxQueue === undefined ? {} : { maxQueue: o.conversations.maxQueue }),
     });
-    const runtime = new ActorRuntime({ clock, log, events, ...(o.mailbox === undefined ? {} : { defaultMailbox: o.mailbox }) });
+    const runtime = new ActorRuntime({ clock, log, events, ...(o.mailbox === undefined ? {} : { defaultMailbox: stripUndefined(o.mailbox) }) });
     const metrics = o.metrics === false ? undefined : new SynapseMetrics({ clock });
     // A failed start releases what it took (the store's directory lock above all), so a retry can succeed.
     try {
@@ -574,10 +581,10 @@ export class ActorSystem {
   }
 }
 
-async function openStore(history: SynapseOptions['history'], log: Logger): Promise<HistoryStore> {
+async function openStore(history: HistoryStore | { dir: string; fsync?: 'always' | 'never' | undefined } | undefined, log: Logger): Promise<HistoryStore> {
   if (history === undefined) return new MemoryHistoryStore();
   if ('load' in history && typeof history.load === 'function') return history as HistoryStore;
-  const { dir, fsync } = history as { dir: string; fsync?: 'always' | 'never' };
+  const { dir, fsync } = history as { dir: string; fsync?: 'always' | 'never' | undefined };
   // Each torn tail is logged as found (at open, or later for a lazily scanned journal); the ones
   // found at open are also in `system.startupReport.recovered`.
   const onRecovered = (report: RecoveryReport): void => log.warn({ event: 'history.recovered', ...report }, 'history.recovered');
