@@ -2,10 +2,12 @@
  * Time, injected. Every timer in Synapse goes through a {@link Clock} so tests can step
  * time deterministically with the simulated clock from `synapse/testing`.
  */
+/** An opaque timer of a {@link Clock} (only `clearTimeout` of the same clock understands it). */
 export interface TimerHandle {
   readonly __timer: unique symbol;
 }
 
+/** The time source every timer in Synapse uses: {@link realClock}, or `SimulatedClock` in tests. */
 export interface Clock {
   /** Milliseconds, monotonic within one clock. */
   now(): number;

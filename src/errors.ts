@@ -44,7 +44,9 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_CHILD_RUNNING: { kind: 'misuse', meaning: 'The supervisor child is running or restarting; terminate it first.' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>);
 
+/** The class of an error code: `misuse` (the caller's bug), `failure` (the agent or its work failed), `defect` (the worker misbehaved and is replaced), `interruption` (timeout, abort, shutdown). */
 export type ErrorKind = 'misuse' | 'failure' | 'defect' | 'interruption';
+/** A stable `SYN_ERR_*` code: the keys of {@link ERROR_CODES}, documented in docs/errors.md. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 const BRAND = Symbol.for('synapse.error');

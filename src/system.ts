@@ -29,6 +29,7 @@ import { EventLog } from './observe/event-log.ts';
 import { SynapseEventEmitter, type SynapseEventName, type SynapseEvents, type InspectEvent } from './observe/events.ts';
 import { startObserveServer, type ObserveServer } from './observe/http.ts';
 import { healthFromTree, type InspectNode } from './observe/inspect.ts';
+import { SupervisionFacts, actorForest } from './observe/actor-tree.ts';
 import { createLogger } from './observe/log.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
@@ -161,6 +162,7 @@ export class ActorSystem {
   readonly runtime: ActorRuntime;
   readonly #agents = new Map<string, PythonAgent>();
   readonly #agentsSup: DynamicSupervisorHandle;
+  readonly #supervision: SupervisionFacts;
   readonly #store: HistoryStore;
   readonly #turns: TurnSerializer;
   readonly #eventLog: EventLog;
@@ -198,6 +200,7 @@ export class ActorSystem {
     this.#pidFile = parts.pidFile;
     this.#maxPromptBytes = parts.maxPromptBytes;
     this.startupReport = parts.startupReport;
+    this.#supervision = new SupervisionFacts(this.events, () => new Set([...this.runtime.actors()].map((a) => a.id)));
   }
 
   /**
@@ -498,6 +501,7 @@ export class ActorSystem {
           id: `${a.id}/${i}`,
           name: `worker:${i}`,
           state: p === undefined ? 'down' : p.state,
+          restarts: this.#supervision.restartsOf(`agent:${a.id}`, `worker:${i}`),
           ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
           children: [],
         };
@@ -522,7 +526,11 @@ export class ActorSystem {
       id: 'synapse',
       state: this.#stopping === undefined ? 'running' : 'stopping',
       meta: { actors: this.runtime.size },
-      children: [{ kind: 'supervisor', id: AGENTS_SUPERVISOR, name: 'agents', state: 'running', meta: { strategy: 'one_for_one (dynamic)' }, children: agents }],
+      children: [
+        { kind: 'supervisor', id: AGENTS_SUPERVISOR, name: 'agents', state: 'running', meta: { strategy: 'one_for_one (dynamic)' }, children: agents },
+        // The user's own actors and supervision trees (system.spawn / startSupervisor).
+        ...actorForest([...this.runtime.actors()], this.#supervision, AGENTS_SUPERVISOR),
+      ],
     };
   }
 
@@ -562,6 +570,7 @@ export class ActorSystem {
     this.#metrics?.close();
     this.log.info({ event: 'system.stopped' }, 'synapse stopped');
     this.#eventLog.close();
+    this.#supervision.close();
   }
 
   #agent(id: string): PythonAgent {

@@ -19,6 +19,7 @@ export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | { readonly 
 /** Unique, never reused id of one actor incarnation. */
 export type ActorId = string;
 
+/** Options of {@link ActorRef.call}. */
 export interface CallOptions {
   /** Milliseconds before the call rejects with SYN_ERR_TIMEOUT. Default 5000 (like gen_server:call). `Infinity` disables. */
   timeout?: number;
@@ -64,15 +65,18 @@ export class DownSignal {
   ) {}
 }
 
+/** Returned by `ctx.monitor(ref)`; pass it to `ctx.demonitor` and find it in the {@link DownSignal}. */
 export interface MonitorRef {
   readonly id: string;
 }
 
+/** Returned by `ctx.sendAfter`: the pending timer, which dies with the actor. */
 export interface TimerRef {
   /** Cancels the timer; returns false if it already fired or was cancelled. */
   cancel(): boolean;
 }
 
+/** An actor's mailbox bound (every mailbox is bounded) and what happens when it is full. */
 export interface MailboxOptions {
   /** Maximum queued messages. Default 10 000. */
   capacity?: number;
@@ -80,6 +84,7 @@ export interface MailboxOptions {
   overflow?: 'reject' | 'drop-newest' | 'drop-oldest';
 }
 
+/** Options of `system.spawn(behaviour, options)`. */
 export interface SpawnOptions {
   /** Registered name (see `system.whereis`). Must be unique among live actors. */
   name?: string;

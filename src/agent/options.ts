@@ -13,11 +13,16 @@ export interface AgentTool {
   handler: (args: unknown, context: ToolContext) => unknown;
 }
 
+/** What a TypeScript tool's handler gets besides its arguments: the call it serves. */
 export interface ToolContext {
+  /** The agent id whose model called the tool. */
   agent: string;
+  /** The run (request) id the tool call belongs to. */
   requestId: string;
+  /** The conversation of the turn, when the call is part of one. */
   conversationId?: string | undefined;
   turnId?: string | undefined;
+  /** Aborted when the run is cancelled or times out: stop work and return or throw. */
   signal: AbortSignal;
 }
 

@@ -36,6 +36,12 @@ export interface WorkerSlot {
   load?(): number;
 }
 
+/**
+ * An agent's state in `agentStatus(id).state`: `starting` (no worker ready yet), `ready` (every
+ * worker ready), `degraded` (some workers ready, others restarting), `restarting` (none ready,
+ * restarts under way: calls wait in the queue), `quarantined` (restart intensity exceeded:
+ * calls fail fast with SYN_ERR_AGENT_UNAVAILABLE until `nextRetryAt`), `stopped`.
+ */
 export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'quarantined' | 'stopped';
 
 export interface RouterOptions {

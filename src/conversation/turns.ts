@@ -252,7 +252,7 @@ export class TurnSerializer {
     this.#controllers.add(own);
     try {
       const stored = await this.#store.getTurn(conversationId, turnId);
-      if (stored !== undefined) return replay<O>(stored);
+      if (stored !== undefined) return replay<O>(stored, agent);
       if (own.signal.aborted) throw synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed before the turn started', { conversationId, turnId });
       const history = historyOf(await this.#store.load(conversationId));
       const runSignal = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
@@ -263,7 +263,7 @@ export class TurnSerializer {
       if (outcome === 'duplicate') {
         // Another writer committed this turn id meanwhile: its record is the truth.
         const winner = await this.#store.getTurn(conversationId, turnId);
-        if (winner !== undefined) return replay<O>(winner);
+        if (winner !== undefined) return replay<O>(winner, agent);
       }
       if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length }, { now: this.#now });
       return { conversationId, turnId, messages, output: out.output, usage: out.usage, replayed: false };
@@ -292,7 +292,20 @@ function checkOutput(out: TurnOutput<unknown>, history: readonly unknown[], allo
   return messages;
 }
 
-function replay<O>(stored: { conversationId: string; turnId: string; messages: readonly unknown[]; output?: unknown; usage?: unknown }): TurnResult<O> {
+/**
+ * The committed turn as the result of a retry. A turn id is an idempotency key for one agent's
+ * turn: a retry naming another agent is a caller bug, rejected rather than answered with the
+ * other agent's reply. (The prompt is not compared: the committed messages are the truth.)
+ */
+function replay<O>(stored: { conversationId: string; turnId: string; agent: string; messages: readonly unknown[]; output?: unknown; usage?: unknown }, agent: string): TurnResult<O> {
+  if (stored.agent !== agent) {
+    throw synErr('SYN_ERR_INVALID_ARGUMENT', `Turn "${stored.turnId}" of conversation "${stored.conversationId}" was committed by agent "${stored.agent}", not "${agent}": a turn id names one turn`, {
+      argument: 'turnId',
+      conversationId: stored.conversationId,
+      turnId: stored.turnId,
+      committedBy: stored.agent,
+    });
+  }
   return { conversationId: stored.conversationId, turnId: stored.turnId, messages: stored.messages, output: stored.output as O | undefined, usage: stored.usage, replayed: true };
 }
 

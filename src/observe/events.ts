@@ -6,6 +6,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { ExitReason } from '../actor/types.ts';
 
+/** Every typed event of `system.on(name, listener)`, by name, with its payload (docs/observability.md lists them with their log levels). */
 export interface SynapseEvents {
   // actor core
   'actor.spawned': { actor: string; name?: string | undefined; parent?: string | undefined };

@@ -66,6 +66,10 @@ describe('conversations', () => {
     expect(again.messages).toEqual(first.messages);
     expect(routed).toEqual([]);
     expect(exchanges(await system.history(conversationId))).toHaveLength(1);
+    // The same turn id sent to another agent is a caller bug, not a replay of counter's answer.
+    const other = await rejection(system.sendMessage('faults', { prompt: 'once' }, { conversationId, turnId: 'turn-1' }));
+    expect(other).toMatchObject({ code: 'SYN_ERR_INVALID_ARGUMENT', details: { argument: 'turnId', committedBy: 'counter' } });
+    expect(exchanges(await system.history(conversationId))).toHaveLength(1);
   }, 30_000);
 
   it('retry with the same turnId after a failure runs and commits once', async () => {
