@@ -4,8 +4,12 @@ import fc from 'fast-check';
 
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const numRuns = process.env.FC_NUM_RUNS === undefined ? undefined : Number(process.env.FC_NUM_RUNS);
+// FC_PATH (with FC_SEED) replays a printed counterexample in every suite; meant for one test
+// at a time (`-t <name>`): a path only means something to the property that printed it.
+const path = process.env.FC_PATH === undefined || process.env.FC_PATH === '' ? undefined : process.env.FC_PATH;
 fc.configureGlobal({
   ...(seed === undefined ? {} : { seed }),
+  ...(path === undefined ? {} : { path }),
   ...(numRuns === undefined ? {} : { numRuns }),
   interruptAfterTimeLimit: 60_000,
   markInterruptAsFailure: true,

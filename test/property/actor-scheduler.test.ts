@@ -7,7 +7,7 @@
  * requested, and no timer outlives its actor (SimulatedClock pending count).
  *
  * Replay: a failure prints seed + path (fast-check) and the scheduler report (below); rerun
- * with FC_SEED=<seed> or add `{ seed, path }` to the assert options.
+ * with FC_SEED=<seed> FC_PATH=<path> and `-t <test name>` (both read globally in test/setup.ts).
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
