@@ -28,6 +28,7 @@ const PIPE_N = QUICK ? 2_000 : 20_000;
 const PIPE_WINDOW = 256;
 const PIPE_ROUNDS = QUICK ? 2 : 7;
 const TURN_N = QUICK ? 200 : 1_000;
+const TURN_BLOCKS = QUICK ? 2 : 4;
 const RESTARTS = QUICK ? 3 : 8;
 const WARMUP = 200;
 
@@ -85,9 +86,6 @@ async function rttSamples(call: Call, n: number, warmup = WARMUP): Promise<numbe
   return samples;
 }
 
-async function sequentialRtt(call: Call, n: number, warmup = WARMUP): Promise<Summary> {
-  return summarize(await rttSamples(call, n, warmup));
-}
 
 /** Requests per second of one round of `n` requests with `window` kept in flight. */
 async function pipelinedRound(call: Call, n: number, window: number, tag: string): Promise<number> {
@@ -155,11 +153,23 @@ async function main(): Promise<void> {
   await raw.close();
 
   // 3: a pydantic-ai turn through the bridge
-  const bridgeTurn = await sequentialRtt((id) => proc.run({ id, agent: 'turn', prompt: 'hi' }), TURN_N);
+  // In-process turns run in a separate Python process, so the two sides alternate by blocks.
+  const inprocBlock = (): { samplesUs: number[]; withMessagesUs: number[] } =>
+    JSON.parse(execFileSync(PYTHON, [`${ROOT}bench/echo/inproc_turn.py`, String(TURN_N / TURN_BLOCKS)], { encoding: 'utf8' })) as { samplesUs: number[]; withMessagesUs: number[] };
+  const inprocSamples: number[] = [];
+  const inprocWithMessages: number[] = [];
+  const bridgeTurnSamples: number[] = [];
+  for (let block = 0; block < TURN_BLOCKS; block++) {
+    const inproc = inprocBlock();
+    inprocSamples.push(...inproc.samplesUs);
+    inprocWithMessages.push(...inproc.withMessagesUs);
+    bridgeTurnSamples.push(...(await rttSamples((id) => proc.run({ id: `${block}-${id}`, agent: 'turn', prompt: 'hi' }), TURN_N / TURN_BLOCKS, block === 0 ? WARMUP : 20)));
+  }
+  const bridgeTurn = summarize(bridgeTurnSamples);
+  const inprocTurn = summarize(inprocSamples);
+  const inprocTurnWithMessages = summarize(inprocWithMessages);
   await proc.close();
 
-  const inproc = JSON.parse(execFileSync(PYTHON, [`${ROOT}bench/echo/inproc_turn.py`, String(TURN_N)], { encoding: 'utf8' })) as { samplesUs: number[] };
-  const inprocTurn = summarize(inproc.samplesUs);
 
   // 4: kill -9 → ready
   const restart: number[] = [];
@@ -178,9 +188,11 @@ async function main(): Promise<void> {
   rows.push([`Pipelined throughput (${PIPE_WINDOW} in flight)`, rps(rawPipe), rps(bridgePipe), `${(bridgePipe.median / rawPipe.median).toFixed(2)}×`]);
   const turnOverhead = bridgeTurn.median - inprocTurn.median;
   rows.push(['Agent turn (FunctionModel): in-process `agent.run` vs bridge', us(inprocTurn), us(bridgeTurn), `+${turnOverhead.toFixed(0)} µs = ${(turnOverhead / rawRtt.median).toFixed(2)}× raw RTT`]);
+  const overMessages = bridgeTurn.median - inprocTurnWithMessages.median;
+  rows.push(['Agent turn: in-process `agent.run` + new messages dumped to JSON vs bridge', us(inprocTurnWithMessages), us(bridgeTurn), `+${overMessages.toFixed(0)} µs = ${(overMessages / rawRtt.median).toFixed(2)}× raw RTT`]);
   rows.push(['kill -9 → ready (naive spawn)', '—', ms(restartSummary), '']);
   console.log(markdownTable(['Benchmark', 'Baseline (raw echo / in-process)', 'Bridge', 'Bridge vs baseline'], rows));
-  console.log(`\nSamples: RTT n=${RTT_N} per side after ${WARMUP} warm-up, in ${RTT_BLOCKS} alternating blocks; throughput ${PIPE_ROUNDS} alternating rounds × ${PIPE_N} requests (${PIPE_WINDOW} in flight) after one warm-up round each; turns n=${TURN_N}; restarts n=${RESTARTS}. Cells: median (p95 or range, ±half the relative spread).`);
+  console.log(`\nSamples: RTT n=${RTT_N} per side after ${WARMUP} warm-up, in ${RTT_BLOCKS} alternating blocks; throughput ${PIPE_ROUNDS} alternating rounds × ${PIPE_N} requests (${PIPE_WINDOW} in flight) after one warm-up round each; turns n=${TURN_N} per side in ${TURN_BLOCKS} alternating blocks (in-process on the loop the runtime uses); restarts n=${RESTARTS}. Cells: median (p95 or range, ±half the relative spread).`);
 }
 
 await main();
