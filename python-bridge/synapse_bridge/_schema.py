@@ -114,6 +114,7 @@ def _check_init(o: Obj, t: str) -> None:
     _get(o, t, 'maxFrameBytes', *_POS)
     _opt(o, t, 'cwd', *_STR)
     _opt(o, t, 'memoryLimitMb', *_INT)
+    _opt(o, t, 'v', f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
 
 
 def _check_run(o: Obj, t: str) -> None:

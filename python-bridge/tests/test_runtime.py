@@ -479,3 +479,15 @@ def test_offline_guard_env_reaches_the_runtime_process() -> None:
             assert err['t'] == 'error' and expected in err['message'], err
         finally:
             b.close()
+
+
+def test_init_with_another_protocol_version_is_a_violation() -> None:
+    b = Bridge()
+    try:
+        assert b.recv()['t'] == 'hello'
+        b.send({'t': 'init', 'v': 2, 'agents': [], 'tools': [], 'concurrency': 1, 'maxFrameBytes': 1 << 20})
+        err, _ = b.recv_until(lambda f: f['t'] == 'error')
+        assert err['kind'] == 'protocol' and 'v' in err['message'] and 'protocol version' in err['message'], err
+        assert b.wait() == 3
+    finally:
+        b.close()

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { resolveOptions, v } from '../options.ts';
-import type { HelloFrame, ReadyFrame } from '../protocol/frames.ts';
+import { PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
 import { buildChildEnv } from './env.ts';
@@ -278,6 +278,7 @@ export class PythonProcess extends WorkerBase {
     const { agents, tools, concurrency, maxFrameBytes, cwd, memoryLimitMb } = this.opts;
     this.send({
       t: 'init',
+      v: PROTOCOL_VERSION,
       agents,
       tools,
       concurrency,

@@ -29,6 +29,8 @@ export interface ToolSpec {
 /** `init`: sent once after `hello`; Python loads the agents and answers `ready`. */
 export interface InitFrame {
   readonly t: 'init';
+  /** Protocol version Node speaks; Python rejects any other (absent: v1, as sent before it existed). */
+  readonly v?: number;
   readonly agents: readonly AgentSpec[];
   readonly tools: readonly ToolSpec[];
   readonly concurrency: number;
@@ -363,8 +365,10 @@ export function parseOutbound(value: unknown): OutboundFrame {
       if (maxFrameBytes < 1) throw bad(t, 'maxFrameBytes', 'an integer >= 1', maxFrameBytes);
       const cwd = optStr(o, t, 'cwd');
       const memoryLimitMb = o.memoryLimitMb === undefined ? undefined : nonNegInt(o, t, 'memoryLimitMb');
+      if (o.v !== undefined && o.v !== PROTOCOL_VERSION) throw bad(t, 'v', `${PROTOCOL_VERSION} (the protocol version)`, o.v);
       return {
         t,
+        ...(o.v === undefined ? {} : { v: PROTOCOL_VERSION }),
         agents,
         tools,
         concurrency,
