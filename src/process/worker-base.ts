@@ -34,6 +34,7 @@ import { killGroup } from './proc.ts';
 import type { ProcessExit, ProcessStats, PythonProcessEvents } from './process-types.ts';
 import { RunTable } from './runs.ts';
 import { escalateStop } from './shutdown.ts';
+import { scrubText, secretValues } from './scrub.ts';
 import { StderrTail } from './stderr-tail.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { WireChannel } from './wire.ts';
@@ -58,6 +59,8 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   protected readonly pidFile: PidFile | null;
   protected readonly wire: WireChannel;
   protected readonly tail = new StderrTail();
+  /** Values of `opts.env` scrubbed from what the worker says about itself (see `scrub.ts`). */
+  readonly #secrets: readonly string[];
   protected readonly lifecycle: Lifecycle;
   protected readonly runs: RunTable;
   protected readonly heartbeat: Heartbeat;
@@ -90,6 +93,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   protected constructor(opts: ResolvedProcessOptions) {
     super();
     this.opts = opts;
+    this.#secrets = secretValues(opts.env);
     this.clock = opts.clock ?? realClock;
     this.log = (opts.log ?? silentLogger()).child({ agent: opts.label.agent, worker: opts.label.worker });
     this.pidFile = opts.pidFile === undefined ? getDefaultPidFile() : opts.pidFile;
@@ -186,7 +190,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     this.wire.attach(child.stdin, child.stdout);
     const [, , , pingPipe, pongPipe] = child.stdio as unknown as [unknown, unknown, unknown, Writable | null | undefined, Readable | null | undefined];
     if (pingPipe && pongPipe) this.control.attach(pingPipe, pongPipe);
-    const onLine = this.log.isLevelEnabled('debug') ? (line: string) => this.log.debug({ stream: 'stderr' }, line) : undefined;
+    const onLine = this.log.isLevelEnabled('debug') ? (line: string) => this.log.debug({ stream: 'stderr' }, scrubText(line, this.#secrets)) : undefined;
     child.stderr.on('data', (chunk: Buffer) => this.tail.push(chunk, onLine));
     child.on('exit', (code, signal) => this.#onExit(code, signal));
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => this.finalize(code, signal));
@@ -194,13 +198,23 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
 
   // ─── inbound ───────────────────────────────────────────────────────────────
 
-  #onFrame(frame: InboundFrame): void {
+  #onFrame(inbound: InboundFrame): void {
     if (this.failure !== undefined) return;
+    const frame = this.#scrub(inbound);
     if (this.stopping()) {
       if (frame.t === 'log') forwardLog(this.log, frame);
       return; // runs were already settled with SYN_ERR_SHUTDOWN: late frames are expected and ignored
     }
     routeFrame(frame, this.#frameTarget);
+  }
+
+  /** A `log` or `error` frame with the worker's env secrets replaced in its free text; any other frame as is. */
+  #scrub(frame: InboundFrame): InboundFrame {
+    if (this.#secrets.length === 0) return frame;
+    const s = (text: string): string => scrubText(text, this.#secrets);
+    if (frame.t === 'log') return { ...frame, msg: s(frame.msg), logger: s(frame.logger) };
+    if (frame.t === 'error') return { ...frame, message: s(frame.message), type: s(frame.type), traceback: s(frame.traceback) };
+    return frame;
   }
 
   #onPong(frame: PongFrame): void {
@@ -314,10 +328,10 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     this.finalized = true;
     for (const t of [this.startTimer, this.#killTimer, this.#closeTimer, this.#eofTimer]) if (t !== undefined) this.clock.clearTimeout(t);
     this.heartbeat.close();
-    this.tail.flush((line) => this.log.debug({ stream: 'stderr' }, line));
+    this.tail.flush((line) => this.log.debug({ stream: 'stderr' }, scrubText(line, this.#secrets)));
     const exitCode = this.#exitStatus?.code ?? code;
     const exitSignal = this.#exitStatus?.signal ?? signal;
-    const stderrTail = this.tail.text();
+    const stderrTail = scrubText(this.tail.text(), this.#secrets);
     const error = exitError({
       pid: this.osPid,
       exitCode,

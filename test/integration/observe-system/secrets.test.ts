@@ -1,5 +1,5 @@
 // Secrets given to an agent's Python environment never reach logs, errors, metrics or argv —
-// only the Python process's environment.
+// only the Python process's environment — even when Python code prints or raises them.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
@@ -34,6 +34,12 @@ describe('secrets in python.env', () => {
   it('never appear in logs, errors, events, metrics or inspect through calls, failures, a crash and stop', async () => {
     expect((await system.sendMessage('secretive', { prompt: 'hello' })).output).toBe('[faults] ok (re: hello)');
     seen.push(JSON.stringify(await rejection(system.sendMessage('secretive', { prompt: 'raise_error x' }))));
+    // Python code that leaks the key in free text: a log record, a stderr line, an exception message.
+    const leak = await rejection(system.sendMessage('secretive', { prompt: 'leak_env OPENAI_API_KEY' }));
+    expect(leak).toMatchObject({ code: 'SYN_ERR_AGENT_FAILED', details: { type: 'PermissionError' } });
+    expect(leak.message).toBe("provider rejected key '[Redacted]'");
+    seen.push(JSON.stringify(leak), String(leak.details.traceback), leak.stack ?? '');
+    await logs.waitFor((r) => typeof r.msg === 'string' && r.msg.startsWith('debug: key='));
     const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'secretive');
     const crash = await rejection(system.sendMessage('secretive', { prompt: 'crash_in_tool' }));
     expect(crash.code).toBe('SYN_ERR_AGENT_CRASHED');
@@ -46,6 +52,8 @@ describe('secrets in python.env', () => {
     // The capture really saw the lifecycle (so an empty capture cannot pass).
     const text = logs.records.map((r) => JSON.stringify(r)).join('\n');
     for (const event of ['worker.ready', 'worker.crashed', 'agent.stopped']) expect(text).toContain(event);
+    expect(text).toContain('connecting with key [Redacted]'); // the forwarded Python log record
+    expect(text).toContain('debug: key=[Redacted]'); // the stderr line
     expect(text).not.toContain(SECRET);
     expect(seen.join('\n')).not.toContain(SECRET);
   }, 30_000);
