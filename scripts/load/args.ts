@@ -46,7 +46,7 @@ export const LOAD_DEFAULTS = Object.freeze({
   workers: 1,
   conversations: 64,
   concurrency: 16,
-  durationMs: 60_000,
+  durationMs: 50_000,
   timeoutMs: 30_000,
   retries: 2,
   turnsPerConversation: 10,
@@ -63,7 +63,7 @@ real Python workers, then checks every acknowledged turn is in the history exact
   --conversations M    conversations, round-robin over the agents (default ${LOAD_DEFAULTS.conversations})
   --concurrency C      turns in flight at once, <= conversations (default ${LOAD_DEFAULTS.concurrency})
   --turns T            turns per conversation, then a fresh one takes its place (default ${LOAD_DEFAULTS.turnsPerConversation})
-  --duration D         how long to start new turns: 500ms, 30s, 2m (default 60s)
+  --duration D         how long to start new turns: 500ms, 30s, 2m (default 50s: with start-up and the final check the run fits in a minute)
   --timeout D          per-turn deadline (default 30s)
   --retries R          retries of a failed turn with the same turn id (default ${LOAD_DEFAULTS.retries})
   --chaos SPEC         e.g. kill=0.1/s,stop=0.05/s,garbage=0.05/s (rates per second or per minute: /m)

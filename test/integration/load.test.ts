@@ -88,3 +88,28 @@ describe('load tool (real Python workers)', () => {
     assertNoLeakedPids();
   });
 });
+
+describe('npm run load (the CLI)', () => {
+  it('runs, prints the summary, writes --json and exits 0; bad arguments exit 2 with the usage', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = tempDir('synapse-load-cli-');
+    try {
+      const json = join(dir.dir, 'out.json');
+      const tsx = new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url).pathname;
+      const cli = new URL('../../scripts/load.ts', import.meta.url).pathname;
+      const ok = spawnSync(process.execPath, [tsx, cli, '--agents', '1', '--conversations', '4', '--concurrency', '2', '--duration', '1500ms', '--seed', '7', '--no-progress', '--json', json], { encoding: 'utf8', timeout: 60_000 });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('RESULT: ok');
+      const summary = JSON.parse(readFileSync(json, 'utf8')) as { config: { seed: number }; ok: boolean; turns: { acked: number }; verification: { lost: number; duplicated: number } };
+      expect(summary).toMatchObject({ config: { seed: 7 }, ok: true, verification: { lost: 0, duplicated: 0 } });
+      expect(summary.turns.acked).toBeGreaterThan(0);
+      const bad = spawnSync(process.execPath, [tsx, cli, '--agents', 'many'], { encoding: 'utf8', timeout: 30_000 });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('--agents');
+    } finally {
+      dir.remove();
+    }
+  }, 90_000);
+});

@@ -31,7 +31,7 @@ describe('parseLoadArgs', () => {
 
   it('has defaults sized for about a minute, and --help', () => {
     const c = parseLoadArgs([]) as LoadConfig;
-    expect(c).toMatchObject({ agents: 2, workers: 1, conversations: 64, concurrency: 16, durationMs: 60_000, chaos: {}, progress: 'auto' });
+    expect(c).toMatchObject({ agents: 2, workers: 1, conversations: 64, concurrency: 16, durationMs: 50_000, chaos: {}, progress: 'auto' });
     expect(Number.isInteger(c.seed)).toBe(true);
     expect(parseLoadArgs(['-h'])).toBe('help');
   });
