@@ -105,6 +105,7 @@ async function chaos(): Promise<void> {
     () => startSynapse('Synapse (1 worker, default supervision)', { agent: SUPPORT }),
     () => startUvicorn('uvicorn, plain (no supervisor)', SUPPORT),
     () => startUvicorn('uvicorn under a restart loop', SUPPORT, { restartLoop: true }),
+    () => startPythonShell('python-shell, plain (no supervisor)', SUPPORT),
   ];
   for (const start of starters) {
     await withContenders([start], async ([c]) => {

@@ -145,7 +145,7 @@ export async function startPythonShell(name: string, agentRef: string, maxQueue 
   const { PythonShell } = await loadPythonShell();
   const shell = new PythonShell(join(REPO, 'bench', 'peers', 'shell_agent.py'), { mode: 'json', pythonPath: BENCH_PYTHON, args: [agentRef], cwd: REPO });
   const waiting: { resolve(v: unknown): void; reject(e: unknown): void }[] = [];
-  const queue: (() => void)[] = [];
+  const queue: { go(): void; reject(e: unknown): void }[] = [];
   let busy = false;
   let dead: Error | undefined;
   const ready = new Promise<void>((resolve, reject) => {
@@ -158,6 +158,7 @@ export async function startPythonShell(name: string, agentRef: string, maxQueue 
   shell.childProcess.once('exit', () => {
     dead ??= new Error('python-shell child exited');
     for (const w of waiting.splice(0)) w.reject(dead);
+    for (const q of queue.splice(0)) q.reject(dead);
   });
   await ready;
   shell.on('message', (m: { error?: string }) => {
@@ -165,7 +166,7 @@ export async function startPythonShell(name: string, agentRef: string, maxQueue 
     if (m.error !== undefined) w?.reject(new Error(m.error));
     else w?.resolve(m);
     busy = false;
-    queue.shift()?.();
+    queue.shift()?.go();
   });
   return {
     name,
@@ -178,7 +179,7 @@ export async function startPythonShell(name: string, agentRef: string, maxQueue 
           waiting.push({ resolve, reject });
           shell.send({ prompt });
         };
-        if (busy) queue.push(go);
+        if (busy) queue.push({ go, reject });
         else go();
       });
     },
