@@ -117,7 +117,8 @@ class Runtime:
         """Runs until ``shutdown`` (0), stdin EOF (0) or a start-up failure (2)."""
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
-        self._batch = FrameBatch(self.writer, self._loop.call_soon, threading.get_ident())
+        if os.environ.get('SYNAPSE_FRAME_BATCH', '1') != '0':  # '0': every frame written at once
+            self._batch = FrameBatch(self.writer, self._loop.call_soon, threading.get_ident())
         ticker = asyncio.create_task(self._tick(), name='synapse-ticker')
         if self._control is None:
             threading.Thread(target=self._read_forever, name='synapse-reader', daemon=True).start()
@@ -133,7 +134,8 @@ class Runtime:
             if self._control is not None:
                 self._loop.remove_reader(self._stdin_fd)
             ticker.cancel()
-            self._batch.flush()
+            if self._batch is not None:
+                self._batch.flush()
             self._exited.set()
 
     async def _tick(self) -> None:
@@ -254,8 +256,8 @@ class Runtime:
     def _recycle_after_memory_error(self, run_id: str) -> NoReturn:
         """Exits :data:`EXIT_MEMORY` once the run's error frame is written (see there)."""
         _log.error('run %s hit the memory limit (MemoryError): exiting to be replaced', run_id)
-        assert self._batch is not None
-        self._batch.flush()
+        if self._batch is not None:
+            self._batch.flush()
         hard_exit(EXIT_MEMORY)
 
     async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:

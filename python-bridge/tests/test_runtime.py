@@ -491,3 +491,20 @@ def test_init_with_another_protocol_version_is_a_violation() -> None:
         assert b.wait() == 3
     finally:
         b.close()
+
+
+def test_frame_batching_can_be_turned_off(tmp_path: Path) -> None:
+    """``SYNAPSE_FRAME_BATCH=0``: a finished run's result is written at once, so it arrives even
+    while another run keeps the loop blocked and no ping is sent."""
+    release = tmp_path / 'release'
+    b = Bridge(env={'SYNAPSE_FRAME_BATCH': '0'}, control=True)
+    try:
+        assert b.handshake({'blocker': 'test/fixtures/agents/loop_blocker.py:handler'})['t'] == 'ready'
+        b.send_raw(encode_frame(run_frame('f1', 'blocker', 'fast')) + encode_frame(run_frame('b1', 'blocker', f'block {release}')))
+        result, _ = b.terminal('f1')
+        assert result['output'] == 'done fast' and not release.exists()
+        release.touch()
+        assert b.terminal('b1')[0]['output'] == f'done block {release}'
+    finally:
+        release.touch()
+        b.close()
