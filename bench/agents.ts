@@ -103,6 +103,7 @@ async function chaos(): Promise<void> {
   const rows: string[][] = [];
   const starters: (() => Promise<Contender & { restarts?: () => number }>)[] = [
     () => startSynapse('Synapse (1 worker, default supervision)', { agent: SUPPORT }),
+    () => startSynapse('Synapse (1 worker + 1 warm spare)', { agent: SUPPORT, spares: 1 }),
     () => startUvicorn('uvicorn, plain (no supervisor)', SUPPORT),
     () => startUvicorn('uvicorn under a restart loop', SUPPORT, { restartLoop: true }),
     () => startPythonShell('python-shell, plain (no supervisor)', SUPPORT),
