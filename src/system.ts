@@ -429,9 +429,10 @@ export class ActorSystem {
   /**
    * The committed messages of a conversation, oldest first. An unknown conversation has an
    * empty history (`[]`), since conversations are created by their first turn.
-   * @throws SYN_ERR_INVALID_ARGUMENT for a malformed id.
+   * @throws SYN_ERR_INVALID_ARGUMENT for a malformed id; SYN_ERR_SYSTEM_STOPPED once `stop()` began.
    */
   async history(conversationId: string): Promise<unknown[]> {
+    this.#assertRunning();
     validateConversationId(conversationId);
     return [...historyOf(await this.#store.load(conversationId))];
   }
@@ -537,9 +538,9 @@ export class ActorSystem {
   // ── lifecycle ─────────────────────────────────────────────────────────────
 
   /**
-   * Graceful, idempotent stop in reverse start order: agents (queued requests fail with
-   * SYN_ERR_SHUTDOWN, workers shut down: shutdown frame → SIGTERM → SIGKILL), conversations,
-   * history store, remaining actors, metrics endpoint.
+   * Graceful, idempotent stop in reverse start order: the metrics endpoint, agents (queued
+   * requests fail with SYN_ERR_SHUTDOWN, workers shut down: shutdown frame → SIGTERM → SIGKILL),
+   * conversations, the remaining actors (newest first, each `terminate`d), the history store.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -559,14 +560,16 @@ export class ActorSystem {
   }
 
   async #stop(): Promise<void> {
+    // Reverse start order: the HTTP endpoint (started last), the agents, the turns they ran,
+    // the user's own actors (newest first), then the history store they were all built on.
+    await this.#http?.close();
     for (const agent of this.#agents.values()) agent.close();
     await this.#agentsSup.stop('shutdown').catch((error: unknown) => this.log.warn({ err: error }, 'agents supervisor stop failed'));
     for (const id of this.#agents.keys()) emit(this.events, 'agent.stopped', { agent: id, reason: 'shutdown' });
     this.#agents.clear();
     await this.#turns.close(); // running turns settle (their workers are gone) before the store closes
-    await this.#store.close().catch((error: unknown) => this.log.warn({ err: error }, 'history store close failed'));
     await this.runtime.shutdown();
-    await this.#http?.close();
+    await this.#store.close().catch((error: unknown) => this.log.warn({ err: error }, 'history store close failed'));
     this.#metrics?.close();
     this.log.info({ event: 'system.stopped' }, 'synapse stopped');
     this.#eventLog.close();
