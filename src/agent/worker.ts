@@ -143,7 +143,9 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         if (state !== 'ready') router.detach(index, own);
         else if (!stopping) router.attach(own); // resumed after a drain
       });
-      // A cancelled run holds its Python slot until acknowledged; heartbeats let queued work in once it is freed.
+      // A cancelled run holds its Python slot until acknowledged: queued work goes in the moment
+      // Python acknowledges it ('released'); heartbeats re-check too, as a backstop.
+      p.on('released', () => router.pump());
       p.on('health', () => router.pump());
     },
 

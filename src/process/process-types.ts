@@ -29,4 +29,6 @@ export interface PythonProcessEvents {
   state: (state: ProcessState) => void;
   /** Each heartbeat answer, with the worker's health (RSS, loop lag, in-flight). */
   health: (stats: ProcessStats) => void;
+  /** Python acknowledged a cancelled (or timed-out) run: the slot it held is free again. */
+  released: () => void;
 }

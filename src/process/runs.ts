@@ -86,6 +86,7 @@ export class RunTable {
   readonly #send: (frame: OutboundFrame) => void;
   readonly #onUnresponsive: (runId: string, graceMs: number) => void;
   readonly #context: () => ErrorDetails;
+  readonly #onCancelAcknowledged: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: {
@@ -94,7 +95,10 @@ export class RunTable {
     send: (frame: OutboundFrame) => void;
     onUnresponsive: (runId: string, graceMs: number) => void;
     context: () => ErrorDetails;
+    /** Python answered a run that was already settled (cancelled, timed out): its slot is free again. */
+    onCancelAcknowledged?: () => void;
   }) {
+    this.#onCancelAcknowledged = options.onCancelAcknowledged;
     this.#clock = options.clock;
     this.#cancelGraceMs = options.cancelGraceMs;
     this.#send = options.send;
@@ -165,7 +169,7 @@ export class RunTable {
     if (!run.settled) {
       run.settled = true;
       run.resolve({ output: frame.output, messages: frame.messages, usage: frame.usage });
-    }
+    } else this.#onCancelAcknowledged?.();
     return true;
   }
 
@@ -176,7 +180,7 @@ export class RunTable {
     if (!run.settled) {
       run.settled = true;
       run.reject(errorFromFrame(frame, this.#context()));
-    }
+    } else this.#onCancelAcknowledged?.();
     return true;
   }
 

@@ -131,6 +131,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
           }),
         ),
       context: () => this.context(),
+      onCancelAcknowledged: () => this.emitSafely('released'),
     });
     this.heartbeat = new Heartbeat({
       clock: this.clock,
@@ -360,6 +361,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     this.emitSafely('exit', result);
     this.removeAllListeners('state');
     this.removeAllListeners('health');
+    this.removeAllListeners('released');
   }
 
   // ─── helpers ───────────────────────────────────────────────────────────────

@@ -54,3 +54,20 @@ describe('a defective worker is detached from the router as soon as its process 
     await system.stopAgent('detach-heartbeat');
   }, 30_000);
 });
+
+describe('a cancelled run frees its slot the moment Python acknowledges the cancel', () => {
+  it('concurrency 1, heartbeats once a minute: a request queued behind an aborted run is served on the acknowledgement, not at the next heartbeat', async () => {
+    await system.spawnAgent({ id: 'release', agent: fixture('faults.py'), concurrency: 1, python: { heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000 } });
+    const controller = new AbortController();
+    const routed = nextEvent(system, 'message.routed', (e) => e.agent === 'release');
+    const slow = rejection(system.sendMessage('release', { prompt: 'slow 30' }, { signal: controller.signal }));
+    await routed;
+    controller.abort(new Error('caller gave up'));
+    expect((await slow).code).toBe('SYN_ERR_ABORTED');
+    // The slot stays taken until Python acknowledges the cancel, so this one queues first. Before
+    // 'released' it waited for the next heartbeat (60 s here: past this test's 20 s timeout).
+    const next = await system.sendMessage('release', { prompt: 'after the abort' });
+    expect(next.output).toBe('[faults] ok (re: after the abort)');
+    expect(system.agentStatus('release').restarts).toBe(0);
+  }, 20_000);
+});

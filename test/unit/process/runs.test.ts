@@ -11,8 +11,9 @@ function setup(cancelGraceMs = 1000) {
   const clock = new SimulatedClock();
   const sent: OutboundFrame[] = [];
   const unresponsive: string[] = [];
-  const table = new RunTable({ clock, cancelGraceMs, send: (f) => sent.push(f), onUnresponsive: (id) => unresponsive.push(id), context: () => ({ pid: 42 }) });
-  return { clock, sent, unresponsive, table };
+  const released: number[] = [];
+  const table = new RunTable({ clock, cancelGraceMs, send: (f) => sent.push(f), onUnresponsive: (id) => unresponsive.push(id), context: () => ({ pid: 42 }), onCancelAcknowledged: () => released.push(table.size) });
+  return { clock, sent, unresponsive, table, released };
 }
 
 async function rejection(p: Promise<unknown>): Promise<SynapseError> {
@@ -29,10 +30,11 @@ const req = (id: string, extra = {}) => ({ id, agent: 'a', prompt: 'p', ...extra
 
 describe('RunTable', () => {
   it('settles a run with its result exactly once', async () => {
-    const { table } = setup();
+    const { table, released } = setup();
     const p = table.add(req('r1'), {});
     expect(table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage })).toBe(true);
     expect(await p).toEqual({ output: 'ok', messages: [], usage });
+    expect(released).toEqual([]); // a normal end is not a cancel acknowledgement
     expect(table.result({ t: 'result', id: 'r1', output: 'again', messages: [], usage })).toBe(false);
     expect(table.size).toBe(0);
   });
@@ -46,14 +48,16 @@ describe('RunTable', () => {
   });
 
   it('Node deadline: rejects SYN_ERR_TIMEOUT, sends cancel, keeps the slot until Python answers', async () => {
-    const { clock, table, sent, unresponsive } = setup();
+    const { clock, table, sent, unresponsive, released } = setup();
     const p = rejection(table.add(req('r1', { timeoutMs: 500 }), {}));
     await clock.advance(500);
     expect((await p).code).toBe('SYN_ERR_TIMEOUT');
     expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
     expect(table.size).toBe(1);
+    expect(released).toEqual([]);
     table.error({ t: 'error', id: 'r1', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
     expect(table.size).toBe(0);
+    expect(released).toEqual([0]); // told once, after the slot was freed
     await clock.advance(5000);
     expect(unresponsive).toEqual([]);
     expect(clock.pending).toBe(0);
