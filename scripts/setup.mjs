@@ -6,7 +6,7 @@
 // Each step records a stamp and is skipped when nothing changed. `--quiet` prints only on work.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,14 +55,8 @@ if (!existsSync(pyStamp) || readFileSync(pyStamp, 'utf8') !== pyHash || !existsS
   writeFileSync(pyStamp, pyHash);
 } else say('python venv up to date');
 
-// 3. dist/: rebuilt when any file under src/ or the build config changed (a hash, not mtimes)
-const distStamp = join(root, 'dist', '.synapse-stamp');
-const srcFiles = readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })
-  .filter((d) => d.isFile())
-  .map((d) => join(d.parentPath ?? d.path, d.name).slice(root.length + 1))
-  .sort();
-const distHash = hashOf('tsconfig.json', 'tsconfig.build.json', 'package-lock.json', ...srcFiles);
-if (!existsSync(distStamp) || readFileSync(distStamp, 'utf8') !== distHash) {
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
-  writeFileSync(distStamp, distHash);
-} else say('dist up to date');
+// 3. dist/ (scripts/build-dist.mjs: rebuilt only when src/ or the build config changed)
+{
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-dist.mjs'), ...(quiet ? ['--quiet'] : [])], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
