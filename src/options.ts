@@ -87,9 +87,8 @@ export const v = {
         try {
           return b(value, path);
         } catch (error) {
-          const inner = isSynapseError(error) ? error : undefined;
-          const option = inner?.details.option;
-          if (inner !== undefined && typeof option === 'string' && option.startsWith(`${path}.`) && !inner.message.startsWith('Unknown option')) throw inner;
+          // `invalid()` errors carry `expected`; an unknown key inside the value does not.
+          if (isSynapseError(error) && String(error.details.option).startsWith(`${path}.`) && 'expected' in error.details) throw error;
           return invalid(path, expected, value);
         }
       }

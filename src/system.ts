@@ -502,7 +502,7 @@ export class ActorSystem {
           id: `${a.id}/${i}`,
           name: `worker:${i}`,
           state: p === undefined ? 'down' : p.state,
-          restarts: this.#supervision.restartsOf(`agent:${a.id}`, `worker:${i}`),
+          restarts: this.#supervision.restartsOf(a.supervisorLabel, `worker:${i}`),
           ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
           children: [],
         };

@@ -87,6 +87,7 @@ _STR, _INT, _POS, _NUM, _BOOL, _LIST, _OBJ = (
     ('an array', _is_list),
     ('an object', _is_obj),
 )
+_VERSION = (f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
 
 
 def _items(o: Obj, t: str, f: str, each: Callable[[Any, str], None]) -> None:
@@ -114,7 +115,7 @@ def _check_init(o: Obj, t: str) -> None:
     _get(o, t, 'maxFrameBytes', *_POS)
     _opt(o, t, 'cwd', *_STR)
     _opt(o, t, 'memoryLimitMb', *_INT)
-    _opt(o, t, 'v', f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
+    _opt(o, t, 'v', *_VERSION)
 
 
 def _check_run(o: Obj, t: str) -> None:
@@ -195,7 +196,7 @@ def _check_error(o: Obj, t: str) -> None:
 
 
 def _check_hello(o: Obj, t: str) -> None:
-    _get(o, t, 'v', f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
+    _get(o, t, 'v', *_VERSION)
     _get(o, t, 'pid', *_INT)
     _get(o, t, 'python', *_STR)
     _get(o, t, 'pydanticAi', *_STR)

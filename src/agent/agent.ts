@@ -57,7 +57,8 @@ export class PythonAgent {
   /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
   readonly spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
-  readonly #supervisorLabel: string;
+  /** The label of this agent's own supervisor in `supervisor.*` events (`agent:<id>`). */
+  readonly supervisorLabel: string;
   #restarts = 0;
   #crashes = 0;
   readonly #unsubscribe: () => void;
@@ -66,7 +67,7 @@ export class PythonAgent {
     this.id = options.id;
     this.options = options;
     this.#deps = deps;
-    this.#supervisorLabel = `agent:${options.id}`;
+    this.supervisorLabel = `agent:${options.id}`;
     this.router = new AgentRouter({
       agent: options.id,
       workers: options.workers,
@@ -85,7 +86,7 @@ export class PythonAgent {
       }
     };
     const onRestarted = (e: SynapseEvents['supervisor.restarted']) => {
-      if (e.supervisor === this.#supervisorLabel) this.#restarts++;
+      if (e.supervisor === this.supervisorLabel) this.#restarts++;
       else if (e.supervisor === deps.agentsSupervisor && e.child === this.id) {
         this.#restarts++;
         this.router.unquarantine();
@@ -139,7 +140,7 @@ export class PythonAgent {
       startTimeoutMs: o.python.startTimeoutMs * 2 + 10_000,
       start: () =>
         supervisor({
-          name: this.#supervisorLabel,
+          name: this.supervisorLabel,
           strategy: 'one_for_one',
           intensity: o.restart.intensity,
           periodMs: o.restart.periodMs,

@@ -10,6 +10,7 @@ import type { SynapseError } from '../errors.ts';
 
 /** The protocol version this package speaks (the `v` of `hello`). */
 export const PROTOCOL_VERSION = 1;
+const VERSION_EXPECTED = `${PROTOCOL_VERSION} (the protocol version)`;
 
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
@@ -323,7 +324,7 @@ export function parseInbound(value: unknown): InboundFrame {
       return id === undefined ? frame : { ...frame, id };
     }
     case 'hello': {
-      if (o.v !== PROTOCOL_VERSION) throw bad(t, 'v', `${PROTOCOL_VERSION} (the protocol version)`, o.v);
+      if (o.v !== PROTOCOL_VERSION) throw bad(t, 'v', VERSION_EXPECTED, o.v);
       const pid = nonNegInt(o, t, 'pid');
       return { t, v: PROTOCOL_VERSION, pid, python: str(o, t, 'python'), pydanticAi: str(o, t, 'pydanticAi') };
     }
@@ -365,7 +366,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
       if (maxFrameBytes < 1) throw bad(t, 'maxFrameBytes', 'an integer >= 1', maxFrameBytes);
       const cwd = optStr(o, t, 'cwd');
       const memoryLimitMb = o.memoryLimitMb === undefined ? undefined : nonNegInt(o, t, 'memoryLimitMb');
-      if (o.v !== undefined && o.v !== PROTOCOL_VERSION) throw bad(t, 'v', `${PROTOCOL_VERSION} (the protocol version)`, o.v);
+      if (o.v !== undefined && o.v !== PROTOCOL_VERSION) throw bad(t, 'v', VERSION_EXPECTED, o.v);
       return {
         t,
         ...(o.v === undefined ? {} : { v: PROTOCOL_VERSION }),

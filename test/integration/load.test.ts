@@ -4,6 +4,9 @@
  * the history exactly once, the summary must have its documented shape, and no worker may
  * outlive the run.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LoadConfig } from '../../scripts/load/args.ts';
 import { formatSummary } from '../../scripts/load/report.ts';
@@ -90,10 +93,7 @@ describe('load tool (real Python workers)', () => {
 });
 
 describe('npm run load (the CLI)', () => {
-  it('runs, prints the summary, writes --json and exits 0; bad arguments exit 2 with the usage', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const { readFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
+  it('runs, prints the summary, writes --json and exits 0; bad arguments exit 2 with the usage', () => {
     const dir = tempDir('synapse-load-cli-');
     try {
       const json = join(dir.dir, 'out.json');
