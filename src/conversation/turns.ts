@@ -257,6 +257,10 @@ export class TurnSerializer {
       const history = historyOf(await this.#store.load(conversationId));
       const runSignal = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
       const out = await fn({ conversationId, turnId, history, signal: runSignal });
+      // The caller's abort wins until the commit begins: a result that arrives after the caller
+      // gave up (a stream consumer that broke out of its loop, an aborted sendMessage) is
+      // discarded, so a turn is committed exactly when its caller is handed the result.
+      if (signal?.aborted) throw synErr('SYN_ERR_ABORTED', 'The turn was aborted before its result was committed (nothing committed)', { conversationId, turnId }, signal.reason);
       const messages = checkOutput(out, history, this.#allowPending, conversationId, turnId);
       const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage };
       const outcome = await this.#store.commit(turn);

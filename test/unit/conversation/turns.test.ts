@@ -210,10 +210,10 @@ describe('TurnSerializer', () => {
     expect(turns.pending('c')).toBe(1);
     ac1.abort();
     expect(runningSignal?.aborted).toBe(true);
-    g.resolve(); // fn still produced a result: the turn commits (abort lost the race)
-    await running;
+    g.resolve(); // fn still produced a result after the caller gave up: it is discarded, nothing committed
+    expect(await codeOf(running)).toBe('SYN_ERR_ABORTED');
     expect(called).toBe(false);
-    expect((await store.load('c')).map((t) => t.turnId)).toEqual(['t0']);
+    expect(await store.load('c')).toEqual([]);
     const pre = new AbortController();
     pre.abort();
     expect(await codeOf(turns.run({ conversationId: 'c', turnId: 't2', agent: 'bot', signal: pre.signal }, answering('p2')))).toBe('SYN_ERR_ABORTED');
