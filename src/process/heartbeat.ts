@@ -1,6 +1,12 @@
 /**
  * Heartbeat of one worker: a `ping` every `intervalMs`; if no `pong` arrived for `timeoutMs`
- * the worker is declared hung. All timers go through the injected clock.
+ * the worker is declared hung — but only once the worker has had a fair chance to answer: the
+ * oldest unanswered ping must have been out for at least `max(timeoutMs - intervalMs,
+ * timeoutMs / 2)`. When *Node's* event loop stalls (a long synchronous burst, a GC pause), no
+ * ping goes out during the stall, so silence measured from the last pong alone would blame a
+ * healthy worker for the parent's own stall. In the normal case (pings on time) the extra rule
+ * never binds and detection stays at `timeoutMs` after the last pong. All timers go through the
+ * injected clock.
  */
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { PongFrame } from '../protocol/frames.ts';
@@ -24,6 +30,8 @@ export class Heartbeat {
   #pingTimer: TimerHandle | undefined;
   #deadline: TimerHandle | undefined;
   #lastAliveAt = 0;
+  /** When the oldest ping not followed by a pong was sent; undefined while none is out. */
+  #outstandingSince: number | undefined;
   #health: Health = { lastPongAt: undefined, loopLagMs: 0, rssBytes: 0, inFlight: 0 };
   #running = false;
 
@@ -44,6 +52,7 @@ export class Heartbeat {
     if (this.#running) return;
     this.#running = true;
     this.#lastAliveAt = this.#clock.now();
+    this.#outstandingSince = undefined;
     this.#armDeadline();
     this.#schedulePing();
   }
@@ -53,6 +62,7 @@ export class Heartbeat {
     this.#health = { lastPongAt: this.#clock.now(), loopLagMs: frame.loopLagMs, rssBytes: frame.rssBytes, inFlight: frame.inFlight };
     if (!this.#running) return;
     this.#lastAliveAt = this.#clock.now();
+    this.#outstandingSince = undefined;
     this.#armDeadline();
   }
 
@@ -68,6 +78,7 @@ export class Heartbeat {
   #schedulePing(): void {
     this.#pingTimer = this.#clock.setTimeout(() => {
       if (!this.#running) return;
+      this.#outstandingSince ??= this.#clock.now();
       this.#sendPing(++this.#seq);
       this.#schedulePing();
     }, this.#intervalMs);
@@ -85,8 +96,11 @@ export class Heartbeat {
 
   #check(): void {
     if (!this.#running || this.#deadline !== undefined) return; // stopped, or a pong re-armed it
-    const silent = this.#clock.now() - this.#lastAliveAt;
-    if (silent >= this.#timeoutMs) this.#onTimeout(silent);
-    else this.#armDeadline(this.#timeoutMs - silent);
+    const now = this.#clock.now();
+    const silent = now - this.#lastAliveAt;
+    const grace = Math.max(this.#timeoutMs - this.#intervalMs, this.#timeoutMs / 2);
+    const chance = this.#outstandingSince === undefined ? 0 : now - this.#outstandingSince;
+    if (silent >= this.#timeoutMs && chance >= grace) this.#onTimeout(silent);
+    else this.#armDeadline(Math.max(this.#timeoutMs - silent, grace - chance, 1));
   }
 }

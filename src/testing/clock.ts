@@ -95,6 +95,15 @@ export class SimulatedClock implements Clock {
     throw new Error(`SimulatedClock.runAll: still ${this.#timers.length} timers after ${maxSteps} steps`);
   }
 
+  /**
+   * Models a stall of the host's event loop (a long synchronous burst): time moves forward by
+   * `ms` but no timer fires during it; timers that fell due fire late, at the stall's end, on
+   * the next `advance` (as real timers would once the loop is free again).
+   */
+  stall(ms: number): void {
+    this.#now += ms;
+  }
+
   /** Synchronously fires the timers due now (no yielding): for fast-check schedulers that drive time themselves. */
   tick(ms: number): void {
     const target = this.#now + ms;

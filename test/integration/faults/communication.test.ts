@@ -2,6 +2,7 @@
 // a protocol stream that ends while the process lives on (a protocol defect at EOF); garbage, truncated and oversized
 // frames from the worker; a slow pipe. In every case the caller gets a coded error (or its
 // answer), the worker is replaced, and the history and the other agents are untouched.
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { StreamItem } from '../../../src/system.ts';
 import { chaos, checkHistory } from '../../../src/testing/index.ts';
@@ -31,6 +32,24 @@ describe('communication failures', () => {
     expect((await system.sendMessage('f', { prompt: 'next' }, { conversationId: first.conversationId })).output).toBe('[faults] ok (re: next)');
     expect(await system.history(first.conversationId)).toHaveLength(4);
     expect(system.agentStatus('other')).toMatchObject({ pids: other.pids, restarts: 0 });
+  });
+
+  it("Node's own event loop blocked longer than the heartbeat timeout: the healthy worker is not blamed (no kill, same pid)", async () => {
+    const { system, events, spawn } = await harness();
+    const status = await spawn('f', faults); // FAST: 200 ms pings, 1 s timeout
+    const first = await system.sendMessage('f', { prompt: 'hello' });
+    const mark = events.mark();
+    // A turn that spans the stall and several heartbeats after it (Python sleeps 1.5 s).
+    const slow = system.sendMessage('f', { prompt: 'slow 1.5' }, { conversationId: first.conversationId });
+    await events.waitFor('message.routed', (e) => e.agent === 'f', { after: mark });
+    // Deliberately block Node's loop (a synchronous burst) for 1.5× the heartbeat timeout.
+    const until = performance.now() + 1_500;
+    while (performance.now() < until) {
+      /* busy: no ping goes out, no pong is read */
+    }
+    expect((await slow).output).toBe('[faults] slow done after 1.5s (re: slow 1.5)');
+    expect(events.of('worker.crashed', (e) => e.agent === 'f')).toEqual([]);
+    expect(system.agentStatus('f')).toMatchObject({ pids: status.pids, restarts: 0, crashes: 0 });
   });
 
   it('protocol fd closed by the worker → SYN_ERR_PROTOCOL (EOF while alive) or SYN_ERR_AGENT_CRASHED (it exits at its next write), replaced', async () => {

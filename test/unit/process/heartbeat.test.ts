@@ -55,3 +55,56 @@ describe('Heartbeat', () => {
     expect(timeouts).toEqual([]);
   });
 });
+
+describe('Heartbeat when Node itself stalls', () => {
+  it("a stall of Node's own event loop longer than the timeout does not kill a worker that answers once pinged", async () => {
+    const { clock, hb, pings, timeouts, pong } = setup(100, 350);
+    hb.start();
+    await clock.advance(100);
+    pong(pings.at(-1)!); // healthy so far
+    clock.stall(5_000); // Node's loop blocked: no ping goes out, no pong is read
+    await clock.advance(0); // the late timers fire: a ping goes out now; the worker has had no chance yet
+    expect(timeouts).toEqual([]);
+    await clock.advance(5);
+    pong(pings.at(-1)!); // … and it answers at once
+    for (let i = 0; i < 10; i++) {
+      pong(pings.at(-1)!);
+      await clock.advance(100);
+    }
+    expect(timeouts).toEqual([]);
+    hb.close();
+  });
+
+  it('a worker that stays silent after the stall is declared hung once its ping has been out for the grace', async () => {
+    const { clock, hb, pings, timeouts, pong } = setup(100, 350);
+    hb.start();
+    await clock.advance(100);
+    pong(pings.at(-1)!);
+    clock.stall(5_000);
+    await clock.advance(0);
+    const pingedAt = clock.now();
+    expect(timeouts).toEqual([]);
+    // grace = max(350 - 100, 350 / 2) = 250 ms after the first ping after the stall
+    await clock.advance(249);
+    expect(timeouts).toEqual([]);
+    await clock.advance(1);
+    expect(timeouts).toHaveLength(1);
+    expect(clock.now() - pingedAt).toBe(250);
+    expect(timeouts[0]).toBeGreaterThanOrEqual(5_000);
+    hb.close();
+  });
+
+  it('without a stall, detection stays at timeoutMs after the last pong (the grace never binds)', async () => {
+    const { clock, hb, pings, timeouts, pong } = setup(100, 350);
+    hb.start();
+    await clock.advance(100);
+    pong(pings.at(-1)!);
+    const lastPong = clock.now();
+    await clock.advance(349);
+    expect(timeouts).toEqual([]);
+    await clock.advance(1);
+    expect(timeouts).toEqual([350]);
+    expect(clock.now() - lastPong).toBe(350);
+    hb.close();
+  });
+});
