@@ -17,7 +17,7 @@ export interface CollectHooks {
   /** One /proc sample of tracked processes, shared by concurrent collects. */
   sample(): Promise<Map<number, ProcStat>>;
   tracked(pid: number): { agent: string; worker: number } | undefined;
-  /** Raw event-loop stats in ns (undefined when no sample yet); resets the window when due. */
+  /** Event-loop delay stats in ns, the monitor's resolution already subtracted (undefined when no sample yet); resets the window when due. */
   eventLoop(): Record<'min' | 'mean' | 'p50' | 'p90' | 'p99' | 'max', number> | undefined;
 }
 
@@ -158,7 +158,7 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
   });
   const eventLoopDelay: Gauge<'stat'> = new Gauge({
     name: `${p}node_eventloop_delay_seconds`,
-    help: 'Node event-loop delay (monitorEventLoopDelay) over the current window, by stat: min, mean, p50, p90, p99, max.',
+    help: 'Node event-loop delay over the current window, by stat (min, mean, p50, p90, p99, max): how late the monitorEventLoopDelay timer fired, i.e. the recorded interval less its resolution, clamped at 0.',
     labelNames: ['stat'] as const,
     registers,
     collect: () => {

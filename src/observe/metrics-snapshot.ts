@@ -59,7 +59,7 @@ export interface MetricsSnapshot {
     rssBytes: number;
     heapUsedBytes: number;
     cpuSeconds: number;
-    /** Seconds; absent stats are null (no sample yet in this window). */
+    /** Seconds of delay (how late the monitor's timer fired: its resolution subtracted, ≥ 0); absent stats are null (no sample yet in this window). */
     eventLoopDelaySeconds: Record<'min' | 'mean' | 'p50' | 'p90' | 'p99' | 'max', number | null>;
   };
   orphansReaped: number;

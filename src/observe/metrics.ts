@@ -70,7 +70,7 @@ export interface MetricsOptions {
   latencyBuckets?: readonly number[];
   /** Also register prom-client's default Node metrics (prefixed). They keep a GC observer and an event-loop histogram alive for the process lifetime: enable once per process. Default false. */
   nodeDefaultMetrics?: boolean;
-  /** `monitorEventLoopDelay` resolution in ms. Default 20. */
+  /** `monitorEventLoopDelay` sampling interval in ms, subtracted from each recorded interval to give the delay. Default 20. */
   eventLoopResolutionMs?: number;
   /** Event-loop delay stats cover at least this window before they are reset on collection. Default 10 000. */
   eventLoopWindowMs?: number;
@@ -136,6 +136,7 @@ export class SynapseMetrics {
   readonly registry = new Registry();
   readonly #clock: Clock;
   readonly #eld: IntervalHistogram;
+  readonly #eldResolutionNs: number;
   readonly #eldWindowMs: number;
   #eldResetAt: number;
   readonly #maxTracked: number;
@@ -154,7 +155,9 @@ export class SynapseMetrics {
     this.#maxTracked = o.maxTrackedProcesses ?? METRICS_DEFAULTS.maxTrackedProcesses;
     this.#eldWindowMs = o.eventLoopWindowMs ?? METRICS_DEFAULTS.eventLoopWindowMs;
     if (o.labels !== undefined) this.registry.setDefaultLabels(o.labels);
-    this.#eld = monitorEventLoopDelay({ resolution: o.eventLoopResolutionMs ?? METRICS_DEFAULTS.eventLoopResolutionMs });
+    const resolutionMs = o.eventLoopResolutionMs ?? METRICS_DEFAULTS.eventLoopResolutionMs;
+    this.#eldResolutionNs = resolutionMs * 1e6;
+    this.#eld = monitorEventLoopDelay({ resolution: resolutionMs });
     this.#eld.enable();
     this.#eldResetAt = this.#clock.now();
     this.#m = defineMetrics(prefix, this.registry, o.latencyBuckets ?? METRICS_DEFAULTS.latencyBuckets, {
@@ -284,9 +287,18 @@ export class SynapseMetrics {
     return out;
   }
 
+  /**
+   * Delay stats in ns. The histogram records the time between two firings of a `resolution`-ms
+   * timer, so an idle loop reads the resolution itself; the delay is how late the timer fired:
+   * each stat less the resolution, clamped at 0 (libuv's ms clock lets the timer fire up to 1 ms early).
+   */
   #eventLoopStats(): Record<'min' | 'mean' | 'p50' | 'p90' | 'p99' | 'max', number> | undefined {
     const h = this.#eld;
-    const stats = h.count > 0 ? { min: h.min, mean: h.mean, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.max } : undefined;
+    const late = (ns: number): number => Math.max(0, ns - this.#eldResolutionNs);
+    const stats =
+      h.count > 0
+        ? { min: late(h.min), mean: late(h.mean), p50: late(h.percentile(50)), p90: late(h.percentile(90)), p99: late(h.percentile(99)), max: late(h.max) }
+        : undefined;
     const now = this.#clock.now();
     if (now - this.#eldResetAt >= this.#eldWindowMs) {
       h.reset();
