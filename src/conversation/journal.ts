@@ -12,8 +12,9 @@ import { synErr } from '../errors.ts';
 import { resolveOptions, v } from '../options.ts';
 import { validateConversationId, validateTurnId } from './ids.ts';
 import { encodeRecord, readRecordAt, scanJournal } from './journal-format.ts';
-import { acquireDirLock, ioError, isJournalFileName, journalFileName, readRange, syncDir, truncateFile } from './journal-files.ts';
-import type { DirLock } from './journal-files.ts';
+import { acquireDirLock } from './dir-lock.ts';
+import type { DirLock, ForeignLockPolicy } from './dir-lock.ts';
+import { ioError, isJournalFileName, journalFileName, readRange, syncDir, truncateFile } from './journal-files.ts';
 import { prepareTurn, tooManyMessages } from './record.ts';
 import type { StoreLimits, StoredTurn, TurnInput } from './record.ts';
 import { LIMIT_FIELDS, resolveLimits, storeClosed } from './store.ts';
@@ -47,6 +48,14 @@ export interface JournalHistoryStoreOptions {
   fsync?: 'always' | 'never';
   /** `'eager'` (default): scan every journal at open (corruption found up front). `'lazy'`: on first use. */
   scan?: 'eager' | 'lazy';
+  /**
+   * A `LOCK` written on another host, whose owner cannot be checked from here: `'refuse'`
+   * (default) → SYN_ERR_STORE_LOCKED naming this option; `'takeOver'` → taken over like a
+   * lock of a dead process. Set `'takeOver'` only if this directory is never used by two
+   * instances at once — e.g. a container's persistent volume, where the hostname changes on
+   * every restart and the old lock would otherwise block the store forever.
+   */
+  foreignLock?: ForeignLockPolicy;
   /** Largest serialised turn in bytes. Default 4 MiB. */
   maxTurnBytes?: number;
   /** Most messages per conversation. Default 10 000. */
@@ -56,12 +65,13 @@ export interface JournalHistoryStoreOptions {
 }
 
 /** Defaults of {@link JournalHistoryStoreOptions}. */
-export const JOURNAL_STORE_DEFAULTS = Object.freeze({ fsync: 'always', scan: 'eager' } as const);
+export const JOURNAL_STORE_DEFAULTS = Object.freeze({ fsync: 'always', scan: 'eager', foreignLock: 'refuse' } as const);
 
 const SCHEMA = {
   dir: v.string({ min: 1 }),
   fsync: v.optional(v.oneOf(['always', 'never'] as const)),
   scan: v.optional(v.oneOf(['eager', 'lazy'] as const)),
+  foreignLock: v.optional(v.oneOf(['refuse', 'takeOver'] as const)),
   ...LIMIT_FIELDS,
   onRecovered: v.optional(v.func<(report: RecoveryReport) => void>()),
 };
@@ -112,7 +122,8 @@ export class JournalHistoryStore implements HistoryStore {
   /**
    * Opens (creating if needed) the store in `options.dir` and takes its lock.
    *
-   * @throws SYN_ERR_INVALID_OPTION (bad options), SYN_ERR_STORE_LOCKED (directory in use),
+   * @throws SYN_ERR_INVALID_OPTION (bad options), SYN_ERR_STORE_LOCKED (directory in use, or
+   * locked from another host: `details.option` is `'foreignLock'`),
    * SYN_ERR_STORE_CORRUPT (eager scan: a journal is corrupt before its tail; `details.file`),
    * SYN_ERR_STORE_IO.
    */
@@ -124,7 +135,7 @@ export class JournalHistoryStore implements HistoryStore {
     } catch (err) {
       ioError('mkdir', dir, err);
     }
-    const lock = await acquireDirLock(dir);
+    const lock = await acquireDirLock(dir, { foreignLock: o.foreignLock ?? JOURNAL_STORE_DEFAULTS.foreignLock });
     const store = new JournalHistoryStore(dir, resolveLimits(o), o.fsync ?? JOURNAL_STORE_DEFAULTS.fsync, lock, o.onRecovered);
     if ((o.scan ?? JOURNAL_STORE_DEFAULTS.scan) === 'eager') {
       try {

@@ -10,6 +10,7 @@ const BAD: [string, Record<string, unknown>][] = [
   ['history', { history: 'dir' }],
   ['history.dir', { history: { dir: '' } }],
   ['history.fsync', { history: { dir: '/tmp/x', fsync: 'sometimes' } }],
+  ['history.foreignLock', { history: { dir: '/tmp/x', foreignLock: 'always' } }],
   ['history', { history: { load() {} } }],
   ['clock', { clock: Date }],
   ['clock', { clock: { now: () => 0 } }],
