@@ -36,7 +36,7 @@ const N = process.env.BENCH_QUICK === '1' ? 3 : Number(process.env.BENCH_RESTART
 const AGENT = 'test/fixtures/agents/counter.py:agent'; // a pydantic-ai Agent (FunctionModel): real import, no network
 const PLAIN = 'examples/agents/noop.py:handler'; // a plain handler: its module imports nothing
 
-/** Debug log lines "spare ready" of the pool, awaited by agent id (no polling). */
+/** Debug log lines of the `spare.ready` event, awaited by agent id (no polling). */
 class SpareWatch {
   readonly #waiters: { agent: string; resolve: (pid: number) => void }[] = [];
   readonly #ready = new Map<string, number[]>();
@@ -45,11 +45,11 @@ class SpareWatch {
     new Writable({
       write: (chunk: Buffer, _enc, callback) => {
         for (const line of chunk.toString('utf8').split('\n')) {
-          if (!line.includes('"spare ready"')) continue;
-          const r = JSON.parse(line) as { agent: string; pid: number };
+          if (!line.includes('"event":"spare.ready"')) continue;
+          const r = JSON.parse(line) as { agent: string; pythonPid: number };
           const w = this.#waiters.findIndex((x) => x.agent === r.agent);
-          if (w >= 0) this.#waiters.splice(w, 1)[0]!.resolve(r.pid);
-          else this.#ready.set(r.agent, [...(this.#ready.get(r.agent) ?? []), r.pid]);
+          if (w >= 0) this.#waiters.splice(w, 1)[0]!.resolve(r.pythonPid);
+          else this.#ready.set(r.agent, [...(this.#ready.get(r.agent) ?? []), r.pythonPid]);
         }
         callback();
       },

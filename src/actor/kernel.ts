@@ -80,34 +80,28 @@ export class Kernel {
     return { timeout: timeout ?? DEFAULT_CALL_TIMEOUT, signal };
   }
 
-  /** Records a new live cell and reports it. */
+  /** Records a new live cell and reports it (as an event only). */
   spawned(cell: ActorCell): void {
     this.live.set(cell.id, cell);
     if (cell.name !== undefined) this.names.set(cell.name, cell);
     if (this.events.listenerCount('actor.spawned') > 0) {
       this.emit('actor.spawned', { actor: cell.id, name: cell.name, parent: cell.parent?.id });
     }
-    if (this.log.isLevelEnabled('debug')) cell.logger().debug({ parent: cell.parent?.id }, 'actor spawned');
   }
 
-  /** Forgets a cell that has exited (frees its name) and reports the exit. */
+  /** Forgets a cell that has exited (frees its name) and reports the exit (as an event only: the event log logs it). */
   exited(cell: ActorCell, reason: ExitReason): void {
     this.live.delete(cell.id);
     if (cell.name !== undefined && this.names.get(cell.name) === cell) this.names.delete(cell.name);
-    const clean = isCleanExit(reason);
-    if (clean || isKillReason(reason)) {
+    if (isCleanExit(reason) || isKillReason(reason)) {
       if (this.events.listenerCount('actor.stopped') > 0) {
         this.emit('actor.stopped', { actor: cell.id, name: cell.name, reason: formatReason(reason) });
       }
-      if (clean) {
-        if (this.log.isLevelEnabled('debug')) cell.logger().debug({ reason: formatReason(reason) }, 'actor stopped');
-      } else if (this.log.isLevelEnabled('warn')) cell.logger().warn({ reason: formatReason(reason) }, 'actor killed');
       return;
     }
     if (this.events.listenerCount('actor.crashed') > 0) {
       this.emit('actor.crashed', { actor: cell.id, name: cell.name, reason: formatReason(reason), error: reason });
     }
-    if (this.log.isLevelEnabled('error')) cell.logger().error({ err: reason, reason: formatReason(reason) }, 'actor crashed');
   }
 
   /** Reports a mailbox overflow (every policy, including 'reject'). */
@@ -115,7 +109,6 @@ export class Kernel {
     if (this.events.listenerCount('mailbox.dropped') > 0) {
       this.emit('mailbox.dropped', { actor: cell.id, name: cell.name, policy, capacity });
     }
-    if (this.log.isLevelEnabled('warn')) cell.logger().warn({ policy, capacity, dropped: cell.dropped }, 'mailbox full: message dropped');
   }
 
   /**

@@ -17,6 +17,7 @@ import pino, { type Logger } from 'pino';
 import type { AnyStateMachine, EventFromLogic } from 'xstate';
 import { realClock, type Clock } from '../clock.ts';
 import { synErr } from '../errors.ts';
+import { EventLog } from '../observe/event-log.ts';
 import { SynapseEventEmitter } from '../observe/events.ts';
 import { invalid, resolveOptions, v, type Field } from '../options.ts';
 import { ActorCell, Status } from './cell.ts';
@@ -43,7 +44,10 @@ export interface ActorRuntimeOptions {
   clock?: Clock;
   /** Parent logger; each actor gets a child `{ actor, name }`. Default: a silent pino logger. */
   log?: Logger;
-  /** Where lifecycle events are emitted. Default: a new emitter. */
+  /**
+   * Where lifecycle events are emitted. Default: a new emitter, whose events the runtime logs to
+   * `log` with an `EventLog`. An emitter given here is logged by its owner (the system's event log).
+   */
   events?: SynapseEventEmitter;
   /** Mailbox options for actors spawned without their own. Default {@link ACTOR_RUNTIME_DEFAULTS}.mailbox. */
   defaultMailbox?: MailboxOptions;
@@ -129,6 +133,8 @@ export class ActorRuntime implements ActorSystemLike {
     this.clock = o.clock ?? realClock;
     this.log = o.log ?? pino({ level: 'silent' });
     this.events = o.events ?? new SynapseEventEmitter();
+    // Its own emitter: nobody else can log its events. Its listeners live and die with the emitter.
+    if (o.events === undefined && o.log !== undefined) new EventLog(this.events, this.log);
     const mailbox = Object.freeze({ ...ACTOR_RUNTIME_DEFAULTS.mailbox, ...o.defaultMailbox }) as ResolvedMailbox;
     this.#kernel = new Kernel(this, this.clock, this.log, this.events, mailbox);
   }

@@ -46,6 +46,7 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
     tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
     concurrency: o.concurrency,
     maxFrameBytes: o.python.maxFrameBytes,
+    maxHistoryBytes: o.python.maxHistoryBytes,
     startTimeoutMs: o.python.startTimeoutMs,
     heartbeatIntervalMs: o.python.heartbeatIntervalMs,
     heartbeatTimeoutMs: o.python.heartbeatTimeoutMs,
@@ -113,7 +114,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
       // A warm spare if one is idle (init → ready only), else a fresh interpreter.
       const fromSpare = deps.spares?.pool?.assign({ label, signal: starting.signal });
       proc = await (fromSpare ?? PythonProcess.start(workerProcessOptions(deps, label), { signal: starting.signal }));
-      if (fromSpare !== undefined) deps.log.debug({ agent: o.id, worker: index, pid: proc.pid }, 'worker took a warm spare');
+      if (fromSpare !== undefined) deps.log.debug({ agent: o.id, worker: index, pythonPid: proc.pid }, 'worker took a warm spare');
       const p = proc;
       if (stopping) {
         p.kill();

@@ -4,6 +4,7 @@
  * here, once (docs/observability.md lists them; docs/decisions.md says why).
  */
 import type { Level, Logger } from 'pino';
+import { isSynapseError } from '../errors.ts';
 import { invalid, resolveOptions, v } from '../options.ts';
 import type { SynapseEventEmitter, SynapseEventName, SynapseEvents } from './events.ts';
 
@@ -51,12 +52,49 @@ export function levelOf<K extends SynapseEventName>(name: K, event: SynapseEvent
 /** Every event name, in declaration order. */
 export const EVENT_NAMES = Object.freeze(Object.keys(EVENT_LEVELS) as SynapseEventName[]);
 
-/** The log record of one event: `{ event, ...fields }`, an `error` field moved to `err` for pino's serializer. */
-export function eventRecord(name: SynapseEventName, event: object): Record<string, unknown> {
-  const record: Record<string, unknown> = { event: name, ...event };
+const MAX_CAUSES = 8;
+
+/** `CODE: message` (or `Name: message`) of one error, on one line. */
+function errorLabel(error: unknown): string {
+  if (!(error instanceof Error)) return String(error).replace(/\s+/g, ' ');
+  return `${isSynapseError(error) ? error.code : error.name}: ${error.message.replace(/\s+/g, ' ')}`;
+}
+
+/** The error and its `cause`s, outermost first (bounded: a cyclic chain ends). */
+function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e: unknown = error; e !== undefined && e !== null && chain.length <= MAX_CAUSES && !chain.includes(e); e = e instanceof Error ? e.cause : undefined) chain.push(e);
+  return chain;
+}
+
+/**
+ * An error on one line, without its stack: `CODE: message <- Name: cause message <- …`
+ * (the code for a SynapseError, else the error's name; then its `cause` chain).
+ */
+export function briefError(error: unknown): string {
+  return causeChain(error).map(errorLabel).join(' <- ');
+}
+
+/**
+ * The log record of one event: `{ event, ...fields }`. The Python process's `pid` becomes
+ * `pythonPid` (pino's own `pid` field is the Node process's). An `error` field becomes the
+ * one-line string {@link briefError} (and its code, as `code`, when the event has none); with
+ * `stacks`, the error itself is added as `err` for pino's serializer (stack and causes).
+ */
+export function eventRecord(name: SynapseEventName, event: object, options: { stacks?: boolean; extra?: Record<string, unknown> | undefined } = {}): Record<string, unknown> {
+  const record: Record<string, unknown> = { event: name, ...options.extra, ...event };
+  if ('pid' in record) {
+    record.pythonPid = record.pid;
+    delete record.pid;
+  }
   if ('error' in record) {
-    if (record.error !== undefined) record.err = record.error;
+    const error = record.error;
     delete record.error;
+    if (error !== undefined) {
+      record.error = briefError(error);
+      if (record.code === undefined && isSynapseError(error)) record.code = error.code;
+      if (options.stacks === true) record.err = error;
+    }
   }
   return record;
 }
@@ -65,6 +103,11 @@ export function eventRecord(name: SynapseEventName, event: object): Record<strin
 export interface EventLogOptions {
   /** Events not to log (e.g. while a layer still logs them itself, to avoid double logging). */
   exclude?: readonly SynapseEventName[];
+  /**
+   * Extra fields for an event's line (the event's own fields win), e.g. the `agent` a
+   * supervisor belongs to. Return undefined for none.
+   */
+  context?: (name: SynapseEventName, event: object) => Record<string, unknown> | undefined;
 }
 
 const SCHEMA = {
@@ -73,11 +116,17 @@ const SCHEMA = {
       ? (value as SynapseEventName[])
       : invalid(path, 'an array of event names', value),
   ),
+  context: v.optional(v.func<NonNullable<EventLogOptions['context']>>()),
 };
 
 /**
  * Subscribes to every event of a {@link SynapseEventEmitter} and logs it at its level
- * ({@link EVENT_LEVELS}) with its fields; the message is the event name.
+ * ({@link EVENT_LEVELS}) with its fields ({@link eventRecord}); the message is the event name.
+ * Stacks are logged only when the logger is at `debug` or below.
+ *
+ * One exception to the table: an `actor.crashed` whose error wraps (through `cause`) the error
+ * of a crash already logged is its consequence — a start failure propagating up the tree —
+ * and is logged at debug, so one failure is one line at warn.
  * @example
  * ```ts
  * const eventLog = new EventLog(system.events, system.log);
@@ -87,20 +136,34 @@ const SCHEMA = {
  */
 export class EventLog {
   readonly #unsubscribe: (() => void)[] = [];
+  /** Errors of the crashes logged so far (weak: forgotten with the error). */
+  readonly #crashes = new WeakSet<object>();
 
   /** @throws SYN_ERR_INVALID_OPTION for an unknown option or event name. */
   constructor(events: SynapseEventEmitter, log: Logger, options: EventLogOptions = {}) {
-    const exclude = new Set(resolveOptions('eventLog', options, SCHEMA).exclude ?? []);
+    const resolved = resolveOptions('eventLog', options, SCHEMA);
+    const exclude = new Set(resolved.exclude ?? []);
+    const context = resolved.context;
     for (const name of EVENT_NAMES) {
       if (exclude.has(name)) continue;
       const listener = (event: SynapseEvents[typeof name]): void => {
-        const level = levelOf(name, event);
-        if (log.isLevelEnabled(level)) log[level](eventRecord(name, event), name);
+        let level = levelOf(name, event);
+        if (name === 'actor.crashed') level = this.#crashLevel((event as SynapseEvents['actor.crashed']).error, level);
+        if (!log.isLevelEnabled(level)) return;
+        log[level](eventRecord(name, event, { stacks: log.isLevelEnabled('debug'), extra: context?.(name, event) }), name);
       };
       const emitter = events as unknown as { on(n: string, l: typeof listener): void; off(n: string, l: typeof listener): void };
       emitter.on(name, listener);
       this.#unsubscribe.push(() => emitter.off(name, listener));
     }
+  }
+
+  /** Debug for a crash caused by one already logged; remembers this crash's error. */
+  #crashLevel(error: unknown, level: Level): Level {
+    if (typeof error !== 'object' || error === null) return level;
+    const consequence = causeChain(error).some((e) => typeof e === 'object' && e !== null && this.#crashes.has(e));
+    this.#crashes.add(error);
+    return consequence ? 'debug' : level;
   }
 
   /** Unsubscribes. Idempotent. */

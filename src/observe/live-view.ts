@@ -5,6 +5,10 @@
  * Every piece of data is inserted with `textContent`, never as HTML.
  */
 import { createHash } from 'node:crypto';
+import { EVENT_LEVELS, EVENT_NAMES } from './event-log.ts';
+
+/** Events coloured as warnings / errors: those the event log logs at that level (its table, not a copy). */
+const atLevel = (level: 'warn' | 'error'): string => JSON.stringify(EVENT_NAMES.filter((name) => EVENT_LEVELS[name] === level));
 
 const STYLE = `
 :root{color-scheme:light dark;--ok:#2e7d32;--warn:#ef6c00;--bad:#c62828;--mute:#888;--bg2:rgba(127,127,127,.08)}
@@ -33,8 +37,8 @@ const SCRIPT = `
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = String(text); return e; };
   const lastRestarts = new Map();
   let restartEvents = 0;
-  const WARN = new Set(['actor.crashed','worker.crashed','supervisor.restart_scheduled','call.failed','agent.quarantined','orphan.reaped','mailbox.dropped','turn.failed']);
-  const ERROR = new Set(['supervisor.intensity_exceeded','supervisor.escalated']);
+  const WARN = new Set(${atLevel('warn')});
+  const ERROR = new Set(${atLevel('error')});
   const REFRESH_ON = /^(supervisor|worker|agent|actor)\\./;
 
   function renderNode(n) {

@@ -45,7 +45,7 @@ export interface RedactOptions {
 export interface LoggerOptions {
   /** An existing pino logger: used as-is (its own redaction, level and destination kept), wrapped with Synapse's redaction. */
   logger?: Logger;
-  /** Minimum level. Default `'info'`. With `logger`, applied to the wrapper only when given. */
+  /** Minimum level. Default `'info'`. With `logger`, applied to the wrapper only when given (else the logger's own level stays). */
   level?: LevelWithSilent;
   /** Where a created logger writes: a stream, a file descriptor or a file path (written synchronously). Default 1 (stdout). */
   destination?: DestinationStream | number | string;
@@ -157,12 +157,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return logger;
 }
 
-/** Context bound into a child logger. Undefined fields are left out. */
+/**
+ * Context bound into a child logger. Undefined fields are left out. A Python process's pid is
+ * `pythonPid`: pino's own `pid` field is the Node process's.
+ */
 export interface LogContext {
   actor?: string | undefined;
   agent?: string | undefined;
   worker?: number | undefined;
-  pid?: number | undefined;
+  pythonPid?: number | undefined;
   conversationId?: string | undefined;
   turnId?: string | undefined;
   supervisor?: string | undefined;
@@ -176,12 +179,12 @@ const contextRedactor = compileRedactor({
 });
 
 /**
- * A child logger carrying `ctx` on every line (`{ actor, agent, worker, pid, conversationId, turnId }`
+ * A child logger carrying `ctx` on every line (`{ actor, agent, worker, pythonPid, conversationId, turnId }`
  * and any extra fields). The context is redacted once here, so it is safe even on an injected
  * logger whose own redaction does not cover bindings.
  * @example
  * ```ts
- * const log = childLogger(system.log, { agent: 'support', worker: 0, pid: 4242 });
+ * const log = childLogger(system.log, { agent: 'support', worker: 0, pythonPid: 4242 });
  * ```
  */
 export function childLogger(log: Logger, ctx: LogContext): Logger {

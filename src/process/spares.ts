@@ -207,8 +207,7 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
     const entry: Idle = { spare, since: this.#clock.now() };
     this.#idle.push(entry);
     void spare.exited.then((exit) => this.#onExit(entry, exit));
-    this.#log.debug({ pid: spare.pid, idle: this.#idle.length }, 'spare ready');
-    this.#emitSafely('spare', spare.pid);
+    this.#emitSafely('spare', spare.pid); // reported (and logged) as spare.ready by the agent layer
   }
 
   #onExit(entry: Idle, exit: ProcessExit): void {
@@ -216,7 +215,7 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
     const i = this.#idle.indexOf(entry);
     if (i >= 0) this.#idle.splice(i, 1);
     const livedMs = this.#clock.now() - entry.since;
-    this.#log.warn({ pid: entry.spare.pid, exitCode: exit.exitCode, signal: exit.signal, livedMs: Math.round(livedMs), code: exit.error?.code }, 'idle spare died; replacing it');
+    this.#log.warn({ pythonPid: entry.spare.pid, exitCode: exit.exitCode, signal: exit.signal, livedMs: Math.round(livedMs), code: exit.error?.code }, 'idle spare died; replacing it');
     this.#emitSafely('died', entry.spare.pid, exit);
     if (livedMs >= SPARE_POOL_DEFAULTS.healthyAfterMs) this.#failures = 0;
     this.#failures++;

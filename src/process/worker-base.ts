@@ -264,7 +264,8 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     this.lifecycle.send({ type: 'FAIL', error });
     this.heartbeat.close();
     this.clearStartTimer();
-    this.log.error({ code: error.code, err: error, inFlight: this.runs.size }, 'python worker defective');
+    // Debug: the agent layer reports the death as worker.crashed (or a start-up failure), logged by the event log.
+    this.log.debug({ code: error.code, err: error, inFlight: this.runs.size }, 'python worker defective');
     this.runs.failAll(error);
     if (graceMs === undefined) killGroup(this.osPid, 'SIGKILL');
     else this.#killTimer = this.clock.setTimeout(() => killGroup(this.osPid, 'SIGKILL'), graceMs);
@@ -352,9 +353,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     this.#helloReject(this.startAbort ?? error ?? synErr('SYN_ERR_SHUTDOWN', 'Python spare stopped before hello', this.context()));
     const result: ProcessExit = error === undefined ? { exitCode, signal: exitSignal } : { exitCode, signal: exitSignal, error };
     this.exitReport = result;
-    if (error !== undefined && this.failure === undefined) {
-      this.log.error({ code: error.code, exitCode, signal: exitSignal, stderrTail }, 'python worker died');
-    } else this.log.debug({ exitCode, signal: exitSignal }, 'python worker exited');
+    // Not logged here: the agent layer reports the exit as worker.crashed / worker.exited (one event, one line).
     this.child?.removeAllListeners();
     this.lifecycle.stop();
     this.#exitedResolve(result);

@@ -88,7 +88,7 @@ describe('orphans', () => {
     const system = await Synapse.start({ logger: logs.log, stateDir });
     try {
       const reaped = await logs.waitFor((r) => r.event === 'orphan.reaped');
-      expect(reaped).toMatchObject({ pid: survivor.pid, pidFile: file });
+      expect(reaped).toMatchObject({ pythonPid: survivor.pid, pidFile: file }); // pid: the Node process's (pino)
       const [, signal] = await survivorExit;
       expect(signal).toBe('SIGKILL');
       expect(existsSync(file)).toBe(false);

@@ -104,7 +104,7 @@ describe('system.startupReport', () => {
     expect(system.startupReport.recovered).toEqual([]);
     const [, signal] = (await orphanExit) as [number | null, string | null];
     expect(signal).toBe('SIGKILL');
-    expect(logs.records.find((r) => r.event === 'orphan.reaped')).toMatchObject({ pid, pidFile });
+    expect(logs.records.find((r) => r.event === 'orphan.reaped')).toMatchObject({ pythonPid: pid, pidFile });
     expect(logs.records.find((r) => r.event === 'system.started')).toMatchObject({ orphansReaped: 1, recovered: 0 });
     expect(Object.isFrozen(system.startupReport)).toBe(true);
   }, 30_000);

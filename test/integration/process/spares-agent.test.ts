@@ -22,8 +22,8 @@ afterAll(async () => {
 
 /** Resolves with the pid of the next warm spare of `agent` that is not in `except`. */
 async function spareOf(agent: string, except: readonly number[] = []): Promise<number> {
-  const record = await logs.waitFor((r) => r.msg === 'spare ready' && r.agent === agent && typeof r.pid === 'number' && !except.includes(r.pid));
-  return record.pid as number;
+  const record = await logs.waitFor((r) => r.event === 'spare.ready' && r.agent === agent && typeof r.pythonPid === 'number' && !except.includes(r.pythonPid));
+  return record.pythonPid as number;
 }
 
 describe('spawnAgent({ spares })', () => {

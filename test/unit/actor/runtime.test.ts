@@ -137,9 +137,9 @@ describe('events and logs', () => {
     expect((events[2] as { error?: unknown }).error).toBeInstanceOf(Error);
   });
 
-  it('logs through a child logger per actor: debug for spawn/stop, warn for kill, error for crash', async () => {
+  it('logs each lifecycle event once, through its event log, at the documented level (debug spawn/stop/kill, warn crash)', async () => {
     const { log, lines } = captureLogger('debug');
-    const { runtime } = makeRuntime({ log });
+    const { runtime } = makeRuntime({ log }); // owns its emitter, so it logs its events itself
     const a = runtime.spawn(noop, { name: 'alpha', logContext: { agent: 'support' } });
     await a.stop();
     runtime.spawn(noop, { name: 'beta' }).kill();
@@ -152,15 +152,23 @@ describe('events and logs', () => {
     await c.exited;
     const rows = lines.map((l) => [l.level, l.msg, l.actor, l.name]);
     expect(rows).toEqual([
-      [20, 'actor spawned', a.id, 'alpha'],
-      [20, 'actor stopped', a.id, 'alpha'],
-      [20, 'actor spawned', expect.any(String), 'beta'],
-      [40, 'actor killed', expect.any(String), 'beta'],
-      [20, 'actor spawned', c.id, undefined],
-      [50, 'actor crashed', c.id, undefined],
+      [20, 'actor.spawned', a.id, 'alpha'],
+      [20, 'actor.stopped', a.id, 'alpha'],
+      [20, 'actor.spawned', expect.any(String), 'beta'],
+      [20, 'actor.stopped', expect.any(String), 'beta'],
+      [20, 'actor.spawned', c.id, undefined],
+      [40, 'actor.crashed', c.id, undefined],
     ]);
-    expect(lines[0]!.agent).toBe('support');
-    expect((lines[5]!.err as { message: string }).message).toBe('bad');
+    expect(lines[3]!.reason).toBe('kill');
+    expect(lines[5]!.error).toBe('Error: bad');
+    expect((lines[5]!.err as { message: string }).message).toBe('bad'); // the stack: the logger is at debug
+  });
+
+  it('leaves logging events to the owner of an emitter it is given', async () => {
+    const { log, lines } = captureLogger('debug');
+    const { runtime } = makeRuntime({ log, events: new SynapseEventEmitter() });
+    await runtime.spawn(noop).stop();
+    expect(lines).toEqual([]);
   });
 
   it('ctx.log carries the actor context', async () => {

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { synErr } from '../../../src/errors.ts';
 import { emit } from '../../../src/observe/emit.ts';
-import { EVENT_LEVELS, EVENT_NAMES, EventLog, levelOf } from '../../../src/observe/event-log.ts';
+import { EVENT_LEVELS, EVENT_NAMES, EventLog, briefError, eventRecord, levelOf } from '../../../src/observe/event-log.ts';
 import { SynapseEventEmitter } from '../../../src/observe/events.ts';
 import type { SynapseEventName, SynapseEvents } from '../../../src/observe/events.ts';
 import { createLogger } from '../../../src/observe/log.ts';
@@ -75,6 +77,26 @@ describe('EVENT_LEVELS', () => {
     expect(levelOf('supervisor.child_exited', SAMPLES['supervisor.child_exited'])).toBe('debug');
   });
 
+  it('covers every event type declared in src/observe/events.ts', () => {
+    const source = readFileSync(new URL('../../../src/observe/events.ts', import.meta.url), 'utf8');
+    const body = source.slice(source.indexOf('export interface SynapseEvents'), source.indexOf('export type SynapseEventName'));
+    const declared = [...body.matchAll(/^\s*'([a-z_]+\.[a-z_]+)':/gm)].map((m) => m[1]);
+    expect(declared.length).toBeGreaterThan(20);
+    expect([...EVENT_NAMES].sort()).toEqual([...declared].sort());
+  });
+
+  it('is the table of docs/observability.md, row for row', () => {
+    const doc = readFileSync(new URL('../../../docs/observability.md', import.meta.url), 'utf8');
+    const rows = new Map([...doc.matchAll(/^\| `([a-z_]+\.[a-z_]+)` \| [^|]* \| ([^|]+) \|$/gm)].map((m) => [m[1] as string, (m[2] as string).trim()]));
+    expect([...rows.keys()].sort()).toEqual([...EVENT_NAMES].sort());
+    for (const name of EVENT_NAMES) {
+      const rule = EVENT_LEVELS[name];
+      const cell = rows.get(name)!;
+      if (typeof rule === 'string') expect([name, cell.split(/[ ;(]/)[0]]).toEqual([name, rule]);
+      else expect([name, cell]).toEqual([name, 'info if `abnormal` (the crash itself is logged at warn by `actor.crashed`/`worker.crashed`), else debug']);
+    }
+  });
+
   it('covers every event', () => {
     expect([...EVENT_NAMES].sort()).toEqual(Object.keys(SAMPLES).sort());
     expect(Object.keys(EVENT_LEVELS)).toHaveLength(Object.keys(SAMPLES).length);
@@ -91,9 +113,13 @@ describe('EventLog', () => {
       const name = line.msg as SynapseEventName;
       expect(line.level).toBe(PINO_LEVEL[levelOf(name, SAMPLES[name] as never)]);
       expect(line.event).toBe(name);
-      const { error, ...fields } = SAMPLES[name] as Record<string, unknown>;
+      const { error, pid, ...fields } = SAMPLES[name] as Record<string, unknown>;
       expect(line).toMatchObject(fields);
-      if (error !== undefined) expect(line.err).toMatchObject({ message: 'boom', type: 'Error' });
+      if (pid !== undefined) expect(line).toMatchObject({ pythonPid: pid, pid: process.pid });
+      if (error !== undefined) {
+        expect(line.error).toBe('Error: boom');
+        expect(line.err).toMatchObject({ message: 'boom', type: 'Error' }); // at debug: the stack too
+      }
     }
     eventLog.close();
   });
@@ -124,5 +150,61 @@ describe('EventLog', () => {
     const { events, lines } = setup('debug');
     events.emit('actor.crashed', { actor: 'a', reason: 'x', error: { env: { OPENAI_API_KEY: 'sk-1' } } });
     expect(JSON.stringify(lines())).not.toContain('sk-1');
+  });
+});
+
+describe('eventRecord', () => {
+  it("logs a Python pid as pythonPid (pino's pid is the Node process's)", () => {
+    expect(eventRecord('worker.ready', SAMPLES['worker.ready'])).toEqual({ event: 'worker.ready', agent: 'bot', worker: 0, pythonPid: 10, startupMs: 80 });
+    const { events, lines } = setup('debug');
+    emit(events, 'orphan.reaped', SAMPLES['orphan.reaped']);
+    expect(lines()[0]).toMatchObject({ pid: process.pid, pythonPid: 77 });
+  });
+
+  it('gives an error on one line with its code and cause chain; its stack only at debug', () => {
+    const root = Object.assign(new Error('spawn /x ENOENT\nsecond line'), { code: 'ENOENT' });
+    const error = synErr('SYN_ERR_START_FAILED', 'Actor <1.3> failed to start', {}, synErr('SYN_ERR_PYTHON_NOT_FOUND', 'no interpreter', {}, root));
+    expect(briefError(error)).toBe('SYN_ERR_START_FAILED: Actor <1.3> failed to start <- SYN_ERR_PYTHON_NOT_FOUND: no interpreter <- Error: spawn /x ENOENT second line');
+    const info = setup('info');
+    emit(info.events, 'actor.crashed', { actor: 'a', reason: 'x', error });
+    const [line] = info.lines();
+    expect(line).toMatchObject({ level: 40, code: 'SYN_ERR_START_FAILED', error: briefError(error) });
+    expect(line).not.toHaveProperty('err');
+    expect(JSON.stringify(line)).not.toContain('    at ');
+    const debug = setup('debug');
+    emit(debug.events, 'actor.crashed', { actor: 'a', reason: 'x', error });
+    expect((debug.lines()[0]!.err as { stack: string }).stack).toContain('    at ');
+  });
+});
+
+describe('EventLog: one failure, one line', () => {
+  it('logs a crash wrapping an already logged crash (a start failure going up the tree) at debug', () => {
+    const { events, lines } = setup('debug');
+    const root = synErr('SYN_ERR_PYTHON_NOT_FOUND', 'no interpreter');
+    const child = synErr('SYN_ERR_START_FAILED', 'Actor <1.3> failed to start', {}, root);
+    emit(events, 'actor.crashed', { actor: '<1.3>', reason: 'x', error: root });
+    emit(events, 'actor.crashed', { actor: '<1.2>', reason: 'y', error: synErr('SYN_ERR_START_FAILED', 'Supervisor s: child failed to start', {}, child) });
+    emit(events, 'actor.crashed', { actor: '<1.9>', reason: 'z', error: synErr('SYN_ERR_AGENT_CRASHED', 'unrelated') });
+    expect(lines().map((l) => [l.actor, l.level])).toEqual([
+      ['<1.3>', 40],
+      ['<1.2>', 20],
+      ['<1.9>', 40],
+    ]);
+  });
+
+  it('adds the context fields of the option, the event\'s own fields winning', () => {
+    let raw = '';
+    const sink = new Writable({ write: (chunk: Buffer, _e, cb) => ((raw += chunk.toString()), cb()) });
+    const events = new SynapseEventEmitter();
+    const eventLog = new EventLog(events, createLogger({ level: 'debug', destination: sink as never }), {
+      context: (name) => (name.startsWith('supervisor.') ? { agent: 'bot', supervisor: 'ignored' } : undefined),
+    });
+    emit(events, 'supervisor.escalated', SAMPLES['supervisor.escalated']);
+    emit(events, 'actor.spawned', SAMPLES['actor.spawned']);
+    const [sup, actor] = raw.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(sup).toMatchObject({ event: 'supervisor.escalated', agent: 'bot', supervisor: 's', reason: 'shutdown' });
+    expect(actor).not.toHaveProperty('agent');
+    eventLog.close();
+    expect(() => new EventLog(events, createLogger({ level: 'silent' }), { context: 'agent' as never })).toThrow(/eventLog.context/);
   });
 });

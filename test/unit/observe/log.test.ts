@@ -58,11 +58,11 @@ describe('createLogger (created)', () => {
   it('redacts child bindings (childLogger and raw .child)', () => {
     const out = capture();
     const log = createLogger({ destination: out.stream });
-    childLogger(log, { agent: 'bot', worker: 0, pid: 42, conversationId: undefined, env: { KEY: SECRET } }).info('a');
+    childLogger(log, { agent: 'bot', worker: 0, pythonPid: 42, conversationId: undefined, env: { KEY: SECRET } }).info('a');
     log.child({ cfg: { token: SECRET } }).info('b');
     expect(out.raw()).not.toContain(SECRET);
     const [a, b] = out.lines();
-    expect(a).toMatchObject({ agent: 'bot', worker: 0, pid: 42, msg: 'a' });
+    expect(a).toMatchObject({ agent: 'bot', worker: 0, pythonPid: 42, pid: process.pid, msg: 'a' });
     expect(a).not.toHaveProperty('conversationId');
     expect(b).toMatchObject({ cfg: { token: '[Redacted]' } });
   });

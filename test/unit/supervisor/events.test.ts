@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 describe('supervision events', () => {
-  it('are emitted on runtime.events (and the inspect stream) and logged through the supervisor logger', async () => {
+  it('are emitted on runtime.events (and the inspect stream) and logged once each, at the documented level', async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -19,7 +19,7 @@ describe('supervision events', () => {
         done();
       },
     });
-    rig = new Rig(pino({ level: 'info' }, sink));
+    rig = new Rig(pino({ level: 'debug' }, sink)); // the runtime owns its emitter: it logs its events with an EventLog
     const inspected: string[] = [];
     rig.runtime.events.on('inspect', (e) => {
       if (e.type.startsWith('supervisor.')) inspected.push(e.type);
@@ -35,13 +35,18 @@ describe('supervision events', () => {
     expect(types).toEqual(['supervisor.child_started', 'supervisor.child_exited', 'supervisor.restart_scheduled', 'supervisor.child_started', 'supervisor.restarted']);
     expect(inspected).toEqual(types);
     expect(rig.events.every((e) => e.supervisor === 'root')).toBe(true);
-    const logged = lines.filter((l) => typeof l.event === 'string').map((l) => [l.event, l.level]);
+    const logged = lines.filter((l) => typeof l.event === 'string' && l.event.startsWith('supervisor.')).map((l) => [l.event, l.level]);
     expect(logged).toEqual([
-      ['supervisor.child_started', 30],
-      ['supervisor.child_exited', 40], // abnormal exits at warn
-      ['supervisor.restart_scheduled', 30],
-      ['supervisor.child_started', 30],
-      ['supervisor.restarted', 30],
+      ['supervisor.child_started', 20], // debug
+      ['supervisor.child_exited', 30], // abnormal: info (the crash itself is actor.crashed, at warn)
+      ['supervisor.restart_scheduled', 40], // warn
+      ['supervisor.child_started', 20],
+      ['supervisor.restarted', 30], // info
+    ]);
+    // The crash: one line, the event's, at warn (no second "actor crashed" line from the kernel).
+    expect(lines.filter((l) => (l.level as number) >= 40 || /crash/.test(String(l.msg))).map((l) => [l.msg, l.level])).toEqual([
+      ['actor.crashed', 40],
+      ['supervisor.restart_scheduled', 40],
     ]);
   });
 });
