@@ -28,6 +28,7 @@ __all__ = [
     'LineSplitter',
     'claim_stdout',
     'read_chunk',
+    'decode_json',
     'decode_line',
     'encode_frame',
 ]
@@ -140,6 +141,16 @@ def decode_line(line: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProtocolError(f'frame is not a JSON object (starts {line[:80]!r})')
     return value
+
+
+def decode_json(data: bytes) -> Any:
+    """Decodes UTF-8 JSON text with the frame decoder's rules (``NaN``/``Infinity`` rejected).
+
+    Raises:
+        UnicodeDecodeError: invalid UTF-8.
+        ValueError: invalid JSON.
+    """
+    return _DECODER.decode(data.decode('utf-8'))
 
 
 def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> bytes:

@@ -5,7 +5,8 @@ env ``SYNAPSE_CONTROL_FDS``; see ``_control``):
 
 * **loop** — reads stdin itself (``loop.add_reader`` on the non-blocking fd: one wake-up per
   read, no thread hand-off), splits and validates frames with the same size-before-buffering
-  splitter, and handles them: ``init`` (load agents → ``ready``), ``run`` tasks, ``cancel``,
+  splitter, and handles them: ``init`` (load agents → ``ready``), ``run`` tasks (a history sent
+  ahead in ``history_chunk`` frames is reassembled first: ``_history``), ``cancel``,
   ``tool_result``, ``shutdown``; a ``ping`` that arrives on stdin is answered inline. A ticker
   stamps the time every :data:`TICK_S` for the ``pong``'s ``loopLagMs``. A protocol violation
   writes ``error {id: null, kind: "protocol"}`` and exits 3. On stdin EOF it cancels everything
@@ -42,6 +43,7 @@ from pydantic_ai.toolsets import AbstractToolset
 from ._agents import LoadedAgent, load_agents
 from ._control import ControlChannel
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSplitter, decode_line, read_chunk
+from ._history import CANCELLED, HistoryAssembler
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
 from ._runner import execute_run
@@ -50,6 +52,7 @@ from ._tools import ToolBridge
 from .exceptions import (
     BridgeError,
     FrameTooLargeError,
+    HistoryTooLargeError,
     OverloadedError,
     ProtocolError,
     UnknownAgentError,
@@ -100,6 +103,7 @@ class Runtime:
         self._tools: ToolBridge | None = None
         self._toolsets: list[AbstractToolset[Any]] = []
         self._runs: dict[str, asyncio.Task[None]] = {}
+        self._histories = HistoryAssembler()  # chunked histories of runs still to come (_history)
         self._free_slots = 0
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._max_accepted = 0
@@ -181,8 +185,11 @@ class Runtime:
             self._on_init(frame)
         elif t == 'run':
             self._on_run(frame)
+        elif t == 'history_chunk':
+            self._on_history_chunk(frame)
         elif t == 'cancel':
-            self._cancel_run(frame['id'])  # unknown or finished ids are ignored (protocol.md)
+            if not self._histories.cancel(frame['id']):  # a history still arriving is discarded
+                self._cancel_run(frame['id'])  # unknown or finished ids are ignored (protocol.md)
         elif t == 'tool_result':
             if self._tools is not None:
                 self._tools.resolve(frame)
@@ -205,12 +212,28 @@ class Runtime:
         concurrency = int(frame['concurrency'])
         self._free_slots = concurrency
         self._max_accepted = concurrency + max(concurrency, 64)
+        if 'maxHistoryBytes' in frame:
+            self._histories.max_bytes = int(frame['maxHistoryBytes'])
+        self._histories.max_pending = self._max_accepted
         self.send({'t': 'ready', 'agents': list(self._agents)})
+
+    def _on_history_chunk(self, frame: dict[str, Any]) -> None:
+        run_id = frame['id']
+        if run_id in self._runs:
+            self._violation(ProtocolError(f'history_chunk for run {run_id!r}, which is already in flight'))
+        if self._closing:
+            return  # shutting down: its run will be answered cancelled, its history is not needed
+        try:
+            self._histories.add(run_id, frame['data'])
+        except ProtocolError as exc:
+            self._violation(exc)
 
     def _on_run(self, frame: dict[str, Any]) -> None:
         run_id = frame['id']
         if run_id in self._runs:
             self._violation(ProtocolError(f'run id {run_id!r} is already in flight'))
+        if 'historyChunks' in frame and not self._take_history(frame):
+            return
         loaded = self._agents.get(frame['agent'])
         if loaded is None:
             self._send_terminal(error_frame(UnknownAgentError(f'no agent named {frame["agent"]!r} in this process'), run_id))
@@ -226,6 +249,26 @@ class Runtime:
             # _cancel_run.
             assert self._loop is not None
             self._runs[run_id] = self._loop.create_task(self._run_task(frame, loaded))
+
+    def _take_history(self, frame: dict[str, Any]) -> bool:
+        """Puts the reassembled chunked history into ``frame``; False (the run answered) if it
+        was cancelled while arriving or is too large. A bad reassembly is a violation (exit 3)."""
+        run_id = frame['id']
+        if self._closing:
+            return True  # the partial histories are gone (shutdown); _on_run answers it cancelled
+        try:
+            history = self._histories.take(run_id, int(frame['historyChunks']))
+        except HistoryTooLargeError as exc:
+            self._send_terminal(error_frame(exc, run_id))
+            return False
+        except ProtocolError as exc:
+            self._violation(exc)
+        if history == CANCELLED:
+            exc2 = asyncio.CancelledError('run cancelled while its history arrived')
+            self._send_terminal(error_frame(exc2, run_id, kind='cancelled', retryable=False, message='run cancelled'))
+            return False
+        frame['history'] = history
+        return True
 
     def _cancel_run(self, run_id: str) -> None:
         task = self._runs.get(run_id)
@@ -328,6 +371,7 @@ class Runtime:
         if self._closing:
             return
         self._closing = True
+        self._histories.clear()
         tasks = list(self._runs.values())
         for run_id in list(self._runs):
             self._cancel_run(run_id)
@@ -408,7 +452,7 @@ class Runtime:
                 raise ProtocolError('a second init frame')
             self._init_seen = True
             self._splitter.max_frame_bytes = int(frame['maxFrameBytes'])
-        elif t in ('run', 'cancel', 'tool_result') and not self._init_seen:
+        elif t in ('run', 'history_chunk', 'cancel', 'tool_result') and not self._init_seen:
             raise ProtocolError(f'{t!r} frame before init')
         return frame
 

@@ -25,6 +25,7 @@ __all__ = [
     'BridgeRuntimeError',
     'ErrorKind',
     'FrameTooLargeError',
+    'HistoryTooLargeError',
     'InvalidInitError',
     'OverloadedError',
     'ProtocolError',
@@ -97,6 +98,11 @@ class OverloadedError(BridgeRuntimeError):
     """A ``run`` arrived while the process already held its maximum of running + waiting runs."""
 
     retryable = True
+
+
+class HistoryTooLargeError(BridgeRuntimeError):
+    """A run's chunked history passed ``init.maxHistoryBytes`` (see ``_history``). Node checks the
+    same limit before it sends, so this answers a peer that did not."""
 
 
 class ToolError(BridgeRuntimeError):

@@ -26,7 +26,7 @@ def _cases(kind: str) -> list[Any]:
 
 
 def test_vectors_cover_every_frame_type_of_protocol_v1() -> None:
-    node = {'init', 'run', 'cancel', 'tool_result', 'ping', 'shutdown'}
+    node = {'init', 'run', 'history_chunk', 'cancel', 'tool_result', 'ping', 'shutdown'}
     python = {'hello', 'ready', 'event', 'result', 'error', 'tool_call', 'pong', 'log', 'bye'}
     frames = VECTORS['frames']
     assert set(frames) == node | python

@@ -47,6 +47,7 @@ export const AGENT_DEFAULTS = Object.freeze({
     heartbeatTimeoutMs: 5_000,
     shutdownTimeoutMs: 5_000,
     maxFrameBytes: 8 * 1024 * 1024,
+    maxHistoryBytes: 256 * 1024 * 1024,
   }),
 });
 
@@ -95,7 +96,13 @@ export interface SpawnAgentOptions {
     heartbeatIntervalMs?: number;
     heartbeatTimeoutMs?: number;
     shutdownTimeoutMs?: number;
+    /** Largest frame in bytes, both directions (default 8 MiB); also bounds one turn's reply (its new messages). */
     maxFrameBytes?: number;
+    /**
+     * Largest conversation history (JSON bytes) a turn may send to Python (default 256 MiB). A history
+     * above `maxFrameBytes` travels in chunks; above this limit the turn fails with SYN_ERR_HISTORY_TOO_LARGE.
+     */
+    maxHistoryBytes?: number;
     /** Address-space cap per Python process (RLIMIT_AS); exceeding it kills the worker (SYN_ERR_MEMORY_LIMIT). */
     memoryLimitMb?: number;
   };
@@ -147,6 +154,7 @@ const schema = {
       heartbeatTimeoutMs: v.optional(v.number({ min: 1 })),
       shutdownTimeoutMs: v.optional(ms),
       maxFrameBytes: v.optional(int(1024, 1024 ** 3)),
+      maxHistoryBytes: v.optional(int(1024, Number.MAX_SAFE_INTEGER)),
       memoryLimitMb: v.optional(int(64, 1024 * 1024)),
     }),
   ),
@@ -196,6 +204,7 @@ export function resolveAgentOptions(input: unknown) {
         heartbeatTimeoutMs: py.heartbeatTimeoutMs,
         shutdownTimeoutMs: py.shutdownTimeoutMs,
         maxFrameBytes: py.maxFrameBytes,
+        maxHistoryBytes: py.maxHistoryBytes,
       }),
       executable: py.executable,
       cwd: py.cwd ?? process.cwd(),

@@ -4,9 +4,10 @@
  * Pure bookkeeping, no I/O: the owner ({@link PythonProcess}) writes the lines.
  */
 import type { Logger } from 'pino';
-import { synErr } from '../errors.ts';
+import { isSynapseError, synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
 import { encodeFrame } from '../protocol/codec.ts';
+import { encodeRunChunked } from '../protocol/history-chunks.ts';
 import type { ErrorFrame, HelloFrame, InboundFrame, LogFrame, PongFrame, ReadyFrame } from '../protocol/frames.ts';
 import type { RunRequest, RunHandlers, RunTable } from './runs.ts';
 import { validateRunRequest } from './validate.ts';
@@ -17,6 +18,10 @@ export interface Admission {
   readonly runs: RunTable;
   readonly concurrency: number;
   readonly maxFrameBytes: number;
+  /** Python announced `history_chunks`: a history too large for the run frame goes ahead in chunks. */
+  readonly historyChunks: boolean;
+  /** Cap on a chunked history's bytes (SYN_ERR_HISTORY_TOO_LARGE above it). */
+  readonly maxHistoryBytes: number;
   readonly pid: number;
   /** Why the worker cannot take a run now (draining, stopped, crashed), or undefined. */
   readonly unavailable: SynapseError | undefined;
@@ -25,11 +30,15 @@ export interface Admission {
 
 /**
  * Checks a new run against the worker and returns its encoded `run` line (validated once,
- * encoded once; the line is written as is).
+ * encoded once; the line is written as is). A run too large for one frame because of its
+ * history becomes `history_chunk` lines plus the `run` line, in one string (when the worker
+ * supports it; see `protocol/history-chunks.ts`): the common, small run pays nothing for it.
  *
  * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_NO_AGENT, the
  *   worker's unavailability error, SYN_ERR_ABORTED (signal already aborted), SYN_ERR_OVERLOADED
- *   (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes`).
+ *   (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes` not
+ *   because of its history, or a worker without `history_chunks`), SYN_ERR_HISTORY_TOO_LARGE
+ *   (history above `maxHistoryBytes`).
  */
 export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admission): string {
   const frame = validateRunRequest(request, w.agents);
@@ -39,7 +48,12 @@ export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admissio
   if (w.runs.size >= w.concurrency) {
     throw synErr('SYN_ERR_OVERLOADED', `Python worker ${w.pid} already runs ${w.concurrency} requests`, { ...w.context, concurrency: w.concurrency });
   }
-  return encodeFrame(frame, w.maxFrameBytes);
+  try {
+    return encodeFrame(frame, w.maxFrameBytes);
+  } catch (error) {
+    if (!w.historyChunks || frame.history.length === 0 || !isSynapseError(error, 'SYN_ERR_FRAME_TOO_LARGE')) throw error;
+    return encodeRunChunked(frame, w.maxFrameBytes, w.maxHistoryBytes);
+  }
 }
 
 /** The worker-level handlers {@link routeFrame} calls (run frames go to the run table). */

@@ -120,7 +120,7 @@ describe('WireChannel inbound', () => {
 describe('run dispatch', () => {
   const clock = new SimulatedClock();
   const table = (sent: OutboundFrame[] = []) => new RunTable({ clock, cancelGraceMs: 1_000, send: (f) => sent.push(f), onUnresponsive: () => {}, context: () => ({ pid: 7 }) });
-  const admission = (runs: RunTable, extra = {}) => ({ agents: ['a'], runs, concurrency: 1, maxFrameBytes: 1 << 20, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
+  const admission = (runs: RunTable, extra = {}) => ({ agents: ['a'], runs, concurrency: 1, maxFrameBytes: 1 << 20, historyChunks: false, maxHistoryBytes: 1 << 30, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
 
   it('admitRun returns the encoded run line, checked in the documented order', () => {
     const runs = table();
