@@ -21,12 +21,14 @@ export interface SupervisorClientBase {
   /** The live incarnation of child `id`, or undefined (unknown id, backoff, stopped). */
   childRef(id: string): Promise<ActorRef | undefined>;
   /**
-   * Adds and starts a child (appended to the start order).
-   * @throws SYN_ERR_INVALID_OPTION (bad spec), SYN_ERR_NAME_TAKEN (id in use),
+   * Adds and starts a child (appended to the start order). Resolves `undefined` when the
+   * child's `start` returned `'ignore'` (OTP `{ok, undefined}`; see `ChildSpec.start`).
+   * @throws SYN_ERR_INVALID_OPTION (bad spec; `significant` where the supervisor's autoShutdown
+   *   is `'never'` or in a dynamic supervisor), SYN_ERR_NAME_TAKEN (id in use),
    *   SYN_ERR_OVERLOADED (dynamic: maxChildren reached), SYN_ERR_START_FAILED (init threw or timed out),
    *   SYN_ERR_SHUTDOWN (supervisor stopping), SYN_ERR_NO_PROC (supervisor not alive).
    */
-  startChild(spec: ChildSpec): Promise<ActorRef>;
+  startChild(spec: ChildSpec): Promise<ActorRef | undefined>;
   /**
    * Stops child `id` per its `shutdown` spec and cancels any pending restart. A static
    * supervisor keeps the spec (see `restartChild`/`deleteChild`) except for temporary
@@ -42,9 +44,10 @@ export interface SupervisorClientBase {
 export interface SupervisorHandle extends SupervisorClientBase {
   /**
    * Starts a stopped child again (OTP `restart_child`); does not count toward intensity.
+   * Resolves `undefined` when its `start` returned `'ignore'` (it stays stopped).
    * @throws SYN_ERR_NO_CHILD, SYN_ERR_CHILD_RUNNING (running or in backoff), SYN_ERR_START_FAILED
    */
-  restartChild(id: string): Promise<ActorRef>;
+  restartChild(id: string): Promise<ActorRef | undefined>;
   /**
    * Forgets the spec of a stopped child (OTP `delete_child`).
    * @throws SYN_ERR_NO_CHILD, SYN_ERR_CHILD_RUNNING
@@ -69,7 +72,7 @@ function base(ref: ActorRef<SupervisorMessage, unknown>): SupervisorClientBase {
     childRef: (id) => request<ActorRef | undefined>(ref, { [SUP]: 'childRef', id }),
     async startChild(spec) {
       const resolved = resolveChildSpec(spec, 'spec');
-      return request<ActorRef>(ref, { [SUP]: 'startChild', spec: resolved });
+      return request<ActorRef | undefined>(ref, { [SUP]: 'startChild', spec: resolved });
     },
     terminateChild: (id) => request<void>(ref, { [SUP]: 'terminateChild', id }),
     stop: (reason) => ref.stop(reason ?? 'shutdown'),
@@ -87,7 +90,7 @@ function base(ref: ActorRef<SupervisorMessage, unknown>): SupervisorClientBase {
 export function supervisorClient(ref: ActorRef<SupervisorMessage, unknown>): SupervisorHandle {
   return {
     ...base(ref),
-    restartChild: (id) => request<ActorRef>(ref, { [SUP]: 'restartChild', id }),
+    restartChild: (id) => request<ActorRef | undefined>(ref, { [SUP]: 'restartChild', id }),
     deleteChild: (id) => request<void>(ref, { [SUP]: 'deleteChild', id }),
   };
 }

@@ -14,8 +14,8 @@ import { awaitStarted, shutdownChild } from './lifecycle.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { ChildCounts, ChildInfo, Reply, SupervisorMessage } from './messages.ts';
 import { notify } from './notify.ts';
-import { countInWindow, intensityExceeded, isAbnormal, nextDelay, pruneStamps, shouldRestart } from './policy.ts';
-import type { ResolvedChildSpec, Strategy } from './spec.ts';
+import { countInWindow, intensityExceeded, isAbnormal, nextDelay, recordRestart, shouldRestart } from './policy.ts';
+import type { AutoShutdown, ResolvedChildSpec, Strategy } from './spec.ts';
 
 /** Resolved configuration of one supervisor incarnation. */
 export interface CoreConfig {
@@ -24,6 +24,8 @@ export interface CoreConfig {
   readonly intensity: number;
   readonly periodMs: number;
   readonly maxChildren: number;
+  /** OTP `auto_shutdown`: what a significant child exiting by itself does to the supervisor. */
+  readonly autoShutdown: AutoShutdown;
   readonly rand: () => number;
   /** Label in events and logs; default the actor's registered name, else its id. */
   readonly name: string | undefined;
@@ -43,9 +45,15 @@ export interface Child {
   job: Job | undefined;
 }
 
-/** A pending (backoff) restart of a group of children, restarted together in start order. */
+/**
+ * A pending restart of a group of children, restarted together in start order: after a
+ * backoff delay (a timer), or at once through a message to self when a restart attempt
+ * failed to start (OTP's `try_again_restart`), so requests and shutdown get in between.
+ */
 interface Job {
   readonly id: number;
+  /** The child whose exit (or failed start) caused the restart (OTP marks it `restarting`). */
+  readonly trigger: Child;
   readonly members: Child[];
   timer: TimerRef | undefined;
   readonly at: number;
@@ -59,8 +67,8 @@ export class SupervisorCore {
   readonly #ctx: ActorContext<SupervisorMessage>;
   readonly #cfg: CoreConfig;
   readonly label: string;
-  /** Children in start order. */
-  readonly #children: Child[] = [];
+  /** Children by id; a Map iterates in insertion order, which is the start order (O(1) lookup and removal). */
+  readonly #children = new Map<string, Child>();
   /** Every incarnation we spawned whose EXIT signal has not been handled yet (bounded by live + exiting children). */
   readonly #linked = new Map<ActorId, Child>();
   readonly #jobs = new Map<number, Job>();
@@ -83,12 +91,16 @@ export class SupervisorCore {
     return this.#cfg.maxChildren;
   }
 
+  get autoShutdown(): AutoShutdown {
+    return this.#cfg.autoShutdown;
+  }
+
   get size(): number {
-    return this.#children.length;
+    return this.#children.size;
   }
 
   find(id: string): Child | undefined {
-    return this.#children.find((c) => c.spec.id === id);
+    return this.#children.get(id);
   }
 
   /**
@@ -105,25 +117,43 @@ export class SupervisorCore {
     }
   }
 
-  /** Appends a child and starts it (attempt 0); on failure the child is not kept. */
-  async add(spec: ResolvedChildSpec): Promise<Reply<ActorRef>> {
+  /**
+   * Appends a child and starts it (attempt 0); on failure the child is not kept. A start
+   * that returns `'ignore'` replies `undefined` (OTP `{ok, undefined}`): a static supervisor
+   * keeps the spec as `stopped`, except for a temporary child; a dynamic one does not add it.
+   */
+  async add(spec: ResolvedChildSpec): Promise<Reply<ActorRef | undefined>> {
     const child: Child = { spec, ref: undefined, state: 'stopped', restarts: 0, startupFailures: 0, attempt: 0, upSince: undefined, job: undefined };
-    this.#children.push(child);
+    this.#children.set(spec.id, child);
     const reply = await this.startIncarnation(child);
-    if (!reply.ok) this.remove(child);
+    if (!reply.ok || (reply.value === undefined && !this.#keepsIgnored(child))) this.remove(child);
     return reply;
   }
 
-  /** Spawns one incarnation linked to the supervisor and waits (bounded) for its `init`. */
-  async startIncarnation(child: Child): Promise<Reply<ActorRef>> {
+  /** OTP: an ignored child's spec is kept by a static supervisor unless it is temporary. */
+  #keepsIgnored(child: Child): boolean {
+    return this.#cfg.kind === 'static' && child.spec.restart !== 'temporary';
+  }
+
+  /**
+   * Spawns one incarnation linked to the supervisor and waits (bounded) for its `init`.
+   * Replies `undefined` when the child's `start` returned `'ignore'` (nothing spawned).
+   */
+  async startIncarnation(child: Child): Promise<Reply<ActorRef | undefined>> {
     const { spec } = child;
     let ref: ActorRef;
     try {
+      const behaviour = spec.start({ attempt: child.attempt });
+      if (behaviour === 'ignore') {
+        child.state = 'stopped';
+        this.#ctx.log.debug({ child: spec.id }, 'supervisor: child start returned ignore');
+        return ok(undefined);
+      }
       const options: SpawnOptions = { linkTo: this.#ctx.self, logContext: { supervisor: this.label, child: spec.id } };
       if (spec.spawn.name !== undefined) options.name = spec.spawn.name;
       if (spec.spawn.mailbox !== undefined) options.mailbox = spec.spawn.mailbox;
       if (spec.type === 'supervisor') options.trapExit = true;
-      ref = this.#ctx.system.spawn(spec.start({ attempt: child.attempt }), options);
+      ref = this.#ctx.system.spawn(behaviour, options);
     } catch (error) {
       return fail(this.#startFailed(child, error));
     }
@@ -166,16 +196,35 @@ export class SupervisorCore {
   async #afterExit(child: Child, reason: ExitReason): Promise<void> {
     if (!shouldRestart(child.spec.restart, reason)) {
       if (child.spec.restart === 'temporary' || this.#cfg.kind === 'dynamic') this.remove(child);
+      if (child.spec.significant) this.#autoShutdown(child);
       return;
     }
     await this.#scheduleRestart(child, false);
   }
 
+  /**
+   * OTP `auto_shutdown`: a significant child exited by itself and is not restarted. With
+   * `any_significant` the supervisor shuts down; with `all_significant` once no other
+   * significant child is running or about to restart. It exits with reason `'shutdown'`
+   * (children stopped in reverse start order by `terminate`), which its parent sees as clean.
+   */
+  #autoShutdown(child: Child): void {
+    const mode = this.#cfg.autoShutdown;
+    if (mode === 'never') return;
+    if (mode === 'all_significant') {
+      for (const c of this.#children.values()) if (c !== child && c.spec.significant && (c.ref !== undefined || c.job !== undefined)) return;
+    }
+    this.#halted = true;
+    this.#ctx.log.info({ child: child.spec.id, autoShutdown: mode }, 'supervisor: significant child exited; shutting down');
+    this.#ctx.stop('shutdown');
+  }
+
   /** The children a restart of `child` affects, in start order (strategy). */
   #group(child: Child): Child[] {
     if (this.#cfg.kind === 'dynamic' || this.#cfg.strategy === 'one_for_one') return [child];
-    if (this.#cfg.strategy === 'one_for_all') return [...this.#children];
-    return this.#children.slice(this.#children.indexOf(child));
+    const all = [...this.#children.values()];
+    if (this.#cfg.strategy === 'one_for_all') return all;
+    return all.slice(all.indexOf(child));
   }
 
   /** Stops the rest of `child`'s group (reverse start order), then restarts the group now or after backoff. */
@@ -188,19 +237,34 @@ export class SupervisorCore {
       if (!this.live) return;
     }
     for (const m of group) if (m !== child && m.spec.restart === 'temporary') this.remove(m);
-    const members = group.filter((m) => this.#children.includes(m));
+    const members = group.filter((m) => this.#children.get(m.spec.id) === m);
     const delay = child.spec.backoff === false ? 0 : nextDelay(child.attempt, child.spec.backoff, this.#cfg.rand);
     for (const m of members) m.attempt++;
     const now = this.#ctx.clock.now();
-    const job: Job = { id: ++this.#jobSeq, members, timer: undefined, at: now + delay };
+    const job: Job = { id: ++this.#jobSeq, trigger: child, members, timer: undefined, at: now + delay };
     for (const m of members) {
       m.state = 'backoff';
       m.job = job;
     }
     notify(this.#ctx, 'supervisor.restart_scheduled', { supervisor: this.label, child: child.spec.id, delayMs: delay, attempt: child.attempt, startup });
-    if (delay === 0) return this.#runJob(job);
+    // A first restart without backoff happens inside this handler (exactly OTP).
+    if (delay === 0 && !startup) return this.#runJob(job);
     this.#jobs.set(job.id, job);
-    job.timer = this.#ctx.sendAfter({ [SUP]: 'restart', job: job.id }, delay);
+    const message = { [SUP]: 'restart', job: job.id } as const;
+    if (delay > 0) {
+      job.timer = this.#ctx.sendAfter(message, delay);
+      return;
+    }
+    // A failed restart attempt is retried through the mailbox (OTP's try_again_restart): the
+    // calls and the stop queued meanwhile are handled first, so a child whose start keeps
+    // failing slowly can never wedge the supervisor in a loop inside one handler.
+    try {
+      this.#ctx.self.send(message);
+    } catch (error) {
+      // Our own mailbox is full (overflow 'reject'): retry inside this handler, as before.
+      this.#ctx.log.debug({ err: error, child: child.spec.id }, 'supervisor: retry not queued (mailbox full); retrying now');
+      return this.#runJob(job);
+    }
   }
 
   /** Backoff timer fired. */
@@ -215,7 +279,7 @@ export class SupervisorCore {
     job.timer?.cancel();
     if (job.members.length === 0) return;
     const now = this.#ctx.clock.now();
-    this.#stamps = pruneStamps([...this.#stamps, now], now, this.#cfg.periodMs);
+    this.#stamps = recordRestart(this.#stamps, now, this.#cfg); // bounded: at most intensity + 1
     if (intensityExceeded(this.#stamps, now, this.#cfg)) return this.#escalate();
     for (const m of [...job.members]) {
       if (m.job !== job) continue; // moved into a newer job meanwhile
@@ -223,13 +287,20 @@ export class SupervisorCore {
       const reply = await this.startIncarnation(m);
       if (!this.live) return;
       if (reply.ok) {
+        if (reply.value === undefined) {
+          // OTP: a restart whose start returns ignore leaves the child without a process (a
+          // dynamic supervisor forgets it); it is not retried.
+          if (this.#cfg.kind === 'dynamic' || m.spec.restart === 'temporary') this.remove(m);
+          continue;
+        }
         m.restarts++;
         notify(this.#ctx, 'supervisor.restarted', { supervisor: this.label, child: m.spec.id, actor: reply.value.id, attempt: m.attempt });
         continue;
       }
       m.startupFailures++;
       m.state = 'stopped';
-      this.#ctx.log.warn({ child: m.spec.id, err: reply.error.cause }, 'supervisor: restart failed to start');
+      // Debug: the failure is logged as the child's actor.crashed, the retry as supervisor.restart_scheduled (startup).
+      this.#ctx.log.debug({ child: m.spec.id, err: reply.error.cause }, 'supervisor: restart failed to start');
       if (isSynapseError(reply.error.cause, 'SYN_ERR_SYSTEM_STOPPED')) {
         // The runtime is shutting down (it stops actors newest first, children before us):
         // retrying can never succeed, so leave the rest of the group stopped.
@@ -276,9 +347,15 @@ export class SupervisorCore {
     notify(this.#ctx, 'supervisor.child_exited', { supervisor: this.label, child: child.spec.id, reason: formatReason(reason), abnormal: isAbnormal(reason) });
   }
 
-  /** Cancels `child`'s pending restart and stops its incarnation (per its `shutdown` spec). */
+  /**
+   * Cancels `child`'s pending restart and stops its incarnation (per its `shutdown` spec).
+   * If `child` caused a pending group restart, the whole group's restart is cancelled: the
+   * children that depend on it stay stopped (OTP: they are left `undefined`).
+   */
   async stopChild(child: Child): Promise<void> {
-    this.#detach(child);
+    const job = child.job;
+    if (job !== undefined && job.trigger === child) for (const m of [...job.members]) this.#detach(m);
+    else this.#detach(child);
     await this.stopIncarnation(child);
   }
 
@@ -290,11 +367,21 @@ export class SupervisorCore {
     if (child.ref === ref) this.#markDown(child, reason);
   }
 
-  /** Stops every child in reverse start order and cancels all pending restarts. */
+  /**
+   * Stops every child and cancels all pending restarts: a static supervisor one at a time
+   * in reverse start order; a dynamic one all at once (OTP `simple_one_for_one`, Elixir's
+   * `DynamicSupervisor`: its children are independent, so shutdown takes the slowest
+   * child's time, not the sum).
+   */
   async stopAll(): Promise<void> {
     for (const job of this.#jobs.values()) job.timer?.cancel();
     this.#jobs.clear();
-    for (const child of [...this.#children].reverse()) await this.stopChild(child);
+    const children = [...this.#children.values()].reverse();
+    if (this.#cfg.kind === 'dynamic') {
+      await Promise.all(children.map((child) => this.stopChild(child)));
+      return;
+    }
+    for (const child of children) await this.stopChild(child);
   }
 
   /** Final cleanup when the supervisor actor terminates. */
@@ -306,13 +393,12 @@ export class SupervisorCore {
   /** Forgets `child` (cancelling a pending restart); its incarnation must already be stopped. */
   remove(child: Child): void {
     this.#detach(child);
-    const i = this.#children.indexOf(child);
-    if (i >= 0) this.#children.splice(i, 1);
+    if (this.#children.get(child.spec.id) === child) this.#children.delete(child.spec.id);
   }
 
   /** `whichChildren()` snapshot, in start order. */
   which(): ChildInfo[] {
-    return this.#children.map((c) => ({
+    return [...this.#children.values()].map((c) => ({
       id: c.spec.id,
       state: c.state,
       type: c.spec.type,
@@ -325,9 +411,13 @@ export class SupervisorCore {
 
   /** `countChildren()` snapshot. */
   counts(): ChildCounts {
-    const supervisors = this.#children.filter((c) => c.spec.type === 'supervisor').length;
-    const active = this.#children.filter((c) => c.ref !== undefined).length;
-    return { specs: this.#children.length, active, supervisors, workers: this.#children.length - supervisors };
+    let supervisors = 0;
+    let active = 0;
+    for (const c of this.#children.values()) {
+      if (c.spec.type === 'supervisor') supervisors++;
+      if (c.ref !== undefined) active++;
+    }
+    return { specs: this.#children.size, active, supervisors, workers: this.#children.size - supervisors };
   }
 
   /** True while escalating/terminating: requests are refused with SYN_ERR_SHUTDOWN. */

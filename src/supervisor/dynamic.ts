@@ -12,7 +12,7 @@ import { dynamicSupervisorClient } from './client.ts';
 import type { DynamicSupervisorHandle } from './client.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { SupervisorMessage } from './messages.ts';
-import { SUPERVISOR_DEFAULTS, intensitySchema, mailboxField } from './spec.ts';
+import { SUPERVISOR_DEFAULTS, intensitySchema, invalidOption, mailboxField } from './spec.ts';
 
 /** Default bound on children of a dynamic supervisor (every collection is bounded). */
 export const DYNAMIC_SUPERVISOR_DEFAULTS = Object.freeze({ ...SUPERVISOR_DEFAULTS, maxChildren: 10_000 });
@@ -21,7 +21,7 @@ export const DYNAMIC_SUPERVISOR_DEFAULTS = Object.freeze({ ...SUPERVISOR_DEFAULT
 export interface DynamicSupervisorOptions {
   /** Max restarts within `periodMs` before escalating. Default 3. */
   intensity?: number;
-  /** Default 5000 ms. */
+  /** Sliding window of the intensity check, ms (finite, >= 1). Default 5000. */
   periodMs?: number;
   /** `startChild` beyond this many children fails with SYN_ERR_OVERLOADED. Default 10 000. */
   maxChildren?: number;
@@ -49,6 +49,7 @@ function resolve(options: DynamicSupervisorOptions | undefined) {
       intensity: r.intensity ?? d.intensity,
       periodMs: r.periodMs ?? d.periodMs,
       maxChildren: r.maxChildren ?? d.maxChildren,
+      autoShutdown: 'never' as const,
       rand: r.rand ?? Math.random,
       name: r.name,
     },
@@ -65,6 +66,10 @@ const handleRequest: RequestHandler = async (core, request) => {
       const { id } = request.spec;
       if (core.find(id) !== undefined) {
         return fail(synErr('SYN_ERR_NAME_TAKEN', `Dynamic supervisor ${core.label} already has a child "${id}"`, { supervisor: core.label, child: id }));
+      }
+      if (request.spec.significant) {
+        // OTP rejects auto_shutdown for simple_one_for_one (significant_simple), so nothing here can be significant.
+        return fail(invalidOption('spec.significant', 'false (a dynamic supervisor has no autoShutdown)', true));
       }
       if (core.size >= core.maxChildren) {
         return fail(synErr('SYN_ERR_OVERLOADED', `Dynamic supervisor ${core.label} is at maxChildren (${core.maxChildren})`, { supervisor: core.label, maxChildren: core.maxChildren }));

@@ -84,6 +84,20 @@ export function pruneStamps(stamps: readonly number[], now: number, periodMs: nu
 }
 
 /**
+ * Records a restart at `now` (stamps in clock order, oldest first) and returns the stamps
+ * that can still decide {@link intensityExceeded}: those inside the window, and of those at
+ * most the newest `intensity + 1` (more can never change "more than `intensity`"). So the
+ * list is bounded by `intensity + 1` whatever `periodMs` is.
+ * @example
+ * ```ts
+ * recordRestart([0, 10, 20], 30, { intensity: 1, periodMs: 5000 }) // [20, 30]
+ * ```
+ */
+export function recordRestart(stamps: readonly number[], now: number, limit: IntensityLimit): number[] {
+  return pruneStamps([...stamps, now], now, limit.periodMs).slice(-(limit.intensity + 1));
+}
+
+/**
  * True for a crash: anything but `'normal'`, `'shutdown'` or `{ shutdown: _ }` (OTP).
  * `'kill'` and `'killed'` are abnormal.
  */

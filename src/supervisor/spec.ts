@@ -3,12 +3,26 @@
  * resolver per shape (unknown keys and bad types → SYN_ERR_INVALID_OPTION naming the option).
  */
 import type { Behaviour, MailboxOptions } from '../actor/types.ts';
+import type { SynapseError } from '../errors.ts';
 import { resolveOptions, stripUndefined, v, invalid } from '../options.ts';
 import type { Field } from '../options.ts';
 import type { RestartType } from './policy.ts';
 
 /** Supervision strategies (OTP). */
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+
+/**
+ * OTP `auto_shutdown` (OTP 24+): what happens when a *significant* child exits by itself and
+ * is not restarted (a transient one exiting normally, a temporary one exiting at all):
+ * - `'never'` (default): nothing; significant children are not allowed;
+ * - `'any_significant'`: the supervisor shuts down (reason `'shutdown'`);
+ * - `'all_significant'`: it shuts down once no significant child is left running or restarting.
+ * Exits the supervisor causes itself (terminateChild, a group restart, its own shutdown) never count.
+ */
+export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
+
+/** What a child's `start` may return instead of a behaviour: start nothing (OTP's `ignore`). */
+export const IGNORE = 'ignore' as const;
 
 /** How a child is stopped: ms to wait after `stop('shutdown')` before `kill()`, kill at once, or wait forever. */
 export type ShutdownSpec = number | 'brutal_kill' | 'infinity';
@@ -44,10 +58,22 @@ export interface StartInfo {
 export interface ChildSpec {
   /** Unique within its supervisor. */
   id: string;
-  /** Builds a fresh behaviour for each start (never reuse state across incarnations). */
-  start: (info: StartInfo) => AnyBehaviour;
+  /**
+   * Builds a fresh behaviour for each start (never reuse state across incarnations), or
+   * returns `'ignore'` ({@link IGNORE}) to start nothing, as an OTP start function returning
+   * `ignore`: `startChild` resolves `undefined`, a static supervisor keeps the spec as
+   * `stopped` (restartable with `restartChild`) unless the child is temporary, a dynamic
+   * supervisor does not add it.
+   */
+  start: (info: StartInfo) => AnyBehaviour | typeof IGNORE;
   /** Default `'permanent'`. */
   restart?: RestartType;
+  /**
+   * OTP significant child: its own exit (when not restarted) may shut the supervisor down
+   * per the supervisor's `autoShutdown`. Default false. Only for `transient` / `temporary`
+   * children of a static supervisor whose `autoShutdown` is not `'never'`.
+   */
+  significant?: boolean;
   /** Default 5000 for workers, `'infinity'` for supervisors. */
   shutdown?: ShutdownSpec;
   /** Default `'worker'`. */
@@ -63,8 +89,9 @@ export interface ChildSpec {
 /** A child spec with every default applied. */
 export interface ResolvedChildSpec {
   readonly id: string;
-  readonly start: (info: StartInfo) => AnyBehaviour;
+  readonly start: (info: StartInfo) => AnyBehaviour | typeof IGNORE;
   readonly restart: RestartType;
+  readonly significant: boolean;
   readonly shutdown: ShutdownSpec;
   readonly type: 'worker' | 'supervisor';
   readonly backoff: Readonly<BackoffSpec> | false;
@@ -78,6 +105,7 @@ export const DEFAULT_BACKOFF: Readonly<BackoffSpec> = Object.freeze({ minMs: 100
 /** Child spec defaults (`shutdown` is `'infinity'` instead for `type: 'supervisor'`). */
 export const CHILD_DEFAULTS = Object.freeze({
   restart: 'permanent' as RestartType,
+  significant: false,
   shutdown: 5000 as ShutdownSpec,
   type: 'worker' as 'worker' | 'supervisor',
   startTimeoutMs: 30_000,
@@ -87,7 +115,7 @@ export const CHILD_DEFAULTS = Object.freeze({
  * Supervisor intensity defaults: 3 restarts per 5000 ms. OTP's 1 per 5 s is harsh once
  * restarts are spread by backoff; 3 lets a child survive a short burst of crashes.
  */
-export const SUPERVISOR_DEFAULTS = Object.freeze({ strategy: 'one_for_one' as Strategy, intensity: 3, periodMs: 5000 });
+export const SUPERVISOR_DEFAULTS = Object.freeze({ strategy: 'one_for_one' as Strategy, intensity: 3, periodMs: 5000, autoShutdown: 'never' as AutoShutdown });
 
 const ms = v.number({ min: 0 });
 /** Longest delay a timer can hold (Node's setTimeout limit, ~24.8 days). */
@@ -117,6 +145,7 @@ const childSchema = {
   id: v.string({ min: 1, max: 200 }),
   start: v.func<ChildSpec['start']>(),
   restart: v.optional(v.oneOf(['permanent', 'transient', 'temporary'] as const)),
+  significant: v.optional(v.boolean()),
   shutdown: v.optional(shutdownField),
   type: v.optional(v.oneOf(['worker', 'supervisor'] as const)),
   backoff: v.optional(backoffField),
@@ -133,13 +162,18 @@ export function resolveChildSpec(input: unknown, path = 'childSpec'): ResolvedCh
   if (r.id === undefined) invalid(`${path}.id`, 'a non-empty string', undefined);
   if (r.start === undefined) invalid(`${path}.start`, 'a function', undefined);
   const type = r.type ?? CHILD_DEFAULTS.type;
+  const restart = r.restart ?? CHILD_DEFAULTS.restart;
+  const significant = r.significant ?? CHILD_DEFAULTS.significant;
+  // OTP rejects this combination (bad_combination): a permanent child never exits for good.
+  if (significant && restart === 'permanent') invalid(`${path}.significant`, 'false for a permanent child (only transient or temporary children can be significant)', significant);
   const spawn: { name?: string; mailbox?: MailboxOptions } = {};
   if (r.spawn?.name !== undefined) spawn.name = r.spawn.name;
   if (r.spawn?.mailbox !== undefined) spawn.mailbox = stripUndefined(r.spawn.mailbox);
   return Object.freeze({
     id: r.id,
     start: r.start,
-    restart: r.restart ?? CHILD_DEFAULTS.restart,
+    restart,
+    significant,
     shutdown: r.shutdown ?? (type === 'supervisor' ? 'infinity' : CHILD_DEFAULTS.shutdown),
     type,
     backoff: r.backoff === undefined ? DEFAULT_BACKOFF : r.backoff === false ? false : Object.freeze(r.backoff),
@@ -148,10 +182,20 @@ export function resolveChildSpec(input: unknown, path = 'childSpec'): ResolvedCh
   });
 }
 
+/** The SYN_ERR_INVALID_OPTION that `invalid` throws, as a value: a supervisor replies with errors, never throws. */
+export function invalidOption(path: string, expected: string, value: unknown): SynapseError {
+  try {
+    return invalid(path, expected, value);
+  } catch (error) {
+    return error as SynapseError;
+  }
+}
+
 /** Intensity options shared by both supervisor kinds. */
 export const intensitySchema = {
   intensity: v.optional(v.number({ min: 0, integer: true })),
-  periodMs: v.optional(v.number({ min: 1 })),
+  // Finite: an infinite window would make every restart count forever (and keep every stamp).
+  periodMs: v.optional(v.number({ min: 1, max: Number.MAX_SAFE_INTEGER })),
   name: v.optional(v.string({ min: 1, max: 200 })),
   rand: v.optional(v.func<() => number>()),
 };

@@ -5,15 +5,15 @@
  */
 import type { ActorRef, ActorSystemLike, Behaviour, MailboxOptions } from '../actor/types.ts';
 import { synErr } from '../errors.ts';
-import { resolveOptions, stripUndefined, v } from '../options.ts';
+import { invalid, resolveOptions, stripUndefined, v } from '../options.ts';
 import { commonRequest, noChild, supervisorBehaviour } from './behaviour.ts';
 import type { RequestHandler } from './behaviour.ts';
 import { supervisorClient } from './client.ts';
 import type { SupervisorHandle } from './client.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { SupervisorMessage } from './messages.ts';
-import { SUPERVISOR_DEFAULTS, childrenField, intensitySchema, mailboxField } from './spec.ts';
-import type { ChildSpec, Strategy } from './spec.ts';
+import { SUPERVISOR_DEFAULTS, childrenField, intensitySchema, invalidOption, mailboxField } from './spec.ts';
+import type { AutoShutdown, ChildSpec, ResolvedChildSpec, Strategy } from './spec.ts';
 
 /** Options of {@link supervisor} / {@link startSupervisor}. */
 export interface SupervisorOptions {
@@ -21,8 +21,13 @@ export interface SupervisorOptions {
   strategy?: Strategy;
   /** Max restarts within `periodMs` before escalating. Default 3 (see {@link SUPERVISOR_DEFAULTS}). */
   intensity?: number;
-  /** Sliding window of the intensity check, ms. Default 5000. */
+  /** Sliding window of the intensity check, ms (finite, >= 1). Default 5000. */
   periodMs?: number;
+  /**
+   * OTP `auto_shutdown`: shut this supervisor down when significant children exit by
+   * themselves (see {@link AutoShutdown}). Default `'never'`, which rejects significant children.
+   */
+  autoShutdown?: AutoShutdown;
   /** Started in order at init; stopped in reverse order. Default []. */
   children?: ChildSpec[];
   /** Registered name of the supervisor actor ({@link startSupervisor} only; also its label in events). */
@@ -36,12 +41,19 @@ export interface SupervisorOptions {
 const schema = {
   ...intensitySchema,
   strategy: v.optional(v.oneOf(['one_for_one', 'one_for_all', 'rest_for_one'] as const)),
+  autoShutdown: v.optional(v.oneOf(['never', 'any_significant', 'all_significant'] as const)),
   children: v.optional(childrenField),
   mailbox: v.optional(mailboxField),
 };
 
 function resolve(options: SupervisorOptions | undefined) {
   const r = resolveOptions('supervisor', options, schema);
+  const autoShutdown = r.autoShutdown ?? SUPERVISOR_DEFAULTS.autoShutdown;
+  const children = r.children ?? [];
+  children.forEach((spec, i) => {
+    const bad = significantMisuse(spec, autoShutdown);
+    if (bad !== undefined) invalid(`supervisor.children[${i}].significant`, bad, true);
+  });
   return {
     config: {
       kind: 'static' as const,
@@ -49,24 +61,34 @@ function resolve(options: SupervisorOptions | undefined) {
       intensity: r.intensity ?? SUPERVISOR_DEFAULTS.intensity,
       periodMs: r.periodMs ?? SUPERVISOR_DEFAULTS.periodMs,
       maxChildren: Infinity,
+      autoShutdown,
       rand: r.rand ?? Math.random,
       name: r.name,
     },
-    children: r.children ?? [],
+    children,
     name: r.name,
     mailbox: r.mailbox === undefined ? undefined : stripUndefined(r.mailbox),
   };
+}
+
+/** Why `spec` may not be significant here (OTP `bad_combination`), or undefined when it may. */
+function significantMisuse(spec: ResolvedChildSpec, autoShutdown: AutoShutdown): string | undefined {
+  if (!spec.significant || autoShutdown !== 'never') return undefined;
+  return `false while the supervisor's autoShutdown is "never" (set autoShutdown to "any_significant" or "all_significant")`;
 }
 
 const handleRequest: RequestHandler = async (core, request) => {
   const common = commonRequest(core, request);
   if (common !== undefined) return common;
   switch (request[SUP]) {
-    case 'startChild':
+    case 'startChild': {
       if (core.find(request.spec.id) !== undefined) {
         return fail(synErr('SYN_ERR_NAME_TAKEN', `Supervisor ${core.label} already has a child "${request.spec.id}"`, { supervisor: core.label, child: request.spec.id }));
       }
+      const bad = significantMisuse(request.spec, core.autoShutdown);
+      if (bad !== undefined) return fail(invalidOption('spec.significant', bad, true));
       return core.add(request.spec);
+    }
     case 'terminateChild': {
       const child = core.find(request.id);
       if (child === undefined) return noChild(core, request.id);

@@ -28,6 +28,12 @@ export interface WorkerScript {
   hangInit?: boolean;
   /** terminate never completes while true (shutdown timeout tests). */
   hangTerminate?: boolean;
+  /** init first waits this many ms on the simulated clock (a slow start, e.g. a failing one). */
+  initMs?: number;
+  /** terminate waits this many ms on the simulated clock (a slow graceful stop). */
+  terminateMs?: number;
+  /** The start function returns 'ignore' while true (see {@link Rig.ignorable}). */
+  ignore?: boolean;
 }
 
 export type WorkerMsg = 'crash' | 'normal' | 'shutdown' | 'ping';
@@ -59,8 +65,9 @@ export class Rig {
       const script = this.script(id);
       const journal = this.journal;
       return {
-        async init() {
+        async init(ctx) {
           journal.push(`start:${id}:${info.attempt}`);
+          if (script.initMs !== undefined) await new Promise<void>((resolve) => ctx.clock.setTimeout(resolve, script.initMs!));
           if (script.failInit) {
             journal.push(`init-failed:${id}`);
             throw new Error(`init of ${id} failed`);
@@ -72,11 +79,24 @@ export class Rig {
           if (msg === 'normal' || msg === 'shutdown') ctx.stop(msg);
           return 'pong';
         },
-        async terminate() {
+        async terminate(_reason, ctx) {
           journal.push(`stop:${id}`);
+          if (script.terminateMs !== undefined) await new Promise<void>((resolve) => ctx.clock.setTimeout(resolve, script.terminateMs!));
           if (script.hangTerminate) await new Promise<never>(() => {});
         },
       };
+    };
+  }
+
+  /** Like {@link worker}, but the start returns 'ignore' (journal `ignore:<id>`) while `script(id).ignore` is set. */
+  ignorable(id: string): (info: StartInfo) => Behaviour<WorkerMsg, string> | 'ignore' {
+    const start = this.worker(id);
+    return (info) => {
+      if (this.script(id).ignore) {
+        this.journal.push(`ignore:${id}`);
+        return 'ignore';
+      }
+      return start(info);
     };
   }
 
