@@ -50,6 +50,7 @@ def main() -> NoReturn:
         from ._control import control_fds_from_env
         from ._logging import install_log_forwarding
         from ._runtime import Runtime, hard_exit
+        from ._schema import FEATURES
 
         pydantic_ai_version = version('pydantic-ai-slim')
     except BaseException as exc:
@@ -62,11 +63,22 @@ def main() -> NoReturn:
         'pid': os.getpid(),
         'python': platform.python_version(),
         'pydanticAi': pydantic_ai_version,
+        # Node checks it against its own package version (SYN_ERR_BRIDGE_VERSION). Read at this
+        # point, from the package, so it is the version of the code that is actually running.
+        'bridge': _bridge_version(),
+        'features': list(FEATURES),
     })
     install_log_forwarding(writer.write)
     code = _run_loop(Runtime(writer, control=control_fds_from_env()).serve())
     watchdog.close()
     hard_exit(code)
+
+
+def _bridge_version() -> str:
+    """``synapse_bridge.__version__`` (kept equal to pyproject's and the Node package's version)."""
+    import synapse_bridge
+
+    return synapse_bridge.__version__
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:

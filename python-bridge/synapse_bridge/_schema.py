@@ -15,9 +15,11 @@ from typing import Any
 
 from .exceptions import ProtocolError
 
-__all__ = ['ERROR_KINDS', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
+__all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
+FEATURES = ('history_chunks',)
+"""Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS = frozenset(
     {'agent', 'cancelled', 'timeout', 'startup', 'protocol', 'usage_limit', 'unexpected_model_behavior', 'tool'}
 )
@@ -115,6 +117,7 @@ def _check_init(o: Obj, t: str) -> None:
     _get(o, t, 'maxFrameBytes', *_POS)
     _opt(o, t, 'cwd', *_STR)
     _opt(o, t, 'memoryLimitMb', *_INT)
+    _opt(o, t, 'maxHistoryBytes', *_POS)
     _opt(o, t, 'v', *_VERSION)
 
 
@@ -133,6 +136,7 @@ def _check_run(o: Obj, t: str) -> None:
         and ((tm := o['timeoutMs']) is None or _is_num(tm))
         and type(get('conversationId', '')) is str
         and type(get('turnId', '')) is str
+        and 'historyChunks' not in o
     ):
         return
     _check_run_precisely(o, t)
@@ -146,6 +150,15 @@ def _check_run_precisely(o: Obj, t: str) -> None:
     _get(o, t, 'stream', *_BOOL)
     _opt(o, t, 'conversationId', *_STR)
     _opt(o, t, 'turnId', *_STR)
+    if 'historyChunks' in o:
+        _opt(o, t, 'historyChunks', *_POS)
+        if o['history']:
+            raise _bad(t, 'history', 'an empty array when historyChunks is present', o['history'])
+
+
+def _check_history_chunk(o: Obj, t: str) -> None:
+    _get(o, t, 'id', *_STR)
+    _get(o, t, 'data', *_STR)
 
 
 def _check_tool_result(o: Obj, t: str) -> None:
@@ -158,6 +171,7 @@ def _check_tool_result(o: Obj, t: str) -> None:
 _FROM_NODE: dict[str, Callable[[Obj, str], None]] = {
     'init': _check_init,
     'run': _check_run,
+    'history_chunk': _check_history_chunk,
     'cancel': lambda o, t: _get(o, t, 'id', *_STR),
     'tool_result': _check_tool_result,
     'ping': lambda o, t: _get(o, t, 'seq', *_INT),
@@ -200,6 +214,8 @@ def _check_hello(o: Obj, t: str) -> None:
     _get(o, t, 'pid', *_INT)
     _get(o, t, 'python', *_STR)
     _get(o, t, 'pydanticAi', *_STR)
+    _opt(o, t, 'bridge', *_STR)
+    _opt(o, t, 'features', 'an array of strings', lambda x: _is_list(x) and all(_is_str(f) for f in x))
 
 
 def _check_ready(o: Obj, t: str) -> None:

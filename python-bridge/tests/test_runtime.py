@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic_ai import ModelMessagesTypeAdapter
 
+import synapse_bridge
 from conftest import Bridge, run_frame
 from synapse_bridge import encode_frame
 
@@ -42,6 +43,7 @@ def test_hello_then_ready_then_result_with_messages_and_usage(spawn: Spawn) -> N
     hello = b.recv()
     assert hello['t'] == 'hello' and hello['v'] == 1 and hello['pid'] == b.pid
     assert hello['pydanticAi'] == '2.68.0' and hello['python'].startswith('3.')
+    assert hello['bridge'] == synapse_bridge.__version__  # Node checks it against its package version
     b.send({'t': 'init', 'agents': [{'name': 'support', 'ref': SUPPORT}], 'tools': [], 'concurrency': 2, 'maxFrameBytes': 1 << 20, 'cwd': str(Path(__file__).parents[2])})
     assert b.recv() == {'t': 'ready', 'agents': ['support']}
     b.send(run_frame('r1', 'support', 'where is order 42?'))

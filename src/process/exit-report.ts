@@ -4,10 +4,15 @@
  */
 import { synErr } from '../errors.ts';
 import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
+import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
 import { withDetails } from './wire-errors.ts';
 
 /** Codes that already say "start-up failed"; any other pre-ready error is wrapped in SYN_ERR_STARTUP_FAILED. */
-const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND']);
+const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND', 'SYN_ERR_BRIDGE_VERSION']);
+
+/** Python's complaint when the interpreter found has no synapse-bridge (`python -m synapse_bridge`). */
+const NO_BRIDGE = /No module named '?synapse_bridge'?/;
+const NO_BRIDGE_HINT = `: this interpreter has no synapse-bridge installed (run \`${PYTHON_SETUP_COMMAND}\`, or point SYNAPSE_PYTHON at a venv that has it; \`npx synapse doctor\` shows which interpreter is used)`;
 
 /**
  * Exit code of a worker that hit `MemoryError` under `memoryLimitMb` and recycled itself
@@ -48,7 +53,7 @@ export function exitError(facts: ExitFacts): SynapseError | undefined {
       ? synErr('SYN_ERR_MEMORY_LIMIT', `Python worker ${pid} hit its memory limit (a run failed with MemoryError under memoryLimitMb) and exited to be replaced`, { ...facts.context, ...exit, inFlight: facts.inFlight })
       : wasReady
       ? synErr('SYN_ERR_AGENT_CRASHED', `Python worker ${pid} died ${how}`, { ...facts.context, ...exit, inFlight: facts.inFlight })
-      : synErr('SYN_ERR_STARTUP_FAILED', `Python worker ${pid} exited ${how} before ready`, { ...facts.context, ...exit });
+      : synErr('SYN_ERR_STARTUP_FAILED', `Python worker ${pid} exited ${how} before ready${NO_BRIDGE.test(stderrTail) ? NO_BRIDGE_HINT : ''}`, { ...facts.context, ...exit });
   }
   if (error !== undefined && !wasReady && !STARTUP_CODES.has(error.code)) {
     error = synErr('SYN_ERR_STARTUP_FAILED', `Python worker failed during start-up: ${error.message}`, { ...error.details, causeCode: error.code }, error);

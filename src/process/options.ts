@@ -2,15 +2,15 @@
  * Options of {@link PythonProcess.start}: the resolver, the frozen defaults, and the
  * interpreter lookup.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { synErr } from '../errors.ts';
 import { invalid, resolveOptions, v } from '../options.ts';
 import type { Field } from '../options.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/codec.ts';
+import { DEFAULT_MAX_HISTORY_BYTES } from '../protocol/history-chunks.ts';
 import type { AgentSpec, ToolSpec } from '../protocol/frames.ts';
+import { findPython } from './interpreter.ts';
 import type { PidFile } from './pidfile.ts';
 
 /** Labels attached to a process's logs and errors (which agent and worker it serves). */
@@ -21,7 +21,7 @@ export interface ProcessLabel {
 
 /** Options of {@link PythonProcess.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
 export interface PythonProcessOptions {
-  /** Interpreter path. Default: env `SYNAPSE_PYTHON`, else `<package>/.venv/bin/python`. Always the real interpreter, not a shim. */
+  /** Interpreter path. Default: the first of env `SYNAPSE_PYTHON`, `$VIRTUAL_ENV`, `./.venv`, the package's `.venv` that exists (`resolvePython`, docs/install.md). Always the real interpreter, not a shim. */
   executable?: string;
   /** Working directory of the process (also sent in `init` so `file.py:attr` refs resolve against it). */
   cwd?: string;
@@ -35,6 +35,12 @@ export interface PythonProcessOptions {
   concurrency?: number;
   /** Maximum frame size in bytes, both directions. */
   maxFrameBytes?: number;
+  /**
+   * Largest history (JSON bytes) a run may carry: one above `maxFrameBytes` is sent in chunks of at
+   * most `maxFrameBytes` each, one above this limit rejects with SYN_ERR_HISTORY_TOO_LARGE. Python
+   * enforces it too (on all partial histories together).
+   */
+  maxHistoryBytes?: number;
   /** Deadline from spawn to `ready`. */
   startTimeoutMs?: number;
   /** Interval between pings once ready. */
@@ -61,6 +67,7 @@ export interface PythonProcessOptions {
 export const PYTHON_PROCESS_DEFAULTS = Object.freeze({
   concurrency: 16,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
   startTimeoutMs: 15_000,
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
@@ -94,6 +101,7 @@ const schema = {
   ),
   concurrency: v.optional(positiveInt(100_000)),
   maxFrameBytes: v.optional(positiveInt(1024 * 1024 * 1024)),
+  maxHistoryBytes: v.optional(positiveInt()),
   startTimeoutMs: v.optional(positiveInt()),
   heartbeatIntervalMs: v.optional(positiveInt()),
   heartbeatTimeoutMs: v.optional(positiveInt()),
@@ -126,6 +134,7 @@ export interface ResolvedProcessOptions {
   readonly tools: readonly ToolSpec[];
   readonly concurrency: number;
   readonly maxFrameBytes: number;
+  readonly maxHistoryBytes: number;
   readonly startTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
@@ -142,7 +151,7 @@ export interface ResolvedProcessOptions {
  * Validates and completes {@link PythonProcessOptions}.
  *
  * @throws SYN_ERR_INVALID_OPTION naming the bad option (including a `cwd` that is not an existing directory).
- * @throws SYN_ERR_PYTHON_NOT_FOUND if the interpreter does not exist or is not executable.
+ * @throws SYN_ERR_PYTHON_NOT_FOUND if no interpreter is found (details list each step tried).
  */
 export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
   const r = resolveOptions('', input, schema);
@@ -160,6 +169,7 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
     tools: (r.tools ?? []) as ToolSpec[],
     concurrency: r.concurrency ?? PYTHON_PROCESS_DEFAULTS.concurrency,
     maxFrameBytes: r.maxFrameBytes ?? PYTHON_PROCESS_DEFAULTS.maxFrameBytes,
+    maxHistoryBytes: r.maxHistoryBytes ?? PYTHON_PROCESS_DEFAULTS.maxHistoryBytes,
     startTimeoutMs: r.startTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.startTimeoutMs,
     heartbeatIntervalMs: r.heartbeatIntervalMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatIntervalMs,
     heartbeatTimeoutMs: r.heartbeatTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatTimeoutMs,
@@ -173,27 +183,4 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
   };
 }
 
-/** `<package root>/.venv/bin/python`, resolved relative to this module (src/ or dist/). */
-export function defaultPythonPath(): string {
-  return fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
-}
-
-/**
- * The interpreter to spawn: `explicit`, else env `SYNAPSE_PYTHON`, else {@link defaultPythonPath}.
- *
- * @throws SYN_ERR_PYTHON_NOT_FOUND if it does not exist or is not executable.
- */
-export function findPython(explicit?: string): string {
-  const candidate = explicit ?? (process.env.SYNAPSE_PYTHON || undefined) ?? defaultPythonPath();
-  try {
-    accessSync(candidate, constants.X_OK);
-  } catch (cause) {
-    throw synErr(
-      'SYN_ERR_PYTHON_NOT_FOUND',
-      `Python interpreter not found or not executable: ${candidate} (run \`node scripts/setup.mjs\` or set SYNAPSE_PYTHON)`,
-      { executable: candidate },
-      cause,
-    );
-  }
-  return candidate;
-}
+export { defaultPythonPath, findPython } from './interpreter.ts';
