@@ -54,7 +54,7 @@ describe('defects: the worker is replaced, callers get coded errors', () => {
     await expectWorks();
     expect(system.agentStatus('faults')).toMatchObject({ state: 'ready', pids: [next.pid] });
     expect(system.agentStatus('faults').restarts).toBeGreaterThanOrEqual(1);
-  }, 30_000);
+  });
 
   it('garbage on the protocol stream → SYN_ERR_PROTOCOL, worker replaced, next call works', async () => {
     const { pid, ready } = restartOf();
@@ -63,7 +63,7 @@ describe('defects: the worker is replaced, callers get coded errors', () => {
     expect((await ready).pid).not.toBe(pid);
     await expectPidsGone([pid]);
     await expectWorks();
-  }, 30_000);
+  });
 
   it('oversized frame → SYN_ERR_FRAME_TOO_LARGE, worker replaced, next call works', async () => {
     const { pid, ready } = restartOf();
@@ -72,7 +72,7 @@ describe('defects: the worker is replaced, callers get coded errors', () => {
     expect((await ready).pid).not.toBe(pid);
     await expectPidsGone([pid]);
     await expectWorks();
-  }, 30_000);
+  });
 });
 
 describe('interruptions: the Python task is cancelled, the worker stays', () => {
@@ -103,7 +103,7 @@ describe('interruptions: the Python task is cancelled, the worker stays', () => 
     expect(await waitForFile(marker, 10_000)).toMatch(/^cancelled \S+\n$/);
     expect(system.agentStatus('faults')).toMatchObject({ pids: [pid], inFlight: 0 });
     await expectWorks();
-  }, 30_000);
+  });
 
   it('AbortSignal on sendMessage right after dispatch: SYN_ERR_ABORTED, Python acknowledges the cancel, nothing restarts', async () => {
     const pid = system.agentStatus('faults').pids[0]!;
@@ -140,7 +140,7 @@ describe('interruptions: the Python task is cancelled, the worker stays', () => 
     );
     expect(system.agentStatus('faults').pids).toEqual([pid]);
     await expectWorks();
-  }, 30_000);
+  });
 
   it('timeoutMs → SYN_ERR_TIMEOUT and the Python task is cancelled', async () => {
     const pid = system.agentStatus('faults').pids[0]!;
@@ -150,14 +150,14 @@ describe('interruptions: the Python task is cancelled, the worker stays', () => 
     expect(await waitForFile(marker, 10_000)).toMatch(/^cancelled \S+\n$/);
     expect(system.agentStatus('faults').pids).toEqual([pid]);
     await expectWorks();
-  }, 30_000);
+  });
 
   it("print() noise in the agent does not corrupt the protocol", async () => {
     const pid = system.agentStatus('faults').pids[0]!;
     const r = await system.sendMessage('faults', { prompt: 'print_noise' });
     expect(r.output).toBe('[faults] printed noise (re: print_noise)');
     expect(system.agentStatus('faults').pids).toEqual([pid]);
-  }, 30_000);
+  });
 
   it('an agent that raises → SYN_ERR_AGENT_FAILED (a failure: no restart)', async () => {
     const pid = system.agentStatus('faults').pids[0]!;
@@ -165,7 +165,7 @@ describe('interruptions: the Python task is cancelled, the worker stays', () => 
     expect(error.code).toBe('SYN_ERR_AGENT_FAILED');
     expect(error.message).toContain('raise_error fixture');
     expect(system.agentStatus('faults').pids).toEqual([pid]);
-  }, 30_000);
+  });
 });
 
 describe('start-up failures leave nothing running', () => {
@@ -177,7 +177,7 @@ describe('start-up failures leave nothing running', () => {
     expect(system.agentIds()).not.toContain('broken');
     expect((await rejection(() => system.agentStatus('broken'))).code).toBe('SYN_ERR_NO_AGENT');
     expect(findWorkerPids().sort()).toEqual(before.sort());
-  }, 30_000);
+  });
 
   it('an agent slower to import than python.startTimeoutMs → SYN_ERR_STARTUP_TIMEOUT, process killed', async () => {
     const before = findWorkerPids();
@@ -187,7 +187,7 @@ describe('start-up failures leave nothing running', () => {
     expect(error.details.pid).toBeTypeOf('number');
     await expectPidsGone([error.details.pid as number]);
     expect(findWorkerPids().sort()).toEqual(before.sort());
-  }, 30_000);
+  });
 });
 
 describe('misuse → coded errors, nothing sent to Python', () => {

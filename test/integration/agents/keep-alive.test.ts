@@ -31,5 +31,5 @@ describe('keep-alive while requests are pending', () => {
     } finally {
       assertNoLeakedPids(child.pid!); // SIGKILLs any worker the child left behind
     }
-  }, 60_000);
+  });
 });

@@ -30,5 +30,5 @@ describe('50 concurrent turns (real Python)', () => {
     expect(results.map((r) => r.output)).toEqual(Array.from({ length: 50 }, (_, i) => `[faults] ok (re: turn n${i})`));
     await new Promise<void>((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
-  }, 30_000);
+  });
 });

@@ -32,7 +32,7 @@ describe('streamMessage', () => {
     const lastTool = items.findLastIndex((e) => e.kind === 'tool_result');
     expect(lastTool).toBeLessThan(firstDelta);
     expect(await system.history('stream-1')).toEqual(last.messages);
-  }, 30_000);
+  });
 
   it('a crash mid-stream: the deltas already sent are delivered, then the iterator throws SYN_ERR_AGENT_CRASHED', async () => {
     const pid = system.agentStatus('faults').pids[0]!;
@@ -51,7 +51,7 @@ describe('streamMessage', () => {
     expect((await ready).pid).not.toBe(pid);
     const again = await system.sendMessage('faults', { prompt: 'after crash' }, { conversationId: 'stream-crash' });
     expect(again.output).toBe('[faults] ok (re: after crash)');
-  }, 30_000);
+  });
 
   it('breaking out of the loop cancels the turn; nothing is committed; the worker stays', async () => {
     const pid = system.agentStatus('support').pids[0]!;
@@ -69,7 +69,7 @@ describe('streamMessage', () => {
     // The conversation is free again and starts from an empty history.
     const r = await system.sendMessage('support', { prompt: 'order 7 please' }, { conversationId: 'stream-break' });
     expect(r.output).toBe('[support] order 7 is processing (re: order 7 please) history=0');
-  }, 30_000);
+  });
 
   it('a stream of a failing run throws its coded error; invalid input throws from the iterator', async () => {
     const error = await rejection(
@@ -84,5 +84,5 @@ describe('streamMessage', () => {
       })(),
     );
     expect(bad.code).toBe('SYN_ERR_INVALID_ARGUMENT');
-  }, 30_000);
+  });
 });

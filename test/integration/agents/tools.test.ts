@@ -40,7 +40,7 @@ describe('TypeScript tools', () => {
     const parts = r.messages.flatMap((m) => (m as { parts: { part_kind: string; tool_name?: string; content?: unknown }[] }).parts);
     expect(parts.find((p) => p.part_kind === 'tool-call')).toMatchObject({ tool_name: 'get_weather' });
     expect(parts.find((p) => p.part_kind === 'tool-return')).toMatchObject({ tool_name: 'get_weather', content: { city: 'Lisbon', tempC: 18 } });
-  }, 30_000);
+  });
 
   it('concurrent tool calls each get their own result', async () => {
     const cities = ['Oslo', 'Rome', 'Berlin', 'Madrid', 'Vienna', 'Prague'];
@@ -49,7 +49,7 @@ describe('TypeScript tools', () => {
       const c = cities[i]!;
       expect(r.output).toBe(`[weather] {"city": "${c}", "tempC": ${c.length * 3}} (re: weather in ${c}?)`);
     });
-  }, 30_000);
+  });
 
   it('a handler that throws: the model sees the error, the caller still succeeds', async () => {
     failNext = true;
@@ -63,5 +63,5 @@ describe('TypeScript tools', () => {
     expect(system.agentStatus('weather')).toMatchObject({ pids: [pid], crashes: 0 });
     // The next call uses the tool normally again.
     expect((await system.sendMessage('weather', { prompt: 'weather in Paris?' })).output).toBe('[weather] {"city": "Paris", "tempC": 15} (re: weather in Paris?)');
-  }, 30_000);
+  });
 });

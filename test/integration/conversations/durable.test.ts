@@ -42,7 +42,7 @@ describe('durable history (Synapse.start({ history: { dir } }))', () => {
     } finally {
       await second.stopAndCheck();
     }
-  }, 60_000);
+  });
 
   it('a journal corrupt before its tail → Synapse.start rejects with SYN_ERR_STORE_CORRUPT naming the file; the file is untouched', async () => {
     const dir = join(tmp.dir, 'corrupt');
@@ -77,7 +77,7 @@ describe('durable history (Synapse.start({ history: { dir } }))', () => {
     } finally {
       await fixed.stopAndCheck();
     }
-  }, 60_000);
+  });
 
   it('a second system on a directory in use → SYN_ERR_STORE_LOCKED', async () => {
     const dir = join(tmp.dir, 'locked');
@@ -87,5 +87,5 @@ describe('durable history (Synapse.start({ history: { dir } }))', () => {
     } finally {
       await sys.stopAndCheck();
     }
-  }, 30_000);
+  });
 });

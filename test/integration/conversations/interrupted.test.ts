@@ -45,7 +45,7 @@ describe('interrupted turns commit nothing', () => {
     await ready;
     await system.sendMessage('faults', { prompt: 'again' }, { conversationId: c });
     await expectHistory(c, ['hello', 'again']);
-  }, 30_000);
+  });
 
   it('timeout while a tool hangs', async () => {
     const c = 'timeout-mid-turn';
@@ -57,7 +57,7 @@ describe('interrupted turns commit nothing', () => {
     await expectHistory(c, ['hello']);
     await system.sendMessage('faults', { prompt: 'again' }, { conversationId: c });
     await expectHistory(c, ['hello', 'again']);
-  }, 30_000);
+  });
 
   it('cancel via AbortSignal while a tool hangs; a turn queued behind it on the same conversation then runs', async () => {
     const c = 'cancel-mid-turn';
@@ -72,7 +72,7 @@ describe('interrupted turns commit nothing', () => {
     expect((await hanging).code).toBe('SYN_ERR_ABORTED');
     expect((await queued).output).toBe('turns=2'); // 'hello' + itself: the cancelled turn is not there
     await expectHistory(c, ['hello', 'queued behind']);
-  }, 30_000);
+  });
 });
 
 describe('kill -9 of the worker', () => {
@@ -87,7 +87,7 @@ describe('kill -9 of the worker', () => {
     await expectPidsGone([pid]);
     expect((await system.sendMessage('counter', { prompt: 't4' }, { conversationId: c })).output).toBe('turns=4');
     await expectHistory(c, ['t1', 't2', 't3', 't4']);
-  }, 30_000);
+  });
 
   it('between turns, without waiting for the restart: the next turn waits for the new worker', async () => {
     const c = 'kill-no-wait';
@@ -98,7 +98,7 @@ describe('kill -9 of the worker', () => {
     await exited;
     expect((await system.sendMessage('counter', { prompt: 'b' }, { conversationId: c })).output).toBe('turns=2');
     expect(workerPid('counter')).not.toBe(pid);
-  }, 30_000);
+  });
 
   it('during a turn: the caller gets SYN_ERR_AGENT_CRASHED, nothing is committed, the next turn sees only acked turns', async () => {
     const c = 'kill-during';
@@ -118,7 +118,7 @@ describe('kill -9 of the worker', () => {
     expect((await system.sendMessage('counter', { prompt: 'three' }, { conversationId: c })).output).toBe('turns=3');
     await ready;
     await expectHistory(c, ['one', 'two', 'three']);
-  }, 30_000);
+  });
 
   it('during a turn, then a retry with the same turn id runs once', async () => {
     const c = 'kill-retry';
@@ -135,5 +135,5 @@ describe('kill -9 of the worker', () => {
     expect(retry).toMatchObject({ replayed: false, output: '[faults] slow done after 0.2s (re: slow 0.2)' });
     expect((await system.sendMessage('faults', { prompt: 'slow 0.2' }, { conversationId: c, turnId: 'retry' })).replayed).toBe(true);
     await expectHistory(c, ['one', 'slow 0.2']);
-  }, 30_000);
+  });
 });

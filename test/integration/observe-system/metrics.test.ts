@@ -57,7 +57,7 @@ describe('observability of a running system', () => {
     expect(rss.some((s) => Number(s.labels.pid) === crashedPid)).toBe(false);
     expect(sampleValue(exp, 'synapse_agent_in_flight', { agent: 'support' })).toBe(0);
     expect(sampleValue(exp, 'synapse_agent_quarantined', { agent: 'faults' })).toBe(0);
-  }, 30_000);
+  });
 
   it('system.metrics() JSON agrees with the text', async () => {
     const snap = await system.metrics();
@@ -70,7 +70,7 @@ describe('observability of a running system', () => {
     const json = await get('/metrics.json');
     expect(json.status).toBe(200);
     expect(JSON.parse(json.body).agents.support.calls.total).toBe(3);
-  }, 30_000);
+  });
 
   it('/healthz: ok with every agent ready, a stopped agent leaves the report; /inspect shows the tree; unknown path → 404', async () => {
     const ok = await get('/healthz');
@@ -83,7 +83,7 @@ describe('observability of a running system', () => {
     expect(after.agents.faults).toBeUndefined();
     expect(after.status).toBe('ok');
     expect((await get('/nope')).status).toBe(404);
-  }, 30_000);
+  });
 });
 
 describe('a failed Synapse.start releases what it took', () => {
@@ -98,5 +98,5 @@ describe('a failed Synapse.start releases what it took', () => {
     } finally {
       tmp.remove();
     }
-  }, 30_000);
+  });
 });

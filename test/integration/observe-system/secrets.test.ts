@@ -56,5 +56,5 @@ describe('secrets in python.env', () => {
     expect(text).toContain('debug: key=[Redacted]'); // the stderr line
     expect(text).not.toContain(SECRET);
     expect(seen.join('\n')).not.toContain(SECRET);
-  }, 30_000);
+  });
 });

@@ -92,7 +92,7 @@ describe.skipIf(!available)('live view in headless Chromium', () => {
 
     await browser.close();
     expect(browser.livePids()).toEqual([]);
-  }, 30_000);
+  });
 });
 
 function observeUrl(system: ActorSystem): string {
