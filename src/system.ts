@@ -46,17 +46,20 @@ import { checkPrompt } from './prompt.ts';
 export interface SynapseOptions {
   /** Time source for every timer (tests pass `SimulatedClock`). Default: the real clock. */
   clock?: Clock;
-  /** A pino logger to use (wrapped with secret redaction). Default: a new pino logger at `logLevel`. */
+  /** A pino logger to use as-is, its own level included (wrapped with secret redaction). Default: a new pino logger at `logLevel`. */
   logger?: Logger;
-  /** Level of the default logger. Default `'info'`, or env `SYNAPSE_LOG_LEVEL`. */
+  /**
+   * Minimum level. For the logger Synapse creates: default env `SYNAPSE_LOG_LEVEL`, else `'info'`.
+   * For an injected `logger`: only when given (neither the env variable nor a default overrides its own level).
+   */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Extra redaction paths (e.g. `'req.headers.cookie'`). */
   redact?: string[];
   /**
    * Where chat history lives: a `HistoryStore`, or `{ dir }` for the durable journal store
-   * (fsync before ack). Default: in memory.
+   * (fsync before ack; `fsync` and `foreignLock` as in `JournalHistoryStoreOptions`). Default: in memory.
    */
-  history?: HistoryStore | { dir: string; fsync?: 'always' | 'never' };
+  history?: HistoryStore | { dir: string; fsync?: 'always' | 'never'; foreignLock?: 'refuse' | 'takeOver' };
   /** Concurrent turns on one conversation: `'queue'` (default, bounded by `maxQueue`) or `'reject'` (SYN_ERR_CONVERSATION_BUSY). */
   conversations?: { policy?: 'queue' | 'reject'; maxQueue?: number };
   /** Largest accepted prompt in UTF-8 bytes (default 1 MiB); larger → SYN_ERR_INVALID_ARGUMENT. */
@@ -114,10 +117,10 @@ const START_SCHEMA = {
   logLevel: v.optional(v.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
   redact: v.optional(v.array(v.string({ min: 1 }), { max: 1_000 })),
   history: v.optional(
-    v.either<HistoryStore, { dir: string; fsync?: 'always' | 'never' | undefined }>(
+    v.either<HistoryStore, DurableHistory>(
       v.duck<HistoryStore>(['load', 'commit', 'getTurn', 'hasTurn', 'list', 'delete', 'close'], 'a HistoryStore'),
-      v.object({ dir: v.string({ min: 1 }), fsync: v.optional(v.oneOf(['always', 'never'] as const)) }),
-      'a HistoryStore or { dir, fsync? }',
+      v.object({ dir: v.string({ min: 1 }), fsync: v.optional(v.oneOf(['always', 'never'] as const)), foreignLock: v.optional(v.oneOf(['refuse', 'takeOver'] as const)) }),
+      'a HistoryStore or { dir, fsync?, foreignLock? }',
     ),
   ),
   conversations: v.optional(v.object({ policy: v.optional(v.oneOf(['queue', 'reject'] as const)), maxQueue: v.optional(v.number({ min: 0, integer: true })) })),
@@ -210,15 +213,18 @@ export class ActorSystem {
   static async start(options: SynapseOptions = {}): Promise<ActorSystem> {
     const o = resolveOptions('', options, START_SCHEMA);
     const clock = o.clock ?? realClock;
+    // An injected logger keeps its own level unless logLevel is given; SYNAPSE_LOG_LEVEL only sets a created one's.
+    const level = o.logLevel ?? (o.logger === undefined ? ((process.env.SYNAPSE_LOG_LEVEL as 'info' | undefined) ?? 'info') : undefined);
     const log = createLogger({
       ...(o.logger === undefined ? {} : { logger: o.logger }),
-      level: o.logLevel ?? (process.env.SYNAPSE_LOG_LEVEL as 'info' | undefined) ?? 'info',
+      ...(level === undefined ? {} : { level }),
       ...(o.redact === undefined ? {} : { redact: o.redact }),
     });
     const events = new SynapseEventEmitter();
-    // Supervisors log their own events (with their actor context); the event log covers the rest.
+    let owner: ActorSystem | undefined; // set once constructed: supervisor.* lines name the agent the supervisor belongs to
+    // The only place events are logged (docs/observability.md).
     const eventLog = new EventLog(events, log, {
-      exclude: ['supervisor.child_started', 'supervisor.child_exited', 'supervisor.restart_scheduled', 'supervisor.restarted', 'supervisor.intensity_exceeded', 'supervisor.escalated'],
+      context: (name, e) => (owner !== undefined && name.startsWith('supervisor.') ? supervisorAgent(owner.#agents, e as SupervisorEventFields) : undefined),
     });
     const stateDir = o.stateDir ?? defaultPidDir();
     const orphansReaped: { pid: number; pidFile: string }[] = [];
@@ -262,6 +268,7 @@ export class ActorSystem {
           recovered: Object.freeze(store instanceof JournalHistoryStore ? [...store.recovered] : []),
         }),
       });
+      owner = system;
       if (metrics !== undefined) {
         metrics.bindEvents(events);
         metrics.setSources({
@@ -593,17 +600,32 @@ export class ActorSystem {
   }
 }
 
-async function openStore(history: HistoryStore | { dir: string; fsync?: 'always' | 'never' | undefined } | undefined, log: Logger): Promise<HistoryStore> {
+/** `history: { dir, ... }` as resolved by START_SCHEMA. */
+type DurableHistory = { dir: string; fsync?: 'always' | 'never' | undefined; foreignLock?: 'refuse' | 'takeOver' | undefined };
+
+async function openStore(history: HistoryStore | DurableHistory | undefined, log: Logger): Promise<HistoryStore> {
   if (history === undefined) return new MemoryHistoryStore();
   if ('load' in history && typeof history.load === 'function') return history as HistoryStore;
-  const { dir, fsync } = history as { dir: string; fsync?: 'always' | 'never' | undefined };
+  const { dir, fsync, foreignLock } = history as DurableHistory;
   // Each torn tail is logged as found (at open, or later for a lazily scanned journal); the ones
   // found at open are also in `system.startupReport.recovered`.
   const onRecovered = (report: RecoveryReport): void => log.warn({ event: 'history.recovered', ...report }, 'history.recovered');
-  return JournalHistoryStore.open({ dir, ...(fsync === undefined ? {} : { fsync }), onRecovered });
+  return JournalHistoryStore.open({ dir, ...(fsync === undefined ? {} : { fsync }), ...(foreignLock === undefined ? {} : { foreignLock }), onRecovered });
 }
 
 /** The most specific coded error in a cause chain (e.g. the worker's SYN_ERR_STARTUP_FAILED under the supervisors' SYN_ERR_START_FAILED). */
+type SupervisorEventFields = { supervisor: string; child?: string };
+
+/**
+ * `{ agent }` for a supervision event about an agent: one of its own supervisor (labelled
+ * `PythonAgent.supervisorLabel`), or the agents supervisor's about the agent it restarts.
+ */
+function supervisorAgent(agents: ReadonlyMap<string, PythonAgent>, e: SupervisorEventFields): { agent: string } | undefined {
+  if (e.supervisor === AGENTS_SUPERVISOR) return e.child === undefined ? undefined : { agent: e.child };
+  for (const agent of agents.values()) if (agent.supervisorLabel === e.supervisor) return { agent: agent.id };
+  return undefined;
+}
+
 function rootCause(error: unknown): unknown {
   let best = error;
   let current: unknown = error;

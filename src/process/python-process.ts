@@ -9,10 +9,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
+import { VERSION } from '../version.ts';
 import { resolveOptions, v } from '../options.ts';
-import { PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_HISTORY_CHUNKS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
+import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
 import { buildChildEnv } from './env.ts';
 import { resolveProcessOptions } from './options.ts';
 import type { PythonProcessOptions, ResolvedProcessOptions } from './options.ts';
@@ -42,6 +44,8 @@ export class PythonProcess extends WorkerBase {
   #spawnedAt = 0;
   /** True for a spare between spawn and assignment: `hello` does not trigger `init`. */
   #deferInit: boolean;
+  /** Python announced {@link FEATURE_HISTORY_CHUNKS} in `hello`. */
+  #historyChunks = false;
 
   /**
    * Spawns a worker and resolves once it is ready (every agent loaded).
@@ -49,7 +53,8 @@ export class PythonProcess extends WorkerBase {
    * @throws SYN_ERR_INVALID_OPTION for a bad option; SYN_ERR_PYTHON_NOT_FOUND if the interpreter is missing;
    *   SYN_ERR_STARTUP_TIMEOUT if not ready within `startTimeoutMs`; SYN_ERR_STARTUP_FAILED if it failed or exited
    *   before ready (details: `type`, `traceback`, `exitCode`, `signal`, `stderrTail`, `pid`); SYN_ERR_ABORTED if
-   *   `signal` aborted. In every failure case the process is gone before the promise rejects.
+   *   `signal` aborted; SYN_ERR_BRIDGE_VERSION if the Python synapse-bridge is another version than this package.
+   *   In every failure case the process is gone before the promise rejects.
    */
   static async start(options?: PythonProcessOptions, startOptions: { signal?: AbortSignal } = {}): Promise<PythonProcess> {
     return PythonProcess.#launch(options, startOptions, false);
@@ -110,7 +115,9 @@ export class PythonProcess extends WorkerBase {
    * Runs one request. Events stream to `handlers.onEvent`; TS tool calls go to `handlers.onToolCall`.
    *
    * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_NO_AGENT (agent not loaded),
-   *   SYN_ERR_OVERLOADED (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes`),
+   *   SYN_ERR_OVERLOADED (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes`
+   *   not because of its history: a history above it is sent in chunks), SYN_ERR_HISTORY_TOO_LARGE (history above
+   *   `maxHistoryBytes`),
    *   SYN_ERR_SHUTDOWN (draining or stopped), SYN_ERR_AGENT_FAILED (the agent raised; details `kind`, `type`,
    *   `traceback`, `retryable`), SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, and — when the worker dies or misbehaves —
    *   SYN_ERR_AGENT_CRASHED (details `exitCode`, `signal`, `stderrTail`, `pid`), SYN_ERR_PROTOCOL (also when its
@@ -125,6 +132,8 @@ export class PythonProcess extends WorkerBase {
         runs: this.runs,
         concurrency: this.opts.concurrency,
         maxFrameBytes: this.opts.maxFrameBytes,
+        historyChunks: this.#historyChunks,
+        maxHistoryBytes: this.opts.maxHistoryBytes,
         pid: this.osPid,
         unavailable: this.unavailable(),
         context: this.context(),
@@ -205,7 +214,7 @@ export class PythonProcess extends WorkerBase {
         this.log.warn({ err: error }, 'child process error');
         return; // a kill() on an exited process or similar: 'exit'/'close' still report the death
       }
-      this.failure = synErr('SYN_ERR_PYTHON_NOT_FOUND', `Cannot spawn ${executable}${cwd === undefined ? '' : ` in ${cwd}`}: ${error.message}`, { executable, cwd }, error);
+      this.failure = synErr('SYN_ERR_PYTHON_NOT_FOUND', `Cannot spawn ${executable}${cwd === undefined ? '' : ` in ${cwd}`}: ${error.message} (run \`${PYTHON_SETUP_COMMAND}\`, or set SYNAPSE_PYTHON)`, { executable, cwd }, error);
       this.finalize(null, null);
     });
     if (child.pid === undefined) return; // spawn failed: 'error' follows
@@ -263,6 +272,19 @@ export class PythonProcess extends WorkerBase {
       return;
     }
     this.#hello = frame;
+    if (frame.bridge !== VERSION) {
+      // A venv set up for another release: its runtime may speak v1 yet differ in behaviour. Stop before any user code.
+      const actual = frame.bridge ?? null;
+      this.defect(
+        synErr(
+          'SYN_ERR_BRIDGE_VERSION',
+          `Python synapse-bridge ${actual ?? '(too old to report a version)'} at ${this.opts.executable} does not match the Node package synapse ${VERSION}: run \`${PYTHON_SETUP_COMMAND}\` to reinstall the bundled bridge, or point SYNAPSE_PYTHON at a venv set up for ${VERSION}`,
+          { ...this.context(), expected: VERSION, actual, executable: this.opts.executable, python: frame.python, pydanticAi: frame.pydanticAi },
+        ),
+      );
+      return;
+    }
+    this.#historyChunks = frame.features?.includes(FEATURE_HISTORY_CHUNKS) ?? false;
     if (this.#deferInit) {
       // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.
       this.clearStartTimer();
@@ -275,7 +297,7 @@ export class PythonProcess extends WorkerBase {
   }
 
   #sendInit(): void {
-    const { agents, tools, concurrency, maxFrameBytes, cwd, memoryLimitMb } = this.opts;
+    const { agents, tools, concurrency, maxFrameBytes, maxHistoryBytes, cwd, memoryLimitMb } = this.opts;
     this.send({
       t: 'init',
       v: PROTOCOL_VERSION,
@@ -283,6 +305,7 @@ export class PythonProcess extends WorkerBase {
       tools,
       concurrency,
       maxFrameBytes,
+      maxHistoryBytes,
       ...(cwd === undefined ? {} : { cwd }),
       ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
     });
@@ -303,7 +326,8 @@ export class PythonProcess extends WorkerBase {
     this.wasReady = true;
     this.lifecycle.send({ type: 'READY' });
     this.heartbeat.start();
-    this.log.info({ startupMs: Math.round(this.clock.now() - this.#spawnedAt), python: this.#hello.python, pydanticAi: this.#hello.pydanticAi }, 'python worker ready');
+    // Readiness itself is the agent layer's worker.ready event; this is only what it does not carry.
+    this.log.debug({ python: this.#hello.python, pydanticAi: this.#hello.pydanticAi }, 'python versions');
     this.readyResolve();
   }
 }

@@ -12,6 +12,12 @@ import type { SynapseError } from '../errors.ts';
 export const PROTOCOL_VERSION = 1;
 const VERSION_EXPECTED = `${PROTOCOL_VERSION} (the protocol version)`;
 
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send a history
+ * too large for one `run` frame as `history_chunk` frames ahead of it (docs/protocol.md).
+ */
+export const FEATURE_HISTORY_CHUNKS = 'history_chunks';
+
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
 /** An agent to load: `ref` is `pkg.mod:attr` or `path/file.py:attr`. */
@@ -38,6 +44,8 @@ export interface InitFrame {
   readonly maxFrameBytes: number;
   readonly cwd?: string;
   readonly memoryLimitMb?: number;
+  /** Cap on a chunked history's bytes (all partial histories together); absent: Python's default, 256 MiB. */
+  readonly maxHistoryBytes?: number;
 }
 
 /** `run`: one request, run by Python as its own asyncio task. */
@@ -52,6 +60,18 @@ export interface RunFrame {
   readonly stream: boolean;
   readonly conversationId?: string;
   readonly turnId?: string;
+  /** The history came ahead in this many `history_chunk` frames (`history` is then `[]`). */
+  readonly historyChunks?: number;
+}
+
+/**
+ * `history_chunk`: one slice of a run's history, sent before its `run` (feature
+ * {@link FEATURE_HISTORY_CHUNKS}). `data` is base64 of a slice of the UTF-8 bytes of the history's JSON.
+ */
+export interface HistoryChunkFrame {
+  readonly t: 'history_chunk';
+  readonly id: string;
+  readonly data: string;
 }
 
 /** `cancel`: cancel the run's task; an unknown or finished id is ignored by Python. */
@@ -82,7 +102,7 @@ export interface ShutdownFrame {
 }
 
 /** Every frame Node sends. */
-export type OutboundFrame = InitFrame | RunFrame | CancelFrame | ToolResultFrame | PingFrame | ShutdownFrame;
+export type OutboundFrame = InitFrame | RunFrame | HistoryChunkFrame | CancelFrame | ToolResultFrame | PingFrame | ShutdownFrame;
 
 // ─── Python → Node ────────────────────────────────────────────────────────────
 
@@ -93,6 +113,10 @@ export interface HelloFrame {
   readonly pid: number;
   readonly python: string;
   readonly pydanticAi: string;
+  /** Version of the Python `synapse-bridge` package; must equal this Node package's (else SYN_ERR_BRIDGE_VERSION). Absent from bridges before 0.1.0's check. */
+  readonly bridge?: string;
+  /** Optional protocol features the runtime supports (e.g. {@link FEATURE_HISTORY_CHUNKS}); absent: none. */
+  readonly features?: readonly string[];
 }
 
 /** `ready`: every agent of `init` is loaded. */
@@ -326,7 +350,13 @@ export function parseInbound(value: unknown): InboundFrame {
     case 'hello': {
       if (o.v !== PROTOCOL_VERSION) throw bad(t, 'v', VERSION_EXPECTED, o.v);
       const pid = nonNegInt(o, t, 'pid');
-      return { t, v: PROTOCOL_VERSION, pid, python: str(o, t, 'python'), pydanticAi: str(o, t, 'pydanticAi') };
+      const bridge = optStr(o, t, 'bridge');
+      const base = { t, v: PROTOCOL_VERSION, pid, python: str(o, t, 'python'), pydanticAi: str(o, t, 'pydanticAi') };
+      const frame = bridge === undefined ? base : { ...base, bridge };
+      if (o.features === undefined) return frame;
+      const features = arr(o, t, 'features');
+      for (let i = 0; i < features.length; i++) if (typeof features[i] !== 'string') throw bad(t, `features[${i}]`, 'a string', features[i]);
+      return { ...frame, features: features as string[] };
     }
     case 'ready': {
       const agents = arr(o, t, 'agents');
@@ -366,6 +396,8 @@ export function parseOutbound(value: unknown): OutboundFrame {
       if (maxFrameBytes < 1) throw bad(t, 'maxFrameBytes', 'an integer >= 1', maxFrameBytes);
       const cwd = optStr(o, t, 'cwd');
       const memoryLimitMb = o.memoryLimitMb === undefined ? undefined : nonNegInt(o, t, 'memoryLimitMb');
+      const maxHistoryBytes = o.maxHistoryBytes === undefined ? undefined : nonNegInt(o, t, 'maxHistoryBytes');
+      if (maxHistoryBytes !== undefined && maxHistoryBytes < 1) throw bad(t, 'maxHistoryBytes', 'an integer >= 1', maxHistoryBytes);
       if (o.v !== undefined && o.v !== PROTOCOL_VERSION) throw bad(t, 'v', VERSION_EXPECTED, o.v);
       return {
         t,
@@ -376,6 +408,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
         maxFrameBytes,
         ...(cwd === undefined ? {} : { cwd }),
         ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
+        ...(maxHistoryBytes === undefined ? {} : { maxHistoryBytes }),
       };
     }
     case 'run': {
@@ -385,18 +418,25 @@ export function parseOutbound(value: unknown): OutboundFrame {
       }
       const conversationId = optStr(o, t, 'conversationId');
       const turnId = optStr(o, t, 'turnId');
+      const history = arr(o, t, 'history');
+      const historyChunks = o.historyChunks === undefined ? undefined : nonNegInt(o, t, 'historyChunks');
+      if (historyChunks !== undefined && historyChunks < 1) throw bad(t, 'historyChunks', 'an integer >= 1', historyChunks);
+      if (historyChunks !== undefined && history.length > 0) throw bad(t, 'history', 'an empty array when historyChunks is present', history);
       return {
         t,
         id: str(o, t, 'id'),
         agent: str(o, t, 'agent'),
         prompt: str(o, t, 'prompt'),
-        history: arr(o, t, 'history'),
+        history,
         timeoutMs,
         stream: bool(o, t, 'stream'),
         ...(conversationId === undefined ? {} : { conversationId }),
         ...(turnId === undefined ? {} : { turnId }),
+        ...(historyChunks === undefined ? {} : { historyChunks }),
       };
     }
+    case 'history_chunk':
+      return { t, id: str(o, t, 'id'), data: str(o, t, 'data') };
     case 'cancel':
       return { t, id: str(o, t, 'id') };
     case 'tool_result': {

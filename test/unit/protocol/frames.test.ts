@@ -30,7 +30,7 @@ describe('shared schema vectors (python-bridge/tests/vectors/frames.json)', () =
   it('is protocol version 1 and covers every frame type of both directions', () => {
     expect(vectors.version).toBe(1);
     expect(Object.keys(vectors.frames).sort()).toEqual(
-      ['bye', 'cancel', 'error', 'event', 'hello', 'init', 'log', 'ping', 'pong', 'ready', 'result', 'run', 'shutdown', 'tool_call', 'tool_result'].sort(),
+      ['bye', 'cancel', 'error', 'event', 'hello', 'history_chunk', 'init', 'log', 'ping', 'pong', 'ready', 'result', 'run', 'shutdown', 'tool_call', 'tool_result'].sort(),
     );
   });
 
@@ -82,6 +82,13 @@ describe('parseInbound', () => {
   it('rejects a hello with another protocol version, naming v', () => {
     const error = protocolError(() => parseInbound({ t: 'hello', v: 2, pid: 1, python: '3.11', pydanticAi: '2.68.0' }));
     expect(error).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { field: 'v' } });
+  });
+
+  it('keeps hello.bridge (the bridge version) when present; a non-string one is a violation', () => {
+    const hello = { t: 'hello', v: 1, pid: 1, python: '3.11', pydanticAi: '2.68.0' };
+    expect(parseInbound({ ...hello, bridge: '0.1.0' })).toMatchObject({ bridge: '0.1.0' });
+    expect(parseInbound(hello)).not.toHaveProperty('bridge');
+    expect(protocolError(() => parseInbound({ ...hello, bridge: 1 }))).toMatchObject({ details: { frameType: 'hello', field: 'bridge' } });
   });
 
   it('keeps an optional log id only when present', () => {
