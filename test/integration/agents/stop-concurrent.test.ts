@@ -4,24 +4,19 @@
 // for a 2-core machine; the bound is a ratio against one agent's stop measured in this test.
 import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
-import { fixture, startSystem } from '../../helpers/system.ts';
+import { fixture, nextEvent, startSystem } from '../../helpers/system.ts';
 
 const N = 8;
 
-/** Starts `n` agents, one run in flight on each (a model that sleeps 30 s), and resolves once every run is in flight. */
+/** Starts `n` agents, one run in flight on each (a model that sleeps 30 s), and resolves once every run is routed to its worker. */
 async function busySystem(n: number): Promise<{ system: ActorSystem; stopAndCheck(): Promise<void> }> {
   const started = await startSystem();
   const { system } = started;
   const ids = Array.from({ length: n }, (_, i) => `stop-${n}-${i}`);
   await Promise.all(ids.map((id) => system.spawnAgent({ id, agent: fixture('faults.py') })));
+  const routed = Promise.all(ids.map((id) => nextEvent(system, 'message.routed', (e) => e.agent === id)));
   for (const id of ids) system.sendMessage(id, { prompt: 'slow 30' }).catch(() => undefined); // fails with the shutdown: expected
-  await new Promise<void>((resolve) => {
-    const check = (): void => {
-      if (ids.every((id) => system.agentStatus(id).inFlight === 1)) resolve();
-      else setImmediate(check);
-    };
-    check();
-  });
+  await routed; // every run handed to its worker
   return started;
 }
 
