@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { synErr } from '../errors.ts';
+import { isSynapseError, synErr } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
@@ -20,7 +20,7 @@ import type { ToolCallRequest } from '../process/runs.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
-import { AgentRouter, type AgentState } from './router.ts';
+import { AgentRouter, type AgentState, type StartupFailure } from './router.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
 
 /** `system.agentStatus(id)`. */
@@ -29,13 +29,27 @@ export interface AgentStatus {
   state: AgentState;
   /** Pids of the ready workers. */
   pids: number[];
-  /** Worker restarts plus agent restarts after quarantine, since spawn. */
+  /**
+   * Restart attempts by the supervisors since spawn: worker restarts plus agent restarts after
+   * quarantine, each counted when it is tried — whether it came up or failed at start-up
+   * (`restartAgent` is not counted here; its failed start is a start-up failure).
+   */
   restarts: number;
+  /**
+   * Worker starts that failed before ready since spawn (import error, exit before ready,
+   * start-up timeout), including the retries after quarantine. Not counted in `crashes`.
+   */
+  startupFailures: number;
+  /**
+   * While start-ups keep failing (calls fail fast), quarantined after they did, or after a failed
+   * `restartAgent`: the last start-up failure.
+   */
+  startupFailure?: StartupFailure;
   inFlight: number;
   queued: number;
   /** While quarantined: when it tries again (system clock ms). */
   nextRetryAt?: number;
-  /** Worker processes that crashed since spawn. */
+  /** Worker processes that crashed after they were ready, since spawn. */
   crashes: number;
 }
 
@@ -60,7 +74,13 @@ export class PythonAgent {
   /** The label of this agent's own supervisor in `supervisor.*` events (`agent:<id>`). */
   readonly supervisorLabel: string;
   #restarts = 0;
+  #startupFailures = 0;
   #crashes = 0;
+  /**
+   * Worker start-up failures by child id (`worker:<n>`), oldest first, each kept until the
+   * supervisor's event about it (which says when it retries). At most one per worker.
+   */
+  readonly #failedStarts = new Map<string, { summary: StartupFailure; error: unknown }>();
   readonly #unsubscribe: () => void;
 
   constructor(options: ResolvedAgentOptions, deps: AgentDeps) {
@@ -79,11 +99,24 @@ export class PythonAgent {
       events: deps.events,
     });
     const onScheduled = (e: SynapseEvents['supervisor.restart_scheduled']) => {
-      if (e.supervisor === deps.agentsSupervisor && e.child === this.id) {
-        const nextRetryAt = deps.clock.now() + e.delayMs; // one instant: the router and the event agree
-        this.router.quarantine(nextRetryAt);
-        emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
+      const own = e.supervisor === this.supervisorLabel;
+      if (!own && !(e.supervisor === deps.agentsSupervisor && e.child === this.id)) return;
+      if (e.startup) this.#restarts++; // an attempt that failed to start (a successful one is counted on `restarted`)
+      const nextRetryAt = deps.clock.now() + e.delayMs; // one instant: the router and the event agree
+      if (own) {
+        // A worker's restart failed at start-up: callers learn why now instead of at their deadline.
+        const failed = e.startup ? this.#failedStarts.get(e.child) : undefined;
+        if (failed !== undefined) {
+          this.#failedStarts.delete(e.child);
+          this.router.startupFailed(failed.summary, failed.error, nextRetryAt);
+        }
+        return;
       }
+      // The agent's own (re)start: its retry after quarantine failed at start-up, or it escalated.
+      const failed = e.startup ? this.#takeLatestFailure() : undefined;
+      this.#failedStarts.clear();
+      this.router.quarantine(nextRetryAt, failed);
+      emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
     };
     const onRestarted = (e: SynapseEvents['supervisor.restarted']) => {
       if (e.supervisor === this.supervisorLabel) this.#restarts++;
@@ -106,10 +139,35 @@ export class PythonAgent {
     };
   }
 
+  /** A worker's process failed before ready (the worker hook): counted, kept for the supervisor's retry event. */
+  #onStartupFailure(index: number, error: unknown): void {
+    this.#startupFailures++;
+    const key = `worker:${index}`;
+    this.#failedStarts.delete(key); // re-insert: the map's order stays oldest → latest
+    this.#failedStarts.set(key, { summary: startupFailureOf(error, this.#deps.clock.now()), error });
+  }
+
+  /** The latest recorded worker start-up failure (forgetting all of them). */
+  #takeLatestFailure(): { summary: StartupFailure; error: unknown } | undefined {
+    const latest = [...this.#failedStarts.values()].at(-1);
+    this.#failedStarts.clear();
+    return latest;
+  }
+
+  /**
+   * A manual restart (`system.restartAgent`) failed with `error` (its root cause) and nothing will
+   * retry by itself: calls fail fast with that start-up failure until a start succeeds.
+   */
+  restartFailed(error: unknown): void {
+    const failed = this.#takeLatestFailure() ?? { summary: startupFailureOf(error, this.#deps.clock.now()), error };
+    this.router.startupFailed(failed.summary, failed.error, undefined);
+  }
+
   /** The child spec for the agents DynamicSupervisor: a supervisor of this agent's workers. */
   childSpec(): ChildSpec {
     const o = this.options;
     const workerDeps = {
+      onStartupFailure: (index: number, error: unknown) => this.#onStartupFailure(index, error),
       options: o,
       router: this.router,
       clock: this.#deps.clock,
@@ -168,6 +226,8 @@ export class PythonAgent {
       state: r.state,
       pids: r.pids(),
       restarts: this.#restarts,
+      startupFailures: this.#startupFailures,
+      ...(r.startupFailure === undefined ? {} : { startupFailure: r.startupFailure }),
       inFlight: r.inFlight,
       queued: r.queued,
       ...(r.nextRetryAt === undefined ? {} : { nextRetryAt: r.nextRetryAt }),
@@ -181,4 +241,23 @@ export class PythonAgent {
     void this.spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
     this.#unsubscribe();
   }
+}
+
+/** The facts of a start-up error a caller needs (code, exit, Python traceback, stderr tail). */
+function startupFailureOf(error: unknown, at: number): StartupFailure {
+  if (!isSynapseError(error)) return { code: 'unknown', message: error instanceof Error ? error.message : String(error), exitCode: null, signal: null, stderrTail: '', at };
+  const d = error.details;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const traceback = str(d.traceback);
+  const type = str(d.type);
+  return {
+    code: error.code,
+    message: error.message,
+    exitCode: typeof d.exitCode === 'number' ? d.exitCode : null,
+    signal: str(d.signal) ?? null,
+    ...(traceback === undefined ? {} : { traceback }),
+    ...(type === undefined ? {} : { type }),
+    stderrTail: str(d.stderrTail) ?? '',
+    at,
+  };
 }

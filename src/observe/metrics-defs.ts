@@ -185,7 +185,13 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
       registers,
     }),
     turns: new Counter({ name: `${p}turns_total`, help: 'Conversation turns by outcome (committed, failed).', labelNames: ['agent', 'outcome'] as const, registers }),
-    restarts: new Counter({ name: `${p}restarts_total`, help: 'Child restarts performed by supervisors.', labelNames: ['supervisor', 'child'] as const, registers }),
+    restarts: new Counter({ name: `${p}restarts_total`, help: 'Child restarts performed by supervisors (the child came up).', labelNames: ['supervisor', 'child'] as const, registers }),
+    startupFailures: new Counter({
+      name: `${p}startup_failures_total`,
+      help: 'Restart attempts whose child failed to start (restart attempts = this + restarts_total).',
+      labelNames: ['supervisor', 'child'] as const,
+      registers,
+    }),
     intensityExceeded: new Counter({
       name: `${p}supervisor_intensity_exceeded_total`,
       help: 'Times a supervisor exceeded its restart intensity and shut down.',

@@ -49,8 +49,11 @@ export interface MetricsSnapshot {
   /** Epoch ms when taken. */
   takenAt: number;
   agents: Record<string, AgentMetrics>;
-  /** supervisor → child → restarts, and intensity-exceeded counts. */
-  supervisors: Record<string, { restarts: Record<string, number>; intensityExceeded: number }>;
+  /**
+   * supervisor → child → restarts (the child came up) and start-up failures (a restart attempt
+   * whose child failed to start; attempts = both), and intensity-exceeded counts.
+   */
+  supervisors: Record<string, { restarts: Record<string, number>; startupFailures: Record<string, number>; intensityExceeded: number }>;
   python: PythonProcessMetrics[];
   /** Idle warm spares: per-agent count and each spare's RSS (sorted by agent, pid). */
   spares: { idle: Record<string, number>; processes: { agent: string; pid: number; rssBytes: number }[] };
@@ -74,7 +77,7 @@ export interface MetricValues {
 
 /** What {@link buildSnapshot} reads, one entry per metric. */
 export type SnapshotInputs = Record<
-  | 'calls' | 'duration' | 'turns' | 'restarts' | 'intensity' | 'crashes' | 'quarantined' | 'queued' | 'inFlight'
+  | 'calls' | 'duration' | 'turns' | 'restarts' | 'startupFailures' | 'intensity' | 'crashes' | 'quarantined' | 'queued' | 'inFlight'
   | 'mbDepth' | 'mbDropped' | 'rss' | 'cpu' | 'spares' | 'spareRss' | 'nRss' | 'nHeap' | 'nCpu' | 'eld' | 'orphans' | 'collectErrors',
   MetricValues
 >;
@@ -160,10 +163,14 @@ export function buildSnapshot(m: SnapshotInputs, takenAt: number): MetricsSnapsh
   for (const v of m.inFlight.values) agent(label(v, 'agent')).inFlight = v.value;
 
   const supervisors: MetricsSnapshot['supervisors'] = {};
-  const sup = (id: string) => (supervisors[id] ??= { restarts: {}, intensityExceeded: 0 });
+  const sup = (id: string) => (supervisors[id] ??= { restarts: {}, startupFailures: {}, intensityExceeded: 0 });
   for (const v of m.restarts.values) {
     const s = sup(label(v, 'supervisor'));
     s.restarts[label(v, 'child')] = (s.restarts[label(v, 'child')] ?? 0) + v.value;
+  }
+  for (const v of m.startupFailures.values) {
+    const s = sup(label(v, 'supervisor'));
+    s.startupFailures[label(v, 'child')] = (s.startupFailures[label(v, 'child')] ?? 0) + v.value;
   }
   for (const v of m.intensity.values) sup(label(v, 'supervisor')).intensityExceeded += v.value;
 

@@ -221,6 +221,9 @@ export class SynapseMetrics {
       'turn.committed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'committed' }),
       'turn.failed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'failed' }),
       'supervisor.restarted': (e) => this.#m.restarts.inc({ supervisor: e.supervisor, child: e.child }),
+      'supervisor.restart_scheduled': (e) => {
+        if (e.startup) this.#m.startupFailures.inc({ supervisor: e.supervisor, child: e.child }); // a retry after a failed start
+      },
       'supervisor.intensity_exceeded': (e) => this.#m.intensityExceeded.inc({ supervisor: e.supervisor }),
       'worker.spawned': (e) => this.trackProcess(e),
       'worker.ready': (e) => this.trackProcess(e),
@@ -254,12 +257,12 @@ export class SynapseMetrics {
   /** A JSON snapshot with a stable shape ({@link MetricsSnapshot}, documented in docs/observability.md). */
   async snapshot(): Promise<MetricsSnapshot> {
     const m = this.#m;
-    const [calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors] = await Promise.all([
-      m.calls.get(), m.callDuration.get(), m.turns.get(), m.restarts.get(), m.intensityExceeded.get(), m.workerCrashes.get(), m.quarantined.get(),
+    const [calls, duration, turns, restarts, startupFailures, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors] = await Promise.all([
+      m.calls.get(), m.callDuration.get(), m.turns.get(), m.restarts.get(), m.startupFailures.get(), m.intensityExceeded.get(), m.workerCrashes.get(), m.quarantined.get(),
       m.queueDepth.get(), m.inFlight.get(), m.mailboxDepth.get(), m.mailboxDropped.get(), m.pythonRss.get(), m.pythonCpu.get(),
       m.spareCount.get(), m.spareRss.get(), m.nodeRss.get(), m.nodeHeap.get(), m.nodeCpu.get(), m.eventLoopDelay.get(), m.orphansReaped.get(), m.collectErrors.get(),
     ]);
-    const inputs: SnapshotInputs = { calls, duration, turns, restarts, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors };
+    const inputs: SnapshotInputs = { calls, duration, turns, restarts, startupFailures, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors };
     return buildSnapshot(inputs, Date.now());
   }
 

@@ -213,6 +213,74 @@ describe('AgentRouter', () => {
     await expect(p).resolves.toMatchObject({ output: 'ok' });
   });
 
+  describe('start-up failure breaker', () => {
+    const startupError = synErr('SYN_ERR_STARTUP_FAILED', 'Python worker failed during start-up: boom', { exitCode: 2, signal: null, stderrTail: 'RuntimeError: boom', traceback: 'Traceback…', type: 'RuntimeError' });
+    const summary = { code: 'SYN_ERR_STARTUP_FAILED', message: startupError.message, exitCode: 2, signal: null, stderrTail: 'RuntimeError: boom', traceback: 'Traceback…', type: 'RuntimeError', at: 0 };
+
+    it('a failed start rejects queued and new calls at once with nextRetryAt and the failure (also as cause); the first ready worker closes it', async () => {
+      const { router, clock } = makeRouter();
+      const w0 = fakeWorker(0);
+      router.attach(w0.slot);
+      router.detach(0, w0.slot); // crashed after ready: calls queue for the restart
+      const queued = router.request({ prompt: 'queued', history: [] });
+      expect(router.queued).toBe(1);
+      router.startupFailed(summary, startupError, clock.now() + 250);
+      const err = (await queued.catch((e: unknown) => e)) as SynapseError;
+      expect(err.code).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+      expect(err.details).toMatchObject({ agent: 'a', state: 'restarting', nextRetryAt: 250, startupFailure: summary });
+      expect(err.cause).toBe(startupError);
+      expect(err.message).toContain('boom');
+      expect(router.queued).toBe(0);
+      expect(router.startupFailure).toEqual(summary);
+      // New calls never wait: rejected at admission, nothing queued, no timer left behind.
+      expect(await codeOf(router.request({ prompt: 'new', history: [] }))).toBe('SYN_ERR_AGENT_UNAVAILABLE');
+      expect(router.queued).toBe(0);
+      expect(clock.pending).toBe(0);
+      // A start succeeds: closed, calls dispatch again; the rejected ones were not retried.
+      const w1 = fakeWorker(0);
+      router.attach(w1.slot);
+      expect(router.startupFailure).toBeUndefined();
+      const p = router.request({ prompt: 'back', history: [] });
+      expect(w1.calls.map((c) => c.request.prompt)).toEqual(['back']);
+      w1.calls[0]!.resolve(result('ok'));
+      await expect(p).resolves.toMatchObject({ output: 'ok' });
+      // A later crash after ready queues again (no stale breaker).
+      router.detach(0, w1.slot);
+      void router.request({ prompt: 'after crash', history: [] }).catch(() => {});
+      expect(router.queued).toBe(1);
+    });
+
+    it('while another worker is up, calls still go to it (the breaker only rejects when nothing can serve)', async () => {
+      const { router, clock } = makeRouter({ workers: 2 });
+      const w1 = fakeWorker(1);
+      router.attach(w1.slot);
+      router.startupFailed(summary, startupError, clock.now() + 100);
+      const p = router.request({ prompt: 'served', history: [] });
+      expect(w1.calls).toHaveLength(1);
+      w1.calls[0]!.resolve(result('ok'));
+      await expect(p).resolves.toMatchObject({ output: 'ok' });
+      router.detach(1, w1.slot);
+      const err = (await router.request({ prompt: 'x', history: [] }).catch((e: unknown) => e)) as SynapseError;
+      expect(err.details.startupFailure).toEqual(summary);
+    });
+
+    it('quarantine keeps the start-up failure that led to it (or takes a newer one); reopen() clears it', async () => {
+      const { router, clock } = makeRouter();
+      router.startupFailed(summary, startupError, clock.now() + 100);
+      router.quarantine(clock.now() + 2000);
+      let err = (await router.request({ prompt: 'x', history: [] }).catch((e: unknown) => e)) as SynapseError;
+      expect(err.details).toMatchObject({ state: 'quarantined', nextRetryAt: 2000, startupFailure: summary });
+      const newer = { ...summary, exitCode: 21, at: 2000 };
+      router.quarantine(clock.now() + 4000, { summary: newer, error: startupError });
+      err = (await router.request({ prompt: 'x', history: [] }).catch((e: unknown) => e)) as SynapseError;
+      expect(err.details).toMatchObject({ nextRetryAt: 4000, startupFailure: newer });
+      router.reopen();
+      expect(router.startupFailure).toBeUndefined();
+      void router.request({ prompt: 'queued again', history: [] }).catch(() => {});
+      expect(router.queued).toBe(1);
+    });
+  });
+
   it('close() rejects queued calls with SYN_ERR_SHUTDOWN and refuses new ones', async () => {
     const { router } = makeRouter();
     const p = codeOf(router.request({ prompt: 'x', history: [] }));

@@ -30,6 +30,9 @@ function drive(events: SynapseEventEmitter): void {
   emit(events, 'supervisor.restarted', { supervisor: 'agents', child: 'bot', actor: 'a2', attempt: 1 });
   emit(events, 'supervisor.restarted', { supervisor: 'agents', child: 'bot', actor: 'a3', attempt: 2 });
   emit(events, 'supervisor.intensity_exceeded', { supervisor: 'agents', restarts: 3, intensity: 2, periodMs: 5000 });
+  // A crash schedules a restart (not a start-up failure); that restart fails to start and is retried (one).
+  emit(events, 'supervisor.restart_scheduled', { supervisor: 'agent:bot', child: 'worker:0', delayMs: 50, attempt: 1, startup: false });
+  emit(events, 'supervisor.restart_scheduled', { supervisor: 'agent:bot', child: 'worker:0', delayMs: 100, attempt: 2, startup: true });
   emit(events, 'worker.crashed', { agent: 'bot', worker: 0, pid: 999_999, code: 'SYN_ERR_AGENT_CRASHED', exitCode: null, signal: 'SIGKILL', stderrTail: '', inFlight: 1 });
   emit(events, 'agent.quarantined', { agent: 'bot', nextRetryAt: 5, crashes: 3 });
   emit(events, 'mailbox.dropped', { actor: 'x1', name: 'router', policy: 'drop-oldest', capacity: 8 });
@@ -62,6 +65,7 @@ describe('SynapseMetrics from events', () => {
     expect(sampleValue(exp, 'synapse_agent_call_duration_seconds_count', { agent: 'bot', outcome: 'defect' })).toBe(1);
     expect(sampleValue(exp, 'synapse_restarts_total', { supervisor: 'agents', child: 'bot' })).toBe(2);
     expect(sampleValue(exp, 'synapse_supervisor_intensity_exceeded_total', { supervisor: 'agents' })).toBe(1);
+    expect(sampleValue(exp, 'synapse_startup_failures_total', { supervisor: 'agent:bot', child: 'worker:0' })).toBe(1);
     expect(sampleValue(exp, 'synapse_worker_crashes_total', { agent: 'bot', code: 'SYN_ERR_AGENT_CRASHED' })).toBe(1);
     expect(sampleValue(exp, 'synapse_agent_quarantined', { agent: 'bot' })).toBe(1);
     expect(sampleValue(exp, 'synapse_mailbox_dropped_total', { actor: 'router' })).toBe(1);
@@ -96,7 +100,10 @@ describe('SynapseMetrics from events', () => {
     });
     expect(s.agents.bot!.latencySeconds.p50).toBeGreaterThan(0.25);
     expect(s.agents.bot!.latencySeconds.p50).toBeLessThanOrEqual(0.5);
-    expect(s.supervisors).toEqual({ agents: { restarts: { bot: 2 }, intensityExceeded: 1 } });
+    expect(s.supervisors).toEqual({
+      agents: { restarts: { bot: 2 }, startupFailures: {}, intensityExceeded: 1 },
+      'agent:bot': { restarts: {}, startupFailures: { 'worker:0': 1 }, intensityExceeded: 0 },
+    });
     expect(s.mailboxes).toEqual({ router: { depth: 0, dropped: 1 }, unnamed: { depth: 0, dropped: 1 } });
     expect(s.orphansReaped).toBe(1);
     expect(s.python).toEqual([]);
