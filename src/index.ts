@@ -25,8 +25,10 @@ export type { SynapseOptions, SendOptions, SendResult, StreamItem, StartupReport
 // ── Agents ───────────────────────────────────────────────────────────────────
 export { AGENT_DEFAULTS } from './agent/options.ts';
 export type { SpawnAgentOptions, AgentTool, ToolContext } from './agent/options.ts';
+export { RUN_OPTION_LIMITS } from './agent/run-options.ts';
+export type { RunOptions, UsageLimitsOption } from './agent/run-options.ts';
 export type { AgentStatus } from './agent/agent.ts';
-export type { AgentState, AgentEvent } from './agent/router.ts';
+export type { AgentState, AgentEvent, StartupFailure } from './agent/router.ts';
 export type { StreamEvent, Usage } from './protocol/frames.ts';
 
 // ── Errors ───────────────────────────────────────────────────────────────────

@@ -15,6 +15,7 @@ import type { AnyStateMachine } from 'xstate';
 import { PythonAgent, type AgentStatus } from './agent/agent.ts';
 import { resolveAgentOptions, type SpawnAgentOptions } from './agent/options.ts';
 import { channel } from './agent/queue.ts';
+import { CALL_RUN_OPTION_FIELDS, runOptionsFrame, type RunOptions } from './agent/run-options.ts';
 import type { AgentEvent } from './agent/router.ts';
 import { ActorRuntime } from './actor/runtime.ts';
 import type { ActorRef, Behaviour, MailboxOptions } from './actor/types.ts';
@@ -97,8 +98,12 @@ export interface SendResult {
   replayed: boolean;
 }
 
-/** Options of `sendMessage` / `streamMessage`. */
-export interface SendOptions {
+/**
+ * Options of `sendMessage` / `streamMessage`. Besides the turn's own (conversation, idempotency,
+ * deadline, signal), the pydantic-ai run options of {@link RunOptions}: `model`, `modelSettings`,
+ * `usageLimits`, `instructions`, `metadata`, `deps` (docs/agents.md).
+ */
+export interface SendOptions extends RunOptions {
   /** Continue this conversation (default: a new one; its id is in the result). */
   conversationId?: string;
   /** Idempotency key: a retry with the same turn id never runs or commits twice. Default: generated. */
@@ -142,6 +147,7 @@ const SEND_SCHEMA = {
   turnId: v.optional(v.any<string>()),
   timeoutMs: v.optional(v.number({ min: 1 })),
   signal: v.optional((value: unknown, path: string) => (value instanceof AbortSignal ? value : v.func()(value, path) && (value as AbortSignal))),
+  ...CALL_RUN_OPTION_FIELDS,
 };
 
 const AGENTS_SUPERVISOR = 'synapse.agents';
@@ -364,7 +370,8 @@ export class ActorSystem {
 
   /**
    * Restarts an agent now — e.g. a quarantined one once its fault is fixed. Resets its crash budget.
-   * @throws SYN_ERR_NO_AGENT, SYN_ERR_STARTUP_FAILED (it still fails; the agent stays quarantined and retries later)
+   * @throws SYN_ERR_NO_AGENT, SYN_ERR_STARTUP_FAILED (it still fails: nothing retries by itself; calls fail fast with
+   *   SYN_ERR_AGENT_UNAVAILABLE carrying this failure, without `nextRetryAt`, until `restartAgent` succeeds)
    */
   async restartAgent(id: string): Promise<AgentStatus> {
     const agent = this.#agent(id);
@@ -375,13 +382,18 @@ export class ActorSystem {
     try {
       await this.#agentsSup.startChild(agent.childSpec());
     } catch (error) {
-      throw rootCause(error);
+      const root = rootCause(error);
+      agent.restartFailed(root);
+      throw root;
     }
     emit(this.events, 'agent.recovered', { agent: id });
     return agent.status();
   }
 
-  /** `{ state, pids, restarts, inFlight, queued, nextRetryAt? }`. @throws SYN_ERR_NO_AGENT */
+  /**
+   * `{ state, pids, restarts, startupFailures, crashes, inFlight, queued, nextRetryAt?, startupFailure? }`
+   * (see {@link AgentStatus}). @throws SYN_ERR_NO_AGENT
+   */
   agentStatus(id: string): AgentStatus {
     return this.#agent(id).status();
   }
@@ -393,7 +405,7 @@ export class ActorSystem {
 
   /**
    * Sends one turn to an agent and resolves once its new messages are committed.
-   * @throws SYN_ERR_NO_AGENT, SYN_ERR_INVALID_ARGUMENT (prompt/ids), SYN_ERR_INVALID_OPTION, SYN_ERR_OVERLOADED,
+   * @throws SYN_ERR_NO_AGENT, SYN_ERR_INVALID_ARGUMENT (prompt/ids; non-JSON, oversized or (from Python) invalid `deps`: `details.errors`), SYN_ERR_INVALID_OPTION (incl. an unknown `model`), SYN_ERR_OVERLOADED,
    *   SYN_ERR_CONVERSATION_BUSY, SYN_ERR_AGENT_UNAVAILABLE, SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, SYN_ERR_AGENT_FAILED,
    *   SYN_ERR_AGENT_CRASHED, SYN_ERR_PROTOCOL, SYN_ERR_SHUTDOWN, SYN_ERR_SYSTEM_STOPPED
    * @example
@@ -451,6 +463,7 @@ export class ActorSystem {
     const o = resolveOptions('options', options, SEND_SCHEMA);
     const conversationId = o.conversationId === undefined ? newConversationId() : validateConversationId(o.conversationId);
     const turnId = o.turnId === undefined ? undefined : validateTurnId(o.turnId);
+    const runOptions = runOptionsFrame(o);
     const result = await this.#turns.run(
       { conversationId, agent: agentId, ...(turnId === undefined ? {} : { turnId }), ...(o.signal === undefined ? {} : { signal: o.signal }) },
       async (ctx) => {
@@ -463,6 +476,7 @@ export class ActorSystem {
           onToolCall: (call) => agent.callTool(call, { conversationId: ctx.conversationId, turnId: ctx.turnId }),
           conversationId: ctx.conversationId,
           turnId: ctx.turnId,
+          runOptions,
         });
         return { messages: r.messages, output: r.output, usage: r.usage };
       },

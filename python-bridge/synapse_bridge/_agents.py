@@ -17,7 +17,7 @@ import importlib.util
 import inspect
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -38,6 +38,8 @@ class LoadedAgent:
     handler: Any = None
     handler_arity: int = 0
     handler_is_async: bool = False
+    run_kwargs: dict[str, Any] = field(default_factory=dict)
+    """``agent.iter`` keywords of the agent's spawn-level options (``init.agents[i]``: model, settings, limits)."""
 
 
 def _split_ref(ref: str) -> tuple[str, str]:

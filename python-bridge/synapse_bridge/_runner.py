@@ -11,8 +11,11 @@ model streams and async tools) up to the runtime.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,10 +26,13 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
+    ModelRequest,
+    ModelResponse,
     PartDeltaEvent,
     PartStartEvent,
     TextPart,
     TextPartDelta,
+    UserPromptPart,
 )
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.usage import RunUsage
@@ -34,6 +40,7 @@ from pydantic_core import to_jsonable_python
 from pydantic_graph import End
 
 from ._agents import LoadedAgent
+from ._options import ModelResolver, run_kwargs
 from .exceptions import BridgeError, ToolError
 
 __all__ = ['Emit', 'execute_run', 'jsonable_output']
@@ -134,10 +141,15 @@ def _tool_event(ev: Any) -> dict[str, Any] | None:
 
 
 async def _run_agent(
-    agent: AbstractAgent[Any, Any], frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]]
+    loaded: LoadedAgent, frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]], models: ModelResolver
 ) -> dict[str, Any]:
+    agent = loaded.agent
+    assert agent is not None
+    options = frame.get('options')
+    # Only a run with options (its own or its agent's spawn-level ones) pays for them.
+    kwargs = run_kwargs(agent, loaded.run_kwargs, options, models) if options or loaded.run_kwargs else None
     try:
-        return await _drive_agent(agent, frame, emit, toolsets)
+        return await _drive_agent(agent, frame, emit, toolsets, kwargs)
     except Exception as exc:
         tool_error = _tool_error(exc)
         if tool_error is None:
@@ -146,11 +158,15 @@ async def _run_agent(
 
 
 async def _drive_agent(
-    agent: AbstractAgent[Any, Any], frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]]
+    agent: AbstractAgent[Any, Any],
+    frame: dict[str, Any],
+    emit: Emit,
+    toolsets: list[AbstractToolset[Any]],
+    kwargs: dict[str, Any] | None,
 ) -> dict[str, Any]:
     run_id, stream = frame['id'], frame['stream']
     history = ModelMessagesTypeAdapter.validate_python(frame['history']) if frame['history'] else None
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {} if kwargs is None else kwargs
     if isinstance(frame.get('conversationId'), str):
         extra['conversation_id'] = frame['conversationId']
     if _RUN_CAPABILITIES:
@@ -197,17 +213,61 @@ async def _run_handler(loaded: LoadedAgent, frame: dict[str, Any], emit: Emit) -
             if frame['stream'] and text:
                 emit(_event(frame['id'], {'kind': 'text_delta', 'delta': text}))
         out = ''.join(chunks)
-    return {'t': 'result', 'id': frame['id'], 'output': jsonable_output(out), 'messages': [], 'usage': dict(_ZERO_USAGE)}
+    output = jsonable_output(out)
+    return {
+        't': 'result',
+        'id': frame['id'],
+        'output': output,
+        'messages': _handler_messages(frame['prompt'], output),
+        'usage': dict(_ZERO_USAGE),
+    }
+
+
+@functools.cache
+def _default_models() -> ModelResolver:
+    return ModelResolver(None)
+
+
+@functools.cache
+def _handler_turn_template() -> tuple[dict[str, Any], dict[str, Any]]:
+    """pydantic-ai's own JSON of a one-prompt request and a one-text response, dumped once: a
+    handler's turn copies it with its own content and time (dumping per turn costs ~0.1 ms)."""
+    turn = [ModelRequest(parts=[UserPromptPart(content='')]), ModelResponse(parts=[TextPart(content='')])]
+    request, response = ModelMessagesTypeAdapter.dump_python(turn, mode='json')
+    return request, response
+
+
+def _handler_messages(prompt: str, output: Any) -> list[Any]:
+    """A handler's turn in pydantic-ai's message shape, so its conversation commits like an
+    agent's: the user-prompt request and a text response (JSON text for a non-string output)."""
+    text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    now = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    request, response = _handler_turn_template()
+    return [
+        {**request, 'parts': [{**request['parts'][0], 'content': prompt, 'timestamp': now}], 'timestamp': now},
+        {
+            **response,
+            'parts': [{**response['parts'][0], 'content': text}],
+            'usage': {**response['usage'], 'details': {}},
+            'timestamp': now,
+        },
+    ]
 
 
 async def execute_run(
-    loaded: LoadedAgent, frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]]
+    loaded: LoadedAgent,
+    frame: dict[str, Any],
+    emit: Emit,
+    toolsets: list[AbstractToolset[Any]],
+    models: ModelResolver | None = None,
 ) -> dict[str, Any]:
     """Runs ``frame`` (a validated ``run``) on ``loaded``; returns the ``result`` frame.
 
     Events are passed to ``emit`` as they happen. Exceptions (including ``CancelledError``)
-    propagate to the caller, which turns them into the ``error`` frame.
+    propagate to the caller, which turns them into the ``error`` frame. ``models`` resolves the
+    run's ``model`` options (default: a resolver of its own, relative to the process cwd). A plain
+    handler ignores the run options (its ``(prompt[, history])`` has no place for them).
     """
     if loaded.agent is not None:
-        return await _run_agent(loaded.agent, frame, emit, toolsets)
+        return await _run_agent(loaded, frame, emit, toolsets, models if models is not None else _default_models())
     return await _run_handler(loaded, frame, emit)

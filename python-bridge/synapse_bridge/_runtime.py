@@ -29,6 +29,7 @@ instead, answers ``ping`` itself and posts the other frames of each read to the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import os
@@ -46,6 +47,7 @@ from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSpli
 from ._history import CANCELLED, HistoryAssembler
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
+from ._options import ModelResolver, agent_run_kwargs
 from ._runner import execute_run
 from ._schema import validate_from_node
 from ._tools import ToolBridge
@@ -53,6 +55,7 @@ from .exceptions import (
     BridgeError,
     FrameTooLargeError,
     HistoryTooLargeError,
+    InvalidOptionError,
     OverloadedError,
     ProtocolError,
     UnknownAgentError,
@@ -102,6 +105,7 @@ class Runtime:
         self._agents: dict[str, LoadedAgent] = {}
         self._tools: ToolBridge | None = None
         self._toolsets: list[AbstractToolset[Any]] = []
+        self._models = ModelResolver(None)
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._histories = HistoryAssembler()  # chunked histories of runs still to come (_history)
         self._free_slots = 0
@@ -204,10 +208,14 @@ class Runtime:
                 apply_memory_limit(int(limit))
                 self._memory_capped = True
             self._agents = load_agents(frame['agents'], frame.get('cwd'))
+            self._models = ModelResolver(frame.get('cwd'))
+            self._apply_agent_options(frame['agents'])
             self._tools = ToolBridge(self.send, frame['tools'])
             self._toolsets = [self._tools.toolset] if self._tools.toolset is not None else []
         except BaseException as exc:  # anything the user's module raises is a start-up failure
-            self.send(error_frame(exc, None, kind='startup', retryable=False))
+            # A bad spawn option (unknown model) keeps its own kind: Node reports SYN_ERR_INVALID_OPTION.
+            kind = None if isinstance(exc, InvalidOptionError) else 'startup'
+            self.send(error_frame(exc, None, kind=kind, retryable=False))
             hard_exit(EXIT_STARTUP)
         concurrency = int(frame['concurrency'])
         self._free_slots = concurrency
@@ -216,6 +224,20 @@ class Runtime:
             self._histories.max_bytes = int(frame['maxHistoryBytes'])
         self._histories.max_pending = self._max_accepted
         self.send({'t': 'ready', 'agents': list(self._agents)})
+
+    def _apply_agent_options(self, specs: list[dict[str, Any]]) -> None:
+        """Checks each agent's spawn-level run options and keeps their ``agent.iter`` keywords."""
+        for spec in specs:
+            kwargs = agent_run_kwargs(spec, self._models)
+            if not kwargs:
+                continue
+            loaded = self._agents[spec['name']]
+            if loaded.agent is None:
+                raise InvalidOptionError(
+                    f'{spec["ref"]!r} is a plain handler: model, modelSettings and usageLimits apply to pydantic-ai agents only',
+                    sorted(k for k in ('model', 'modelSettings', 'usageLimits') if k in spec)[0],
+                )
+            self._agents[spec['name']] = dataclasses.replace(loaded, run_kwargs=kwargs)
 
     def _on_history_chunk(self, frame: dict[str, Any]) -> None:
         run_id = frame['id']
@@ -326,7 +348,7 @@ class Runtime:
         else:
             await self._wait_for_slot()
         try:
-            return await execute_run(loaded, frame, self._emit, self._toolsets)
+            return await execute_run(loaded, frame, self._emit, self._toolsets, self._models)
         finally:
             self._release_slot()
 

@@ -18,10 +18,21 @@ from .exceptions import ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks',)
+FEATURES = ('history_chunks', 'run_options')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS = frozenset(
-    {'agent', 'cancelled', 'timeout', 'startup', 'protocol', 'usage_limit', 'unexpected_model_behavior', 'tool'}
+    {
+        'agent',
+        'cancelled',
+        'timeout',
+        'startup',
+        'protocol',
+        'usage_limit',
+        'unexpected_model_behavior',
+        'tool',
+        'invalid_option',
+        'invalid_argument',
+    }
 )
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
 _MAX_SAFE_INT = 2**53 - 1
@@ -103,6 +114,7 @@ def _check_init(o: Obj, t: str) -> None:
             raise _bad(t, where, 'an object', a)
         _get(a, t, 'name', *_STR, prefix=where + '.')
         _get(a, t, 'ref', *_STR, prefix=where + '.')
+        _run_options(a, t, where + '.', with_call_fields=False)
 
     def tool(x: Any, where: str) -> None:
         if not _is_obj(x):
@@ -137,6 +149,7 @@ def _check_run(o: Obj, t: str) -> None:
         and type(get('conversationId', '')) is str
         and type(get('turnId', '')) is str
         and 'historyChunks' not in o
+        and 'options' not in o
     ):
         return
     _check_run_precisely(o, t)
@@ -154,6 +167,24 @@ def _check_run_precisely(o: Obj, t: str) -> None:
         _opt(o, t, 'historyChunks', *_POS)
         if o['history']:
             raise _bad(t, 'history', 'an empty array when historyChunks is present', o['history'])
+    if 'options' in o:
+        _run_options(_get(o, t, 'options', *_OBJ), t, 'options.', with_call_fields=True)
+
+
+def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None:
+    """The run options of ``run.options`` (all six) or of an ``init`` agent (model, modelSettings,
+    usageLimits). ``metadata`` and ``deps`` are any JSON value; their meaning is checked when used."""
+
+    def opt(f: str, expected: str, ok: Callable[[Any], bool]) -> None:
+        if f in o and not ok(o[f]):
+            raise _bad(t, prefix + f, expected + ' when present', o[f])
+
+    opt('model', *_STR)
+    opt('modelSettings', *_OBJ)
+    opt('usageLimits', *_OBJ)
+    if with_call_fields:
+        opt('instructions', *_STR)
+        opt('metadata', 'not null', lambda x: x is not None)
 
 
 def _check_history_chunk(o: Obj, t: str) -> None:
@@ -207,6 +238,8 @@ def _check_error(o: Obj, t: str) -> None:
     for f in ('type', 'message', 'traceback'):
         _get(o, t, f, *_STR)
     _get(o, t, 'retryable', *_BOOL)
+    _opt(o, t, 'errors', *_LIST)
+    _opt(o, t, 'option', *_STR)
 
 
 def _check_hello(o: Obj, t: str) -> None:

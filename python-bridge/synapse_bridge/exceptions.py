@@ -26,7 +26,9 @@ __all__ = [
     'ErrorKind',
     'FrameTooLargeError',
     'HistoryTooLargeError',
+    'InvalidArgumentError',
     'InvalidInitError',
+    'InvalidOptionError',
     'OverloadedError',
     'ProtocolError',
     'ToolError',
@@ -36,7 +38,16 @@ __all__ = [
 ]
 
 ErrorKind = Literal[
-    'agent', 'cancelled', 'timeout', 'startup', 'protocol', 'usage_limit', 'unexpected_model_behavior', 'tool'
+    'agent',
+    'cancelled',
+    'timeout',
+    'startup',
+    'protocol',
+    'usage_limit',
+    'unexpected_model_behavior',
+    'tool',
+    'invalid_option',
+    'invalid_argument',
 ]
 """The ``kind`` of an ``error`` frame (protocol v1)."""
 
@@ -76,6 +87,30 @@ class InvalidInitError(BridgeMisuseError):
     """The ``init`` frame is well-formed but unusable (e.g. ``memoryLimitMb`` below current use)."""
 
     kind = 'startup'
+
+
+class InvalidOptionError(BridgeMisuseError):
+    """A run option (or an agent's option in ``init``) is unusable: an unknown model name, a model
+    reference that does not resolve, unknown ``usageLimits`` fields. Node reports it as
+    ``SYN_ERR_INVALID_OPTION``; in ``init`` it is a start-up failure of that kind."""
+
+    kind = 'invalid_option'
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class InvalidArgumentError(BridgeMisuseError):
+    """A run's per-call ``deps`` failed validation into the agent's ``deps_type``. ``errors`` is
+    pydantic's error list without the input values (deps may hold secrets); it crosses the wire
+    as the ``errors`` field of the ``error`` frame (``SYN_ERR_INVALID_ARGUMENT`` ``details.errors``)."""
+
+    kind = 'invalid_argument'
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 class UnknownAgentError(BridgeMisuseError):
@@ -173,7 +208,7 @@ def error_frame(
     classification (used for deadline timeouts and cancellations)."""
     auto_kind, auto_retryable = classify(exc)
     wire_type = exc.wire_type if isinstance(exc, BridgeError) else type(exc).__name__
-    return {
+    frame: dict[str, Any] = {
         't': 'error',
         'id': run_id,
         'kind': kind if kind is not None else auto_kind,
@@ -182,3 +217,8 @@ def error_frame(
         'traceback': ''.join(_traceback.format_exception(exc)),
         'retryable': retryable if retryable is not None else auto_retryable,
     }
+    if isinstance(exc, InvalidArgumentError):
+        frame['errors'] = exc.errors
+    elif isinstance(exc, InvalidOptionError):
+        frame['option'] = exc.option
+    return frame

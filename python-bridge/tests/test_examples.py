@@ -83,7 +83,8 @@ async def test_handlers_sync_async_and_streaming(tmp_path: Any) -> None:
     )
     loaded = load_agents([{'name': 's', 'ref': 'h.py:sync_two'}, {'name': 'g', 'ref': 'h.py:gen'}], str(tmp_path))
     result, _ = await _run(loaded['s'], 'hi', history=[{}, {}])
-    assert result['output'] == {'prompt': 'hi', 'turns': 2} and result['messages'] == []
+    assert result['output'] == {'prompt': 'hi', 'turns': 2}
+    assert [m['kind'] for m in result['messages']] == ['request', 'response']  # a committable turn (#12)
     result, events = await _run(loaded['g'], 'a b c', stream=True)
     assert result['output'] == 'a b c ' and [e['event']['delta'] for e in events] == ['a ', 'b ', 'c ']
     noop = _load('examples/agents/noop.py:handler')

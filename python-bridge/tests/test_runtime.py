@@ -169,10 +169,13 @@ def test_ts_tool_round_trip_ok_and_failure(spawn: Spawn) -> None:
 def test_plain_handler_and_unknown_agent(spawn: Spawn) -> None:
     b = _ready(spawn, {'noop': 'examples/agents/noop.py:handler'})
     b.send(run_frame('n1', 'noop', 'echo me'))
-    assert b.terminal('n1')[0] == {
-        't': 'result', 'id': 'n1', 'output': 'echo me', 'messages': [],
+    result = b.terminal('n1')[0]
+    assert {k: v for k, v in result.items() if k != 'messages'} == {
+        't': 'result', 'id': 'n1', 'output': 'echo me',
         'usage': {'requests': 0, 'inputTokens': 0, 'outputTokens': 0, 'totalTokens': 0, 'toolCalls': 0},
     }
+    # A committable turn (#12): the user prompt and the handler's text, in pydantic-ai's shape.
+    assert [(m['kind'], m['parts'][0]['content']) for m in result['messages']] == [('request', 'echo me'), ('response', 'echo me')]
     b.send(run_frame('n2', 'missing', 'x'))
     err = b.terminal('n2')[0]
     assert err['kind'] == 'agent' and err['type'] == 'UnknownAgentError'

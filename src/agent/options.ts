@@ -3,6 +3,7 @@
  */
 import { synErr } from '../errors.ts';
 import { resolveOptions, stripUndefined, v, type Field } from '../options.ts';
+import { AGENT_RUN_OPTION_FIELDS, type UsageLimitsOption } from './run-options.ts';
 
 /** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
 export interface AgentTool {
@@ -108,6 +109,17 @@ export interface SpawnAgentOptions {
   };
   /** TypeScript tools offered to the agent. */
   tools?: Record<string, AgentTool>;
+  /**
+   * The model of every run (pydantic-ai `agent.iter(model=…)`): a pydantic-ai model name (`'test'`,
+   * `'openai:gpt-4o-mini'`) or a `'module:attr'` / `'file.py:attr'` reference to a `Model` or a
+   * zero-arg factory (e.g. a `FunctionModel` for tests). A call's `model` overrides it. Checked when
+   * the worker starts: unknown → spawnAgent rejects with SYN_ERR_INVALID_OPTION. See docs/agents.md.
+   */
+  model?: string;
+  /** pydantic-ai `ModelSettings` for every run (a call's `modelSettings` are merged over them). */
+  modelSettings?: Record<string, unknown>;
+  /** pydantic-ai `UsageLimits` for every run (snake_case or camelCase field names); a call's replace them. */
+  usageLimits?: UsageLimitsOption;
 }
 
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
@@ -159,6 +171,7 @@ const schema = {
     }),
   ),
   tools: v.optional(v.record(tool)),
+  ...AGENT_RUN_OPTION_FIELDS,
 };
 
 export type ResolvedAgentOptions = ReturnType<typeof resolveAgentOptions>;
@@ -212,5 +225,7 @@ export function resolveAgentOptions(input: unknown) {
       memoryLimitMb: py.memoryLimitMb,
     },
     tools: o.tools ?? {},
+    /** Spawn-level run options, sent with the agent in `init` (absent ones omitted). */
+    run: stripUndefined({ model: o.model, modelSettings: o.modelSettings, usageLimits: o.usageLimits }),
   };
 }

@@ -13,7 +13,7 @@ import { synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
-import type { StreamEvent } from '../protocol/frames.ts';
+import type { RunOptionsFrame, StreamEvent } from '../protocol/frames.ts';
 
 export type { RunResult };
 /** A streamed event from Python (the `event` frame's payload). */
@@ -37,9 +37,32 @@ export interface WorkerSlot {
 }
 
 /**
+ * What the last failed start of an agent's worker said (the Python process never became ready):
+ * carried by SYN_ERR_AGENT_UNAVAILABLE as `details.startupFailure` while start-ups keep failing,
+ * and by `agentStatus(id).startupFailure`.
+ */
+export interface StartupFailure {
+  /** The start-up error's code: SYN_ERR_STARTUP_FAILED, SYN_ERR_STARTUP_TIMEOUT, SYN_ERR_PYTHON_NOT_FOUND… */
+  readonly code: string;
+  readonly message: string;
+  /** The interpreter's exit code (null when killed by a signal or not known). */
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** The Python traceback of an error raised while loading the agent module, if one was sent. */
+  readonly traceback?: string;
+  /** The Python exception type, if one was sent. */
+  readonly type?: string;
+  /** The last lines the interpreter wrote to stderr. */
+  readonly stderrTail: string;
+  /** When it failed (the system clock, ms). */
+  readonly at: number;
+}
+
+/**
  * An agent's state in `agentStatus(id).state`: `starting` (no worker ready yet), `ready` (every
  * worker ready), `degraded` (some workers ready, others restarting), `restarting` (none ready,
- * restarts under way: calls wait in the queue), `quarantined` (restart intensity exceeded:
+ * restarts under way: calls wait in the queue — unless the last restart attempt failed at
+ * start-up: then they fail fast with SYN_ERR_AGENT_UNAVAILABLE until a start succeeds), `quarantined` (restart intensity exceeded:
  * calls fail fast with SYN_ERR_AGENT_UNAVAILABLE until `nextRetryAt`), `stopped`.
  */
 export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'quarantined' | 'stopped';
@@ -71,6 +94,8 @@ export interface RequestOptions {
   onToolCall?: ((call: ToolCallRequest) => unknown) | undefined;
   conversationId?: string | undefined;
   turnId?: string | undefined;
+  /** The call's run options in wire form (`run.options`); absent when it uses none. */
+  runOptions?: RunOptionsFrame | undefined;
 }
 
 interface Pending {
@@ -100,6 +125,11 @@ export class AgentRouter {
   readonly #queue: Pending[] = [];
   #state: AgentState = 'starting';
   #nextRetryAt: number | undefined;
+  /**
+   * The breaker: set when a restart attempt failed at start-up (the error that said why), cleared
+   * by the first worker that becomes ready. While set and no worker is up, calls fail fast.
+   */
+  #startupFailure: { summary: StartupFailure; error: unknown } | undefined;
   #inFlight = 0;
   /** Release of the event-loop hold, while `inFlight + queued > 0`. */
   #release: (() => void) | undefined;
@@ -120,6 +150,10 @@ export class AgentRouter {
   get nextRetryAt(): number | undefined {
     return this.#nextRetryAt;
   }
+  /** The start-up failure holding the breaker open, if any. */
+  get startupFailure(): StartupFailure | undefined {
+    return this.#startupFailure?.summary;
+  }
   pids(): number[] {
     return [...this.#workers.values()].map((w) => w.slot.pid);
   }
@@ -128,6 +162,7 @@ export class AgentRouter {
   attach(slot: WorkerSlot): void {
     if (this.#workers.get(slot.index)?.slot !== slot) this.#workers.set(slot.index, { slot, inFlight: 0 });
     this.#nextRetryAt = undefined;
+    this.#startupFailure = undefined; // a start succeeded: the breaker closes
     this.#updateState();
     this.#pump();
   }
@@ -147,10 +182,28 @@ export class AgentRouter {
     }
   }
 
-  /** The agent exceeded its restart intensity: reject fast until `nextRetryAt`. */
-  quarantine(nextRetryAt: number): void {
+  /**
+   * A restart attempt failed at start-up (`error`: the process layer's coded error) and the next
+   * one starts at `nextRetryAt` (undefined: nothing retries by itself — a failed `restartAgent`): opens the breaker. While no worker is up, queued calls are
+   * rejected now and new ones at once with SYN_ERR_AGENT_UNAVAILABLE carrying the failure; they
+   * are never retried for the caller. A crash after ready does not come here: calls keep queueing.
+   */
+  startupFailed(summary: StartupFailure, error: unknown, nextRetryAt: number | undefined): void {
+    if (this.#state === 'stopped') return;
+    this.#startupFailure = { summary, error };
+    this.#nextRetryAt = nextRetryAt;
+    if (this.#workers.size === 0) this.#rejectQueued(() => this.#unavailable());
+  }
+
+  /**
+   * The agent exceeded its restart intensity: reject fast until `nextRetryAt`. With `failure`
+   * (a retry after quarantine failed at start-up) the rejections carry it; otherwise they carry
+   * the start-up failure already holding the breaker open, if any.
+   */
+  quarantine(nextRetryAt: number, failure?: { summary: StartupFailure; error: unknown }): void {
     this.#state = 'quarantined';
     this.#nextRetryAt = nextRetryAt;
+    if (failure !== undefined) this.#startupFailure = failure;
     this.#rejectQueued(() => this.#unavailable());
   }
 
@@ -164,6 +217,7 @@ export class AgentRouter {
   /** Admits again after quarantine or close (a manual restart is under way). */
   reopen(): void {
     this.#nextRetryAt = undefined;
+    this.#startupFailure = undefined;
     this.#state = this.#workers.size === 0 ? 'restarting' : 'ready';
     this.#updateState();
   }
@@ -176,7 +230,7 @@ export class AgentRouter {
 
   /**
    * Runs one request on a worker.
-   * @throws SYN_ERR_OVERLOADED (queue full), SYN_ERR_AGENT_UNAVAILABLE (quarantined / no worker and policy reject),
+   * @throws SYN_ERR_OVERLOADED (queue full), SYN_ERR_AGENT_UNAVAILABLE (quarantined / no worker and policy reject / no worker and the last start failed),
    *   SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, SYN_ERR_SHUTDOWN, and whatever the worker's run rejects with.
    */
   request(options: RequestOptions): Promise<RunResult> {
@@ -184,7 +238,7 @@ export class AgentRouter {
     if (this.#state === 'stopped') return Promise.reject(synErr('SYN_ERR_SHUTDOWN', `Agent "${agent}" was stopped`, { agent }));
     if (this.#state === 'quarantined') return Promise.reject(this.#unavailable());
     if (options.signal?.aborted) return Promise.reject(abortError(options.signal, agent));
-    if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') return Promise.reject(this.#unavailable());
+    if (this.#workers.size === 0 && (this.#o.whenUnavailable === 'reject' || this.#startupFailure !== undefined)) return Promise.reject(this.#unavailable());
 
     const timeoutMs = options.timeoutMs ?? this.#o.timeoutMs;
     const request: Mutable<RunRequest> = {
@@ -196,6 +250,7 @@ export class AgentRouter {
       stream: options.onEvent !== undefined,
       ...(options.conversationId === undefined ? {} : { conversationId: options.conversationId }),
       ...(options.turnId === undefined ? {} : { turnId: options.turnId }),
+      ...(options.runOptions === undefined ? {} : { options: options.runOptions }),
     };
     return new Promise<RunResult>((resolve, reject) => {
       const now = this.#o.clock.now();
@@ -360,13 +415,18 @@ export class AgentRouter {
     }
   }
 
+  /** SYN_ERR_AGENT_UNAVAILABLE: the state, when it tries again, and the start-up failure (also as `cause`) if that is why. */
   #unavailable(): SynapseError {
     const agent = this.#o.agent;
-    return synErr('SYN_ERR_AGENT_UNAVAILABLE', `Agent "${agent}" is ${this.#state}${this.#nextRetryAt === undefined ? '' : `; next retry in ${Math.max(0, Math.round(this.#nextRetryAt - this.#o.clock.now()))} ms`}`, {
-      agent,
-      state: this.#state,
-      nextRetryAt: this.#nextRetryAt,
-    });
+    const failure = this.#startupFailure;
+    const retry = this.#nextRetryAt === undefined ? '' : `; next retry in ${Math.max(0, Math.round(this.#nextRetryAt - this.#o.clock.now()))} ms`;
+    const why = failure === undefined ? '' : `; its last start failed: ${failure.summary.message}`;
+    return synErr(
+      'SYN_ERR_AGENT_UNAVAILABLE',
+      `Agent "${agent}" is ${this.#state}${retry}${why}`,
+      { agent, state: this.#state, nextRetryAt: this.#nextRetryAt, ...(failure === undefined ? {} : { startupFailure: failure.summary }) },
+      failure?.error,
+    );
   }
 
   #updateState(): void {

@@ -33,6 +33,11 @@ export interface WorkerDeps {
   readonly processes: Map<number, PythonProcess>;
   /** The agent's spare pool while its spares actor runs (absent or empty slot: always spawn fresh). */
   readonly spares?: { pool: SparePool | undefined };
+  /**
+   * This worker's process failed to start (`error`: the process layer's coded start-up error),
+   * called before `init` rejects — not when the start was abandoned because the worker is stopping.
+   */
+  readonly onStartupFailure?: ((index: number, error: unknown) => void) | undefined;
 }
 
 /** The process options of a worker of this agent (also the options every spare of the agent is spawned with). */
@@ -42,7 +47,7 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
     ...(o.python.executable === undefined ? {} : { executable: o.python.executable }),
     cwd: o.python.cwd,
     env: o.python.env,
-    agents: [{ name: o.id, ref: o.agent }],
+    agents: [{ name: o.id, ref: o.agent, ...o.run }],
     tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
     concurrency: o.concurrency,
     maxFrameBytes: o.python.maxFrameBytes,
@@ -113,7 +118,12 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
       const label = { agent: o.id, worker: index };
       // A warm spare if one is idle (init → ready only), else a fresh interpreter.
       const fromSpare = deps.spares?.pool?.assign({ label, signal: starting.signal });
-      proc = await (fromSpare ?? PythonProcess.start(workerProcessOptions(deps, label), { signal: starting.signal }));
+      try {
+        proc = await (fromSpare ?? PythonProcess.start(workerProcessOptions(deps, label), { signal: starting.signal }));
+      } catch (error) {
+        if (!stopping) deps.onStartupFailure?.(index, error);
+        throw error;
+      }
       if (fromSpare !== undefined) deps.log.debug({ agent: o.id, worker: index, pythonPid: proc.pid }, 'worker took a warm spare');
       const p = proc;
       if (stopping) {

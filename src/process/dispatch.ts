@@ -20,6 +20,8 @@ export interface Admission {
   readonly maxFrameBytes: number;
   /** Python announced `history_chunks`: a history too large for the run frame goes ahead in chunks. */
   readonly historyChunks: boolean;
+  /** Python announced `run_options`: a run may carry `options` (else they would be ignored silently). Absent: false. */
+  readonly runOptions?: boolean;
   /** Cap on a chunked history's bytes (SYN_ERR_HISTORY_TOO_LARGE above it). */
   readonly maxHistoryBytes: number;
   readonly pid: number;
@@ -34,7 +36,8 @@ export interface Admission {
  * history becomes `history_chunk` lines plus the `run` line, in one string (when the worker
  * supports it; see `protocol/history-chunks.ts`): the common, small run pays nothing for it.
  *
- * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_NO_AGENT, the
+ * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_INVALID_OPTION (run
+ *   options for a bridge that does not announce `run_options`), SYN_ERR_NO_AGENT, the
  *   worker's unavailability error, SYN_ERR_ABORTED (signal already aborted), SYN_ERR_OVERLOADED
  *   (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes` not
  *   because of its history, or a worker without `history_chunks`), SYN_ERR_HISTORY_TOO_LARGE
@@ -43,6 +46,9 @@ export interface Admission {
 export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admission): string {
   const frame = validateRunRequest(request, w.agents);
   if (w.unavailable !== undefined) throw w.unavailable;
+  if (frame.options !== undefined && !w.runOptions) {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support run options (its bridge does not announce "run_options"): reinstall the bundled bridge`, { ...w.context, option: 'options' });
+  }
   if (w.runs.has(request.id)) throw synErr('SYN_ERR_INVALID_ARGUMENT', `A run with id "${request.id}" is already in flight`, { runId: request.id });
   if (handlers.signal?.aborted) throw synErr('SYN_ERR_ABORTED', `Run ${request.id} was aborted`, { runId: request.id }, handlers.signal.reason);
   if (w.runs.size >= w.concurrency) {

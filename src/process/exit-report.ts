@@ -7,8 +7,11 @@ import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
 import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
 import { withDetails } from './wire-errors.ts';
 
-/** Codes that already say "start-up failed"; any other pre-ready error is wrapped in SYN_ERR_STARTUP_FAILED. */
-const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND', 'SYN_ERR_BRIDGE_VERSION']);
+/**
+ * Codes that already say why start-up failed; any other pre-ready error is wrapped in SYN_ERR_STARTUP_FAILED.
+ * SYN_ERR_INVALID_OPTION: a spawn option Python rejected at `init` (an unknown `model`), reported as the caller's mistake.
+ */
+const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['SYN_ERR_STARTUP_TIMEOUT', 'SYN_ERR_STARTUP_FAILED', 'SYN_ERR_ABORTED', 'SYN_ERR_PYTHON_NOT_FOUND', 'SYN_ERR_BRIDGE_VERSION', 'SYN_ERR_INVALID_OPTION']);
 
 /** Python's complaint when the interpreter found has no synapse-bridge (`python -m synapse_bridge`). */
 const NO_BRIDGE = /No module named '?synapse_bridge'?/;

@@ -89,7 +89,17 @@ const schema = {
   executable: v.optional(v.string({ min: 1 })),
   cwd: v.optional(v.string({ min: 1 })),
   env: v.optional(v.record(v.string())),
-  agents: v.optional(arrayOf(v.object({ name, ref: v.string({ min: 3 }) }))),
+  agents: v.optional(
+    arrayOf(
+      v.object({
+        name,
+        ref: v.string({ min: 3 }),
+        model: v.optional(v.string({ min: 1 })),
+        modelSettings: v.optional(v.record(v.any())),
+        usageLimits: v.optional(v.record(v.any())),
+      }),
+    ),
+  ),
   tools: v.optional(
     arrayOf(
       v.object({
@@ -165,7 +175,7 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
     executable: findPython(r.executable),
     cwd: r.cwd,
     env: r.env ?? {},
-    agents: r.agents ?? [],
+    agents: (r.agents ?? []) as AgentSpec[], // resolveOptions omits absent optional fields
     tools: (r.tools ?? []) as ToolSpec[],
     concurrency: r.concurrency ?? PYTHON_PROCESS_DEFAULTS.concurrency,
     maxFrameBytes: r.maxFrameBytes ?? PYTHON_PROCESS_DEFAULTS.maxFrameBytes,

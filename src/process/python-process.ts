@@ -11,7 +11,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_HISTORY_CHUNKS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
 import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
@@ -46,6 +46,8 @@ export class PythonProcess extends WorkerBase {
   #deferInit: boolean;
   /** Python announced {@link FEATURE_HISTORY_CHUNKS} in `hello`. */
   #historyChunks = false;
+  /** Python announced {@link FEATURE_RUN_OPTIONS} in `hello`. */
+  #runOptions = false;
 
   /**
    * Spawns a worker and resolves once it is ready (every agent loaded).
@@ -133,6 +135,7 @@ export class PythonProcess extends WorkerBase {
         concurrency: this.opts.concurrency,
         maxFrameBytes: this.opts.maxFrameBytes,
         historyChunks: this.#historyChunks,
+        runOptions: this.#runOptions,
         maxHistoryBytes: this.opts.maxHistoryBytes,
         pid: this.osPid,
         unavailable: this.unavailable(),
@@ -285,6 +288,7 @@ export class PythonProcess extends WorkerBase {
       return;
     }
     this.#historyChunks = frame.features?.includes(FEATURE_HISTORY_CHUNKS) ?? false;
+    this.#runOptions = frame.features?.includes(FEATURE_RUN_OPTIONS) ?? false;
     if (this.#deferInit) {
       // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.
       this.clearStartTimer();
@@ -298,6 +302,11 @@ export class PythonProcess extends WorkerBase {
 
   #sendInit(): void {
     const { agents, tools, concurrency, maxFrameBytes, maxHistoryBytes, cwd, memoryLimitMb } = this.opts;
+    const withOptions = agents.find((a) => a.model !== undefined || a.modelSettings !== undefined || a.usageLimits !== undefined);
+    if (withOptions !== undefined && !this.#runOptions) {
+      this.defect(synErr('SYN_ERR_INVALID_OPTION', `Python worker ${this.osPid} does not support run options (model, modelSettings, usageLimits of agent "${withOptions.name}"): its bridge does not announce "run_options"`, { ...this.context(), option: 'model' }));
+      return;
+    }
     this.send({
       t: 'init',
       v: PROTOCOL_VERSION,

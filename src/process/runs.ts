@@ -6,7 +6,7 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
-import type { ErrorFrame, EventFrame, OutboundFrame, ResultFrame, StreamEvent, ToolCallFrame, Usage } from '../protocol/frames.ts';
+import type { ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, Usage } from '../protocol/frames.ts';
 import { errorFromFrame } from './wire-errors.ts';
 
 /** One request to a worker. */
@@ -24,6 +24,8 @@ export interface RunRequest {
   readonly stream?: boolean;
   readonly conversationId?: string;
   readonly turnId?: string;
+  /** Per-call run options (model, deps…), already checked by the agent layer; absent: none. */
+  readonly options?: RunOptionsFrame;
 }
 
 /** What a finished run returns. */

@@ -17,7 +17,7 @@ function badArg(field: string, expected: string): never {
  */
 export function validateRunRequest(request: RunRequest, agents: readonly string[]): RunFrame {
   if (typeof request !== 'object' || request === null) badArg('request', 'an object');
-  const { id, agent, prompt, history = [], timeoutMs = null, stream = false, conversationId, turnId } = request;
+  const { id, agent, prompt, history = [], timeoutMs = null, stream = false, conversationId, turnId, options } = request;
   if (typeof id !== 'string' || id.length === 0 || id.length > 256) badArg('id', 'a non-empty string of at most 256 characters');
   if (typeof agent !== 'string') badArg('agent', 'a string');
   if (typeof prompt !== 'string') badArg('prompt', 'a string');
@@ -26,6 +26,7 @@ export function validateRunRequest(request: RunRequest, agents: readonly string[
   if (typeof stream !== 'boolean') badArg('stream', 'a boolean');
   if (conversationId !== undefined && typeof conversationId !== 'string') badArg('conversationId', 'a string');
   if (turnId !== undefined && typeof turnId !== 'string') badArg('turnId', 'a string');
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) badArg('options', 'an object');
   if (!agents.includes(agent)) throw synErr('SYN_ERR_NO_AGENT', `Agent "${agent}" is not loaded in this worker (loaded: ${agents.join(', ') || 'none'})`, { agent });
   return {
     t: 'run',
@@ -37,5 +38,6 @@ export function validateRunRequest(request: RunRequest, agents: readonly string[
     stream,
     ...(conversationId === undefined ? {} : { conversationId }),
     ...(turnId === undefined ? {} : { turnId }),
+    ...(options === undefined ? {} : { options }),
   };
 }

@@ -15,11 +15,14 @@ export const ERROR_KIND_CODES: Readonly<Record<PyErrorKind, ErrorCode>> = Object
   cancelled: 'SYN_ERR_ABORTED',
   startup: 'SYN_ERR_STARTUP_FAILED',
   protocol: 'SYN_ERR_PROTOCOL',
+  invalid_option: 'SYN_ERR_INVALID_OPTION',
+  invalid_argument: 'SYN_ERR_INVALID_ARGUMENT',
 });
 
 /**
  * The coded error for an `error` frame; `details` carries `kind`, `type`, `traceback`,
- * `retryable` and the given context (pid, agent, runId…).
+ * `retryable` and the given context (pid, agent, runId…), plus `errors` (pydantic's list, for
+ * bad deps) and `option` (the rejected option) when the frame has them.
  */
 export function errorFromFrame(frame: ErrorFrame, context: ErrorDetails = {}): SynapseError {
   const code = ERROR_KIND_CODES[frame.kind];
@@ -30,6 +33,8 @@ export function errorFromFrame(frame: ErrorFrame, context: ErrorDetails = {}): S
     type: frame.type,
     traceback: frame.traceback,
     retryable: frame.retryable,
+    ...(frame.errors === undefined ? {} : { errors: frame.errors }),
+    ...(frame.option === undefined ? {} : { option: frame.option }),
   });
 }
 

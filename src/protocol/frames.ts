@@ -18,12 +18,43 @@ const VERSION_EXPECTED = `${PROTOCOL_VERSION} (the protocol version)`;
  */
 export const FEATURE_HISTORY_CHUNKS = 'history_chunks';
 
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send run options:
+ * `run.options` and the `model` / `modelSettings` / `usageLimits` of an `init` agent (docs/protocol.md).
+ * A bridge without it would ignore them silently, so Node refuses to send them to one.
+ */
+export const FEATURE_RUN_OPTIONS = 'run_options';
+
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
-/** An agent to load: `ref` is `pkg.mod:attr` or `path/file.py:attr`. */
+/**
+ * An agent to load: `ref` is `pkg.mod:attr` or `path/file.py:attr`. The optional run options
+ * apply to every run of the agent (feature {@link FEATURE_RUN_OPTIONS}; docs/agents.md).
+ */
 export interface AgentSpec {
   readonly name: string;
   readonly ref: string;
+  /** A pydantic-ai model name or a `module:attr` / `file.py:attr` Model (factory) ref; checked at `init`. */
+  readonly model?: string;
+  /** pydantic-ai `ModelSettings` (JSON). */
+  readonly modelSettings?: Readonly<Record<string, unknown>>;
+  /** pydantic-ai `UsageLimits` fields (snake_case, as in Python). */
+  readonly usageLimits?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * `run.options`: the per-call run options (feature {@link FEATURE_RUN_OPTIONS}). Present only
+ * when the call uses one; each maps to an `Agent.iter` keyword (docs/agents.md).
+ */
+export interface RunOptionsFrame {
+  readonly model?: string;
+  readonly modelSettings?: Readonly<Record<string, unknown>>;
+  readonly usageLimits?: Readonly<Record<string, unknown>>;
+  readonly instructions?: string;
+  /** Any JSON value but `null`. */
+  readonly metadata?: unknown;
+  /** Any JSON value; validated by Python into the agent's `deps_type`. */
+  readonly deps?: unknown;
 }
 
 /** A TypeScript tool offered to every agent of a process; `parameters` is a JSON schema. */
@@ -62,6 +93,8 @@ export interface RunFrame {
   readonly turnId?: string;
   /** The history came ahead in this many `history_chunk` frames (`history` is then `[]`). */
   readonly historyChunks?: number;
+  /** Per-call run options; absent for a run that uses none (the common, fast case). */
+  readonly options?: RunOptionsFrame;
 }
 
 /**
@@ -157,7 +190,17 @@ export interface ResultFrame {
 }
 
 /** The `kind` of a Python-side error. */
-export type PyErrorKind = 'agent' | 'cancelled' | 'timeout' | 'startup' | 'protocol' | 'usage_limit' | 'unexpected_model_behavior' | 'tool';
+export type PyErrorKind =
+  | 'agent'
+  | 'cancelled'
+  | 'timeout'
+  | 'startup'
+  | 'protocol'
+  | 'usage_limit'
+  | 'unexpected_model_behavior'
+  | 'tool'
+  | 'invalid_option'
+  | 'invalid_argument';
 
 /** Every error kind of protocol v1. */
 export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
@@ -169,6 +212,8 @@ export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
   'usage_limit',
   'unexpected_model_behavior',
   'tool',
+  'invalid_option',
+  'invalid_argument',
 ]);
 
 /** `error`: the run `id` failed, or (with `id: null`) the process failed. */
@@ -180,6 +225,10 @@ export interface ErrorFrame {
   readonly message: string;
   readonly traceback: string;
   readonly retryable: boolean;
+  /** `invalid_argument` (bad deps): pydantic's error list, without the input values. */
+  readonly errors?: readonly unknown[];
+  /** `invalid_option`: the option that was rejected (e.g. `options.model`). */
+  readonly option?: string;
 }
 
 /** `tool_call`: Python asks Node to run a TypeScript tool. */
@@ -329,6 +378,8 @@ export function parseInbound(value: unknown): InboundFrame {
       const id = o.id;
       if (id !== null && typeof id !== 'string') throw bad(t, 'id', 'a string or null', id);
       if (!ERROR_KINDS.has(o.kind)) throw bad(t, 'kind', `one of ${PY_ERROR_KINDS.join(', ')}`, o.kind);
+      if (o.errors !== undefined && !Array.isArray(o.errors)) throw bad(t, 'errors', 'an array when present', o.errors);
+      const option = optStr(o, t, 'option');
       return {
         t,
         id,
@@ -337,6 +388,8 @@ export function parseInbound(value: unknown): InboundFrame {
         message: str(o, t, 'message'),
         traceback: str(o, t, 'traceback'),
         retryable: bool(o, t, 'retryable'),
+        ...(o.errors === undefined ? {} : { errors: o.errors as unknown[] }),
+        ...(option === undefined ? {} : { option }),
       };
     }
     case 'tool_call':
@@ -370,6 +423,25 @@ export function parseInbound(value: unknown): InboundFrame {
   }
 }
 
+/** The run options of `run.options` (all six) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
+function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): RunOptionsFrame {
+  const out: Record<string, unknown> = {};
+  const check = (f: string, expected: string, ok: (x: unknown) => boolean): void => {
+    if (o[f] === undefined) return;
+    if (!ok(o[f])) throw bad(t, prefix + f, `${expected} when present`, o[f]);
+    out[f] = o[f];
+  };
+  check('model', 'a string', (x) => typeof x === 'string');
+  check('modelSettings', 'an object', isObj);
+  check('usageLimits', 'an object', isObj);
+  if (callFields) {
+    check('instructions', 'a string', (x) => typeof x === 'string');
+    check('metadata', 'not null', (x) => x !== null);
+    if (Object.hasOwn(o, 'deps')) out.deps = o.deps;
+  }
+  return out as RunOptionsFrame;
+}
+
 /**
  * Validates a Node → Python frame (used by tests and the schema vectors; Node builds these
  * frames itself, so the hot path does not call it).
@@ -384,7 +456,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
     case 'init': {
       const agents = arr(o, t, 'agents').map((a, i) => {
         if (!isObj(a)) throw bad(t, `agents[${i}]`, 'an object', a);
-        return { name: str(a, t, 'name'), ref: str(a, t, 'ref') };
+        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...runOptions(a, t, `agents[${i}].`, false) };
       });
       const tools = arr(o, t, 'tools').map((x, i) => {
         if (!isObj(x)) throw bad(t, `tools[${i}]`, 'an object', x);
@@ -422,6 +494,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
       const historyChunks = o.historyChunks === undefined ? undefined : nonNegInt(o, t, 'historyChunks');
       if (historyChunks !== undefined && historyChunks < 1) throw bad(t, 'historyChunks', 'an integer >= 1', historyChunks);
       if (historyChunks !== undefined && history.length > 0) throw bad(t, 'history', 'an empty array when historyChunks is present', history);
+      const options = o.options === undefined ? undefined : runOptions(obj(o, t, 'options'), t, 'options.', true);
       return {
         t,
         id: str(o, t, 'id'),
@@ -433,6 +506,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
         ...(conversationId === undefined ? {} : { conversationId }),
         ...(turnId === undefined ? {} : { turnId }),
         ...(historyChunks === undefined ? {} : { historyChunks }),
+        ...(options === undefined ? {} : { options }),
       };
     }
     case 'history_chunk':

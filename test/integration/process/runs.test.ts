@@ -62,7 +62,11 @@ describe('PythonProcess with a real worker', () => {
   it('echoes through a plain handler', async () => {
     const result = await proc.run({ id: 'noop-1', agent: 'noop', prompt: 'héllo ✓' });
     expect(result.output).toBe('héllo ✓');
-    expect(result.messages).toEqual([]);
+    // A committable turn in pydantic-ai's shape: the user prompt and the handler's text (#12).
+    expect(result.messages).toEqual([
+      expect.objectContaining({ kind: 'request', parts: [expect.objectContaining({ part_kind: 'user-prompt', content: 'héllo ✓' })] }),
+      expect.objectContaining({ kind: 'response', parts: [expect.objectContaining({ part_kind: 'text', content: 'héllo ✓' })] }),
+    ]);
   });
 
   it('runs 10 concurrent requests on one process with no cross-talk', async () => {

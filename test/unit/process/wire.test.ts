@@ -136,6 +136,14 @@ describe('run dispatch', () => {
     runs.failAll(new Error('done') as SynapseError);
   });
 
+  it('admitRun sends run options only to a bridge that announced run_options (else SYN_ERR_INVALID_OPTION)', () => {
+    const request = { id: 'r1', agent: 'a', prompt: 'hi', options: { model: 'test', deps: { id: 1 } } };
+    expect(codeOf(tryCall(() => admitRun(request, {}, admission(table()))))).toBe('SYN_ERR_INVALID_OPTION');
+    expect(admitRun(request, {}, admission(table(), { runOptions: true }))).toBe(
+      '{"t":"run","id":"r1","agent":"a","prompt":"hi","history":[],"timeoutMs":null,"stream":false,"options":{"model":"test","deps":{"id":1}}}\n',
+    );
+  });
+
   it('routeFrame settles runs and reports frames for unknown runs as violations', async () => {
     const runs = table();
     const calls: string[] = [];

@@ -1,0 +1,138 @@
+/**
+ * Run options of `spawnAgent` and of one call (`sendMessage` / `streamMessage`): the fields,
+ * their checks and their wire form (`init` agent fields, `run.options`). What each one means in
+ * pydantic-ai is in docs/agents.md; Python resolves models and validates deps (it has the types).
+ *
+ * Validated once, here at the public edge: anything that is not JSON (functions, BigInt,
+ * symbols, cycles, class instances, non-finite numbers) never reaches the wire.
+ */
+import { synErr, type ErrorCode } from '../errors.ts';
+import { v, type Field } from '../options.ts';
+import type { RunOptionsFrame } from '../protocol/frames.ts';
+
+/** Size limits of the per-call JSON options (UTF-8 bytes of their JSON); larger → SYN_ERR_INVALID_ARGUMENT. */
+export const RUN_OPTION_LIMITS = Object.freeze({
+  /** Largest per-call `deps` (1 MiB). */
+  maxDepsBytes: 1024 * 1024,
+  /** Largest per-call `metadata` (64 KiB). */
+  maxMetadataBytes: 64 * 1024,
+  /** Deepest nesting of a JSON option. */
+  maxDepth: 64,
+});
+
+/** pydantic-ai `UsageLimits` fields; keys may be snake_case (as in Python) or camelCase (`requestLimit`). */
+export type UsageLimitsOption = Record<string, number | boolean | null>;
+
+/** The options a call may add to a run (all optional; see docs/agents.md). */
+export interface RunOptions {
+  /**
+   * The model for this run: a pydantic-ai model name (`'test'`, `'openai:gpt-4o-mini'`) or a
+   * `'module:attr'` / `'file.py:attr'` reference to a `Model` or a zero-arg factory of one.
+   * Overrides the agent's `model`. Unknown → SYN_ERR_INVALID_OPTION.
+   */
+  model?: string;
+  /** pydantic-ai `ModelSettings` (`temperature`, `max_tokens`, provider-specific keys…), merged over the agent's. */
+  modelSettings?: Record<string, unknown>;
+  /** pydantic-ai `UsageLimits` (e.g. `{ request_limit: 3 }`); exceeding one fails the turn (SYN_ERR_AGENT_FAILED, kind `usage_limit`). */
+  usageLimits?: UsageLimitsOption;
+  /** Extra instructions for this run (pydantic-ai `instructions=`), added to the agent's own. */
+  instructions?: string;
+  /** JSON metadata attached to the run (pydantic-ai `metadata=`). Never logged. */
+  metadata?: unknown;
+  /** JSON deps, validated by Python into the agent's `deps_type` (bad → SYN_ERR_INVALID_ARGUMENT, `details.errors`). Never logged. */
+  deps?: unknown;
+}
+
+function notJson(code: ErrorCode, path: string, what: string): never {
+  const key = code === 'SYN_ERR_INVALID_OPTION' ? 'option' : 'argument';
+  throw synErr(code, `Invalid ${key} "${path}": ${what} is not JSON`, { [key]: path });
+}
+
+/**
+ * Checks that `value` is plain JSON and returns the UTF-8 size of its encoding.
+ * @throws `code` naming `path` (and the offending location inside it), never the value itself.
+ */
+export function jsonSize(value: unknown, path: string, code: ErrorCode): number {
+  const ancestors = new Set<object>();
+  const walk = (x: unknown, at: string, depth: number): void => {
+    switch (typeof x) {
+      case 'string':
+      case 'boolean':
+        return;
+      case 'number':
+        if (!Number.isFinite(x)) notJson(code, path, `${at} (a non-finite number)`);
+        return;
+      case 'object': {
+        if (x === null) return;
+        if (depth > RUN_OPTION_LIMITS.maxDepth) notJson(code, path, `${at} (nested deeper than ${RUN_OPTION_LIMITS.maxDepth})`);
+        if (ancestors.has(x)) notJson(code, path, `${at} (a cycle)`);
+        const proto: unknown = Object.getPrototypeOf(x);
+        const isArray = Array.isArray(x);
+        if (!isArray && proto !== Object.prototype && proto !== null) notJson(code, path, `${at} (a ${(x as object).constructor?.name ?? 'class'} instance)`);
+        ancestors.add(x);
+        if (isArray) (x as unknown[]).forEach((item, i) => walk(item, `${at}[${i}]`, depth + 1));
+        else for (const [k, item] of Object.entries(x as Record<string, unknown>)) walk(item, `${at}.${k}`, depth + 1);
+        ancestors.delete(x);
+        return;
+      }
+      default: // function, bigint, symbol, undefined
+        notJson(code, path, `${at} (a ${typeof x})`);
+    }
+  };
+  walk(value, path, 0);
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+function jsonOf(code: ErrorCode, maxBytes: number): Field<unknown> {
+  return (value, path) => {
+    const size = jsonSize(value, path, code);
+    if (size > maxBytes) {
+      const key = code === 'SYN_ERR_INVALID_OPTION' ? 'option' : 'argument';
+      throw synErr(code, `Invalid ${key} "${path}": ${size} bytes of JSON (limit ${maxBytes})`, { [key]: path, bytes: size, limit: maxBytes });
+    }
+    return value;
+  };
+}
+
+const jsonObject: Field<Record<string, unknown>> = (value, path) => {
+  const obj = v.record(v.any())(value, path);
+  jsonSize(obj, path, 'SYN_ERR_INVALID_OPTION');
+  return obj;
+};
+
+const usageLimits: Field<UsageLimitsOption> = (value, path) => {
+  const obj = v.record((x, p): number | boolean | null => (x === null || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x) && x >= 0) ? x : v.number({ min: 0 })(x, p)))(value, path);
+  const out: UsageLimitsOption = {};
+  for (const [k, x] of Object.entries(obj)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = x;
+  return out;
+};
+
+/** Fields of the spawn-level run options (in the `spawnAgent` schema). */
+export const AGENT_RUN_OPTION_FIELDS = {
+  model: v.optional(v.string({ min: 1, max: 1000 })),
+  modelSettings: v.optional(jsonObject),
+  usageLimits: v.optional(usageLimits),
+};
+
+/** Fields of the per-call run options (in the `sendMessage` / `streamMessage` options schema). */
+export const CALL_RUN_OPTION_FIELDS = {
+  ...AGENT_RUN_OPTION_FIELDS,
+  instructions: v.optional(v.string({ max: 1024 * 1024 })),
+  metadata: v.optional((value: unknown, path: string) => {
+    if (value === null) notJson('SYN_ERR_INVALID_ARGUMENT', path, 'null');
+    return jsonOf('SYN_ERR_INVALID_ARGUMENT', RUN_OPTION_LIMITS.maxMetadataBytes)(value, path);
+  }),
+  deps: v.optional(jsonOf('SYN_ERR_INVALID_ARGUMENT', RUN_OPTION_LIMITS.maxDepsBytes)),
+};
+
+/**
+ * The `run.options` of resolved call options, or `undefined` when the call uses none (the
+ * run frame then carries no `options`: the common run pays nothing).
+ */
+export function runOptionsFrame(o: { readonly [K in keyof RunOptions]?: RunOptions[K] | undefined }): RunOptionsFrame | undefined {
+  let frame: Record<string, unknown> | undefined;
+  for (const key of ['model', 'modelSettings', 'usageLimits', 'instructions', 'metadata', 'deps'] as const) {
+    if (Object.hasOwn(o, key) && o[key] !== undefined) (frame ??= {})[key] = o[key];
+  }
+  return frame as RunOptionsFrame | undefined;
+}
