@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
-from .exceptions import ProtocolError
+from .exceptions import ErrorKind, ProtocolError
 
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
 FEATURES = ('history_chunks', 'run_options')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
-ERROR_KINDS = frozenset(
-    {
-        'agent',
-        'cancelled',
-        'timeout',
-        'startup',
-        'protocol',
-        'usage_limit',
-        'unexpected_model_behavior',
-        'tool',
-        'invalid_option',
-        'invalid_argument',
-    }
-)
+ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
 _MAX_SAFE_INT = 2**53 - 1
 

@@ -2,27 +2,16 @@
 // to report another version by a sitecustomize fixture (test/fixtures/bridge-version).
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
-import type { SynapseError } from '../../../src/errors.ts';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import { VERSION } from '../../../src/version.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { findWorkerPids } from '../../helpers/pids.ts';
 import { exampleRef, REPO_ROOT, VENV_PYTHON, workerOptions } from '../../helpers/python.ts';
+import { rejection } from '../../helpers/system.ts';
 
 const cleanup = useCleanup();
 const noop = { name: 'noop', ref: exampleRef('noop.py', 'handler') };
 const FIXTURE = `${REPO_ROOT}test/fixtures/bridge-version`;
-
-async function rejection(promise: Promise<unknown>): Promise<SynapseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSynapseError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('bridge version at hello', () => {
   it('a matching bridge reports the package version in hello', async () => {

@@ -1,7 +1,6 @@
 // A worker that dies or misbehaves: every in-flight run rejects at once with a coded error,
 // the process is killed, `exited` and the 'exit' event report it once.
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
 import type { SynapseError } from '../../../src/errors.ts';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import type { ProcessExit, ProcessStats } from '../../../src/process/python-process.ts';
@@ -9,18 +8,9 @@ import type { StreamEvent } from '../../../src/protocol/frames.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { fixtureRef, REPO_ROOT, workerOptions } from '../../helpers/python.ts';
+import { rejection } from '../../helpers/system.ts';
 
 const cleanup = useCleanup();
-
-async function rejection(promise: Promise<unknown>): Promise<SynapseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSynapseError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function startFaults(extra = {}): Promise<{ proc: PythonProcess; exits: ProcessExit[] }> {
   const proc = cleanup.track(await PythonProcess.start(workerOptions([{ name: 'faults', ref: fixtureRef('faults.py', 'agent') }], { label: { agent: 'faults', worker: 3 }, ...extra })));

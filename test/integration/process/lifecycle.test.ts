@@ -1,6 +1,5 @@
 // Start-up failures and the stop paths (close escalation, kill, drain) of real workers.
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
 import type { SynapseError } from '../../../src/errors.ts';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import type { ProcessExit } from '../../../src/process/python-process.ts';
@@ -8,18 +7,9 @@ import { useCleanup } from '../../helpers/cleanup.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { findWorkerPids } from '../../helpers/pids.ts';
 import { exampleRef, fixtureRef, workerOptions } from '../../helpers/python.ts';
+import { rejection } from '../../helpers/system.ts';
 
 const cleanup = useCleanup();
-
-async function rejection(promise: Promise<unknown>): Promise<SynapseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSynapseError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const noop = { name: 'noop', ref: exampleRef('noop.py', 'handler') };
 const faults = { name: 'faults', ref: fixtureRef('faults.py', 'agent') };

@@ -1,14 +1,13 @@
 // Runs against one shared real Python worker: handshake, concurrency, streaming, TS tools,
 // agent failures, cancellation and deadlines. The worker stays healthy throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
-import type { SynapseError } from '../../../src/errors.ts';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import type { ProcessStats } from '../../../src/process/python-process.ts';
 import type { StreamEvent } from '../../../src/protocol/frames.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { assertNoLeakedPids } from '../../helpers/pids.ts';
 import { exampleRef, fixtureRef, workerOptions } from '../../helpers/python.ts';
+import { rejection } from '../../helpers/system.ts';
 
 const logs = captureLogs('debug');
 let proc: PythonProcess;
@@ -39,16 +38,6 @@ afterAll(async () => {
   expect(exit).toEqual({ exitCode: 0, signal: null });
   assertNoLeakedPids();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<SynapseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSynapseError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('PythonProcess with a real worker', () => {
   it('completes the handshake: hello versions, loaded agents, ready state', () => {

@@ -3,8 +3,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
-import type { SynapseError } from '../../../src/errors.ts';
 import { PidFile } from '../../../src/process/pidfile.ts';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import type { SpareProcess } from '../../../src/process/spare.ts';
@@ -15,19 +13,10 @@ import { useCleanup } from '../../helpers/cleanup.ts';
 import { isPidLive } from '../../helpers/pids.ts';
 import { exampleRef, fixtureRef, workerOptions } from '../../helpers/python.ts';
 import { tempDir } from '../../helpers/system.ts';
+import { rejection } from '../../helpers/system.ts';
 
 const cleanup = useCleanup();
 const noop = { name: 'noop', ref: exampleRef('noop.py', 'handler') };
-
-async function rejection(promise: Promise<unknown>): Promise<SynapseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isSynapseError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function trackSpare(spare: SpareProcess): SpareProcess {
   cleanup.add(async () => {
