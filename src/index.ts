@@ -108,6 +108,7 @@ export type {
   TurnInput,
   HistoryProblem,
   WellFormedOptions,
+  ForeignLockPolicy,
 } from './conversation/index.ts';
 
 // ── Observability ────────────────────────────────────────────────────────────

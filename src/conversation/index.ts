@@ -8,6 +8,7 @@ export { DEFAULT_STORE_LIMITS, historyOf, MemoryHistoryStore } from './store.ts'
 export type { CommitOutcome, HistoryStore, MemoryHistoryStoreOptions, StoreLimits, StoredTurn, TurnInput } from './store.ts';
 export { JournalHistoryStore, JOURNAL_STORE_DEFAULTS } from './journal.ts';
 export type { JournalHistoryStoreOptions, RecoveryReport } from './journal.ts';
+export type { ForeignLockPolicy } from './dir-lock.ts';
 export { journalFileName } from './journal-files.ts';
 export { assertWellFormed, findHistoryProblem, isWellFormed } from './history.ts';
 export type { HistoryProblem, WellFormedOptions } from './history.ts';
