@@ -9,9 +9,10 @@
  * where every recorded sample is bracketed by timestamps taken around the blocks.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { METRICS_DEFAULTS, SynapseMetrics } from '../../../src/observe/metrics.ts';
 import { parsePrometheusText, sampleValue } from './prom-text.ts';
+import { useOwnedMetrics } from './owned-metrics.ts';
 
 const R = METRICS_DEFAULTS.eventLoopResolutionMs; // the default resolution, as the issue saw it
 const STATS = ['min', 'mean', 'p50', 'p90', 'p99', 'max'] as const;
@@ -19,15 +20,7 @@ type Stat = (typeof STATS)[number];
 /** monitorEventLoopDelay's HDR histogram keeps 3 significant digits: a value may read up to 0.1 % off. */
 const HDR = 1e-3;
 
-const owned: SynapseMetrics[] = [];
-afterEach(() => {
-  for (const m of owned.splice(0)) m.close();
-});
-function metrics(): SynapseMetrics {
-  const m = new SynapseMetrics();
-  owned.push(m);
-  return m;
-}
+const metrics = useOwnedMetrics();
 
 /** The reported delay stats in ms, read from the Prometheus text. */
 async function reportedMs(m: SynapseMetrics): Promise<Record<Stat, number>> {

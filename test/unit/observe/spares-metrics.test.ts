@@ -1,18 +1,10 @@
 // Idle warm spares in metrics: count per agent and RSS per spare pid, read from the `spares`
 // source at scrape time; a dead pid is left out; a throwing source is counted, not fatal.
-import { afterEach, describe, expect, it } from 'vitest';
-import { SynapseMetrics } from '../../../src/observe/metrics.ts';
+import { describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from './prom-text.ts';
+import { useOwnedMetrics } from './owned-metrics.ts';
 
-const owned: SynapseMetrics[] = [];
-afterEach(() => {
-  for (const m of owned.splice(0)) m.close();
-});
-function metrics(): SynapseMetrics {
-  const m = new SynapseMetrics();
-  owned.push(m);
-  return m;
-}
+const metrics = useOwnedMetrics();
 
 const DEAD_PID = 2 ** 30; // above any Linux pid_max: never a live process
 
