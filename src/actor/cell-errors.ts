@@ -35,6 +35,11 @@ export function startFailedError(actor: ActorLabel, reason: ExitReason | undefin
   return synErr('SYN_ERR_START_FAILED', `Actor ${label(actor)} failed to start`, { actor: actor.id, name: actor.name }, reason);
 }
 
+/** SYN_ERR_START_FAILED of an actor whose `init` returned `'ignore'` (`details.ignored: true`). */
+export function ignoredError(actor: ActorLabel): SynapseError {
+  return synErr('SYN_ERR_START_FAILED', `Actor ${label(actor)} started nothing: its init returned 'ignore'`, { actor: actor.id, name: actor.name, ignored: true });
+}
+
 /** SYN_ERR_MAILBOX_FULL naming the capacity and the overflow policy. */
 export function mailboxFullError(actor: ActorLabel, capacity: number, overflow: string): SynapseError {
   return synErr('SYN_ERR_MAILBOX_FULL', `Mailbox of actor ${label(actor)} is full (capacity ${capacity}, overflow '${overflow}')`, {

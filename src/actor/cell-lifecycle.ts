@@ -6,7 +6,7 @@
  */
 import { PendingCall } from './call.ts';
 import type { ActorCell } from './cell.ts';
-import { exitedError, shutdownError, startFailedError } from './cell-errors.ts';
+import { exitedError, ignoredError, shutdownError, startFailedError } from './cell-errors.ts';
 import { severAll } from './links.ts';
 import { Status } from './status.ts';
 import type { ExitReason } from './types.ts';
@@ -48,16 +48,23 @@ export function runInit(cell: ActorCell): void {
   }
   if (isPromiseLike(result)) {
     Promise.resolve(result).then(
-      () => initialised(cell),
+      (value) => initialised(cell, value),
       (err: unknown) => {
         if (cell.status === Status.Starting) cell.crash(err);
       },
     );
-  } else initialised(cell);
+  } else initialised(cell, result);
 }
 
-function initialised(cell: ActorCell): void {
+function initialised(cell: ActorCell, result: unknown): void {
   if (cell.status !== Status.Starting) return; // exited while init was pending
+  if (result === 'ignore') {
+    // OTP `ignore`: start nothing. `started` says so before the exit is signalled, so a
+    // supervisor awaiting it knows the 'normal' exit that follows is not a crash.
+    (cell.startedDeferred ??= new Deferred<void>()).reject(ignoredError(cell));
+    exitCell(cell, 'normal', false);
+    return;
+  }
   cell.initDone = true;
   cell.status = Status.Idle;
   cell.startedDeferred?.resolve();

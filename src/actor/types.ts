@@ -116,12 +116,21 @@ export interface ActorContext<M = unknown> {
 }
 
 /**
+ * What an actor's `init` (or a supervisor child's `start`) may return to start nothing: OTP's
+ * `ignore`. The actor exits with reason `'normal'` before handling anything, its `started`
+ * rejects with SYN_ERR_START_FAILED (`details.ignored: true`), and a supervisor treats the child
+ * as ignored (docs/supervision.md).
+ */
+export const IGNORE = 'ignore' as const;
+
+/**
  * An actor behaviour. `init` runs before the first message; `handle` runs one message at a
  * time (a returned promise is awaited before the next message); its return value is the
- * reply to `call`. A throw from `init`/`handle` crashes the actor with that error.
+ * reply to `call`. A throw from `init`/`handle` crashes the actor with that error. `init` may
+ * return (or resolve to) {@link IGNORE} to start nothing.
  */
 export interface Behaviour<M = unknown, R = unknown> {
-  init?(ctx: ActorContext<M>): void | Promise<void>;
+  init?(ctx: ActorContext<M>): void | typeof IGNORE | Promise<void | typeof IGNORE>;
   handle(message: M, ctx: ActorContext<M>): R | Promise<R>;
   terminate?(reason: ExitReason, ctx: ActorContext<M>): void | Promise<void>;
 }

@@ -137,7 +137,8 @@ export class SupervisorCore {
 
   /**
    * Spawns one incarnation linked to the supervisor and waits (bounded) for its `init`.
-   * Replies `undefined` when the child's `start` returned `'ignore'` (nothing spawned).
+   * Replies `undefined` when the child's `start` returned `'ignore'` (nothing spawned) or its
+   * actor's `init` did (the actor exited `'normal'`).
    */
   async startIncarnation(child: Child): Promise<Reply<ActorRef | undefined>> {
     const { spec } = child;
@@ -161,6 +162,13 @@ export class SupervisorCore {
     try {
       await awaitStarted(ref, spec.startTimeoutMs, this.#ctx.clock);
     } catch (error) {
+      if (isIgnored(error)) {
+        // OTP: init returned ignore; the actor exited 'normal' and is no incarnation of ours.
+        this.#linked.delete(ref.id);
+        child.state = 'stopped';
+        this.#ctx.log.debug({ child: spec.id }, 'supervisor: child init returned ignore');
+        return ok(undefined);
+      }
       return fail(this.#startFailed(child, error));
     }
     child.ref = ref;
@@ -424,4 +432,9 @@ export class SupervisorCore {
   get halted(): boolean {
     return this.#halted;
   }
+}
+
+/** The `started` rejection of an actor whose `init` returned `'ignore'` (see `IGNORE`). */
+function isIgnored(error: unknown): boolean {
+  return isSynapseError(error, 'SYN_ERR_START_FAILED') && (error.details as { ignored?: unknown } | undefined)?.ignored === true;
 }

@@ -21,8 +21,10 @@ export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
  */
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 
-/** What a child's `start` may return instead of a behaviour: start nothing (OTP's `ignore`). */
-export const IGNORE = 'ignore' as const;
+import { IGNORE } from '../actor/types.ts';
+
+/** What a child's `start` (or its actor's `init`) may return instead of a behaviour: start nothing (OTP's `ignore`). */
+export { IGNORE };
 
 /** How a child is stopped: ms to wait after `stop('shutdown')` before `kill()`, kill at once, or wait forever. */
 export type ShutdownSpec = number | 'brutal_kill' | 'infinity';

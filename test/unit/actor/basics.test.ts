@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorContext, Behaviour } from '../../../src/actor/types.ts';
+import { IGNORE, type ActorContext, type Behaviour } from '../../../src/actor/types.ts';
 import { deferred, flush, makeRuntime, rejectsWith, throwsWith } from './helpers.ts';
 
 describe('actor basics: one message at a time, FIFO', () => {
@@ -151,6 +151,22 @@ describe('init and started', () => {
     expect((await rejectsWith(queued, 'SYN_ERR_ACTOR_EXITED')).cause).toBe(boom);
     expect(await ref.exited).toBe(boom);
     expect(ref.isAlive()).toBe(false);
+  });
+
+  it.each(['sync', 'async'] as const)("an init returning 'ignore' (%s) starts nothing: exit 'normal', started rejects START_FAILED ignored, no terminate, queued calls ACTOR_EXITED", async (mode) => {
+    const { runtime } = makeRuntime();
+    const handled: unknown[] = [];
+    let terminated = false;
+    const ref = runtime.spawn({
+      init: () => (mode === 'sync' ? IGNORE : Promise.resolve(IGNORE)),
+      handle: (m) => void handled.push(m),
+      terminate: () => void (terminated = true),
+    });
+    const queued = ref.call('x');
+    expect(await ref.exited).toBe('normal');
+    expect((await rejectsWith(ref.started, 'SYN_ERR_START_FAILED')).details).toMatchObject({ ignored: true });
+    await rejectsWith(queued, 'SYN_ERR_ACTOR_EXITED');
+    expect([handled, terminated, ref.isAlive()]).toEqual([[], false, false]);
   });
 
   it('an async init rejection crashes the actor; started accessed late still rejects', async () => {

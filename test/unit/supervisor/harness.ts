@@ -88,15 +88,29 @@ export class Rig {
     };
   }
 
-  /** Like {@link worker}, but the start returns 'ignore' (journal `ignore:<id>`) while `script(id).ignore` is set. */
+  /** Where {@link ignorable} returns 'ignore': from the child spec's `start`, or from the actor's `init` (sync or async). */
+  ignoreVia: 'start' | 'init' | 'async-init' = 'start';
+
+  /**
+   * Like {@link worker}, but 'ignore' is returned (journal `ignore:<id>`) while `script(id).ignore`
+   * is set: by the start function, or by the actor's `init` (see {@link ignoreVia}).
+   */
   ignorable(id: string): (info: StartInfo) => Behaviour<WorkerMsg, string> | 'ignore' {
     const start = this.worker(id);
+    const via = this.ignoreVia;
+    const ignoring = (): boolean => {
+      if (!this.script(id).ignore) return false;
+      this.journal.push(`ignore:${id}`);
+      return true;
+    };
     return (info) => {
-      if (this.script(id).ignore) {
-        this.journal.push(`ignore:${id}`);
-        return 'ignore';
-      }
-      return start(info);
+      if (via === 'start') return ignoring() ? 'ignore' : start(info);
+      const behaviour = start(info);
+      const init = behaviour.init!.bind(behaviour);
+      return {
+        ...behaviour,
+        init: via === 'init' ? (ctx) => (ignoring() ? 'ignore' : init(ctx)) : async (ctx) => (await Promise.resolve(), ignoring() ? 'ignore' : init(ctx)),
+      };
     };
   }
 

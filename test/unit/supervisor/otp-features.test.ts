@@ -12,9 +12,11 @@ afterEach(async () => {
   expect(rig.liveCount()).toBe(0);
 });
 
-describe('ignore (sup_start_ignore_*)', () => {
+describe.each(['start', 'init', 'async-init'] as const)('ignore (sup_start_ignore_*) returned by the child\'s %s', (via) => {
+  const newRig = (): Rig => Object.assign(new Rig(), { ignoreVia: via });
+
   it('sup_start_ignore_child: startChild reports ignore (undefined); the spec is kept, stopped; restartChild starts it later', async () => {
-    rig = new Rig();
+    rig = newRig();
     const sup = await startSupervisor(rig.runtime, {});
     rig.script('child1').ignore = true;
     expect(await sup.startChild({ id: 'child1', start: rig.ignorable('child1') })).toBeUndefined();
@@ -31,7 +33,7 @@ describe('ignore (sup_start_ignore_*)', () => {
   });
 
   it('sup_start_ignore_temporary_child: an ignored temporary child in the initial children is not kept', async () => {
-    rig = new Rig();
+    rig = newRig();
     rig.script('child1').ignore = true;
     const sup = await startSupervisor(rig.runtime, {
       children: [
@@ -44,7 +46,7 @@ describe('ignore (sup_start_ignore_*)', () => {
   });
 
   it('sup_start_ignore_temporary_child_start_child: an ignored temporary child added with startChild is not kept', async () => {
-    rig = new Rig();
+    rig = newRig();
     const sup = await startSupervisor(rig.runtime, {});
     rig.script('child1').ignore = true;
     expect(await sup.startChild({ id: 'child1', start: rig.ignorable('child1'), restart: 'temporary' })).toBeUndefined();
@@ -53,7 +55,7 @@ describe('ignore (sup_start_ignore_*)', () => {
   });
 
   it.each(['temporary', 'permanent'] as const)('sup_start_ignore_%s_child_start_child_simple: a dynamic supervisor does not add an ignored child', async (restart) => {
-    rig = new Rig();
+    rig = newRig();
     const dyn = await startDynamicSupervisor(rig.runtime);
     rig.script('x').ignore = true;
     expect(await dyn.startChild({ id: 'x', start: rig.ignorable('x'), restart })).toBeUndefined();
@@ -65,7 +67,7 @@ describe('ignore (sup_start_ignore_*)', () => {
   });
 
   it.each(['transient', 'permanent'] as const)('simple_one_for_one_restart_ignore (%s): a restart returning ignore removes the child from a dynamic supervisor', async (restart) => {
-    rig = new Rig();
+    rig = newRig();
     const dyn = await startDynamicSupervisor(rig.runtime, { intensity: 10 });
     await dyn.startChild({ id: 'x', start: rig.ignorable('x'), restart, backoff: false });
     const first = (await dyn.childRef('x'))!;
@@ -80,7 +82,7 @@ describe('ignore (sup_start_ignore_*)', () => {
   });
 
   it('a static supervisor keeps a permanent child whose restart returned ignore, stopped and not retried', async () => {
-    rig = new Rig();
+    rig = newRig();
     const sup = await startSupervisor(rig.runtime, { children: [{ id: 'a', start: rig.ignorable('a'), backoff: false }] });
     rig.script('a').ignore = true;
     await rig.poke(await sup.childRef('a'), 'crash');
