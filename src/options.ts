@@ -55,6 +55,10 @@ export const v = {
   func<F extends (...args: never[]) => unknown>(): Field<F> {
     return (value, path) => (typeof value === 'function' ? (value as F) : invalid(path, 'a function', value));
   },
+  /** An instance of `ctor` (e.g. `v.instanceOf(AbortSignal, 'an AbortSignal')`). */
+  instanceOf<T>(ctor: abstract new (...args: never[]) => T, expected: string): Field<T> {
+    return (value, path) => (value instanceof ctor ? value : invalid(path, expected, value));
+  },
   any<T = unknown>(): Field<T> {
     return (value) => value as T;
   },

@@ -146,7 +146,7 @@ const SEND_SCHEMA = {
   conversationId: v.optional(v.any<string>()),
   turnId: v.optional(v.any<string>()),
   timeoutMs: v.optional(v.number({ min: 1 })),
-  signal: v.optional((value: unknown, path: string) => (value instanceof AbortSignal ? value : v.func()(value, path) && (value as AbortSignal))),
+  signal: v.optional(v.instanceOf(AbortSignal, 'an AbortSignal')),
   ...CALL_RUN_OPTION_FIELDS,
 };
 

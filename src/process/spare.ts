@@ -24,7 +24,7 @@ export interface SpareAssignOptions {
 
 const ASSIGN_SCHEMA = {
   label: v.optional(v.object({ agent: v.optional(v.string()), worker: v.optional(v.number({ min: 0, integer: true })) })),
-  signal: v.optional((value: unknown, path: string) => (value instanceof AbortSignal ? value : v.func()(value, path) && (value as AbortSignal))),
+  signal: v.optional(v.instanceOf(AbortSignal, 'an AbortSignal')),
 };
 
 /** A spare Python process waiting for its assignment. One-shot: assigned at most once. */

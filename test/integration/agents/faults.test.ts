@@ -226,8 +226,17 @@ describe('misuse → coded errors, nothing sent to Python', () => {
     const neg = await rejection(system.sendMessage('faults', { prompt: 'hi' }, { timeoutMs: -1 }));
     expect(neg.code).toBe('SYN_ERR_INVALID_OPTION');
     expect(String(neg.details.option)).toContain('timeoutMs');
-    const sig = await rejection(system.sendMessage('faults', { prompt: 'hi' }, { signal: 'soon' } as never));
-    expect(sig.code).toBe('SYN_ERR_INVALID_OPTION');
+    for (const signal of ['soon', 42, () => {}, { aborted: false }]) {
+      for (const call of [
+        () => system.sendMessage('faults', { prompt: 'hi' }, { signal } as never),
+        async () => {
+          for await (const _ of system.streamMessage('faults', { prompt: 'hi' }, { signal } as never)) void _;
+        },
+      ]) {
+        const sig = await rejection(call());
+        expect([sig.code, sig.details.option, sig.message], typeof signal).toEqual(['SYN_ERR_INVALID_OPTION', 'options.signal', expect.stringContaining('expected an AbortSignal')]);
+      }
+    }
     const spawn = await rejection(system.spawnAgent({ id: 'x', agent: fixture('faults.py'), wrkers: 2 } as never));
     expect(spawn.code).toBe('SYN_ERR_INVALID_OPTION');
     expect(String(spawn.details.option)).toContain('wrkers');
