@@ -148,8 +148,3 @@ export function resolveOptions<S extends Schema>(path: string, input: unknown, s
 export function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
-
-/** Applies defaults to a resolved object (only where the resolved value is undefined). */
-export function withDefaults<D extends object, R extends Partial<D>>(defaults: D, resolved: R): D & R {
-  return { ...defaults, ...resolved };
-}

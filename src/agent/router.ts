@@ -384,7 +384,7 @@ export class AgentRouter {
       this.#emit('call.completed', { agent: request.agent, requestId: request.id, latencyMs: this.#o.clock.now() - p.startedAt });
       p.resolve(result!);
     } else {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'unknown';
+      const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'UNKNOWN';
       const latencyMs = this.#o.clock.now() - p.startedAt;
       this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, latencyMs, conversationId: request.conversationId, turnId: request.turnId });
       p.reject(error);

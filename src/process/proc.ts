@@ -37,16 +37,6 @@ export function readProcStat(pid: number): ProcStat | undefined {
   return { state, pgid, startTime, rssBytes: rssPages * PAGE_SIZE };
 }
 
-/** True if a process with this pid exists (zombies included). */
-export function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Sends `signal` to the process group `pgid` (the worker's pid: it is spawned as group leader).
  * Returns false if the group no longer exists.
