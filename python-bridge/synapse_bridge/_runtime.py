@@ -29,6 +29,7 @@ instead, answers ``ping`` itself and posts the other frames of each read to the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import inspect
 import logging
@@ -103,6 +104,7 @@ class Runtime:
         self._splitter = LineSplitter(DEFAULT_MAX_FRAME_BYTES)
         self._init_seen = False
         self._agents: dict[str, LoadedAgent] = {}
+        self._run_context: contextvars.Context = contextvars.copy_context()
         self._tools: ToolBridge | None = None
         self._toolsets: list[AbstractToolset[Any]] = []
         self._models = ModelResolver(None)
@@ -208,6 +210,10 @@ class Runtime:
                 apply_memory_limit(int(limit))
                 self._memory_capped = True
             self._agents = load_agents(frame['agents'], frame.get('cwd'))
+            # Runs start from a copy of the context the user's modules were imported in, so a
+            # module-level ``agent.override(model=…)`` (pydantic-ai's own test idiom, a
+            # ContextVar) is seen by every run, as it would be in-process.
+            self._run_context = contextvars.copy_context()
             self._models = ModelResolver(frame.get('cwd'))
             self._apply_agent_options(frame['agents'])
             self._tools = ToolBridge(self.send, frame['tools'])
@@ -270,7 +276,7 @@ class Runtime:
             # removes itself from _runs; a task cancelled before it started is answered by
             # _cancel_run.
             assert self._loop is not None
-            self._runs[run_id] = self._loop.create_task(self._run_task(frame, loaded))
+            self._runs[run_id] = self._loop.create_task(self._run_task(frame, loaded), context=self._run_context.copy())
 
     def _take_history(self, frame: dict[str, Any]) -> bool:
         """Puts the reassembled chunked history into ``frame``; False (the run answered) if it
