@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { SynapseError } from '../errors.ts';
 import { invalid, resolveOptions, v } from '../options.ts';
-import { nextDelay } from '../supervisor/policy.ts';
+import { nextDelay } from '../backoff.ts';
 import { resolveProcessOptions } from './options.ts';
 import type { PythonProcessOptions } from './options.ts';
 import { PythonProcess } from './python-process.ts';
