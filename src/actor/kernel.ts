@@ -12,6 +12,7 @@ import { ActorCell, DEFAULT_CALL_TIMEOUT } from './cell.ts';
 import { DeadlineScheduler } from './deadlines.ts';
 import { formatReason, isCleanExit, isKillReason } from './reason.ts';
 import type { ActorId, ActorSystemLike, CallOptions, ExitReason } from './types.ts';
+import { rethrowLater } from '../rethrow.ts';
 
 /** Mailbox options after defaults. */
 export interface ResolvedMailbox {
@@ -141,9 +142,7 @@ export class Kernel {
     try {
       (this.events.emit as (event: K, arg: SynapseEvents[K]) => boolean)(name, payload);
     } catch (err) {
-      setTimeout(() => {
-        throw err;
-      }, 0);
+      rethrowLater(err);
     }
   }
 }

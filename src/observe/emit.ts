@@ -6,6 +6,7 @@
  * (xstate's `reportUnhandledError`), where the process's `uncaughtException` handling sees it.
  */
 import type { InspectEvent, SynapseEventEmitter, SynapseEventName, SynapseEvents } from './events.ts';
+import { rethrowLater } from '../rethrow.ts';
 
 /** Options of {@link emit}. */
 export interface EmitOptions {
@@ -17,10 +18,7 @@ export interface EmitOptions {
 
 /** Re-throws `error` outside the current call stack so the emitter's caller is never affected. */
 export function reportListenerError(error: unknown): void {
-  // A real (not injected) timer on purpose: error reporting must not depend on simulated time.
-  setTimeout(() => {
-    throw error;
-  }, 0);
+  rethrowLater(error);
 }
 
 type AnyListener = (this: unknown, payload: unknown) => void;

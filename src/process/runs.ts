@@ -8,6 +8,7 @@ import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
 import type { ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, Usage } from '../protocol/frames.ts';
 import { errorFromFrame } from './wire-errors.ts';
+import { rethrowLater } from '../rethrow.ts';
 
 /** One request to a worker. */
 export interface RunRequest {
@@ -72,9 +73,7 @@ interface PendingRun {
 
 /** Re-throws a user callback's error outside our call stack (xstate's reportUnhandledError). */
 function reportUnhandled(error: unknown): void {
-  setImmediate(() => {
-    throw error;
-  });
+  rethrowLater(error);
 }
 
 /**

@@ -24,6 +24,7 @@ import type { PythonProcessOptions } from './options.ts';
 import { PythonProcess } from './python-process.ts';
 import type { ProcessExit } from './python-process.ts';
 import type { SpareAssignOptions, SpareProcess } from './spare.ts';
+import { rethrowLater } from '../rethrow.ts';
 
 /** Largest allowed pool: each spare is an idle interpreter (~50–70 MB RSS). */
 export const MAX_SPARES = 8;
@@ -254,9 +255,7 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
     try {
       (this.emit as (e: E, ...a: Parameters<SparePoolEvents[E]>) => boolean)(event, ...args);
     } catch (error) {
-      setImmediate(() => {
-        throw error; // a listener's bug must not break the pool's bookkeeping
-      });
+      rethrowLater(error); // a listener's bug must not break the pool's bookkeeping
     }
   }
 }

@@ -38,6 +38,7 @@ import { scrubText, secretValues } from './scrub.ts';
 import { StderrTail } from './stderr-tail.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { WireChannel } from './wire.ts';
+import { rethrowLater } from '../rethrow.ts';
 
 /** Time given to a worker that reported a fatal error to exit on its own (so its stderr is complete) before SIGKILL. */
 const FATAL_EXIT_GRACE_MS = 1_000;
@@ -387,9 +388,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
     try {
       (this.emit as (e: E, ...a: Parameters<PythonProcessEvents[E]>) => boolean)(event, ...args);
     } catch (error) {
-      setImmediate(() => {
-        throw error; // a listener's bug must not break the worker's bookkeeping
-      });
+      rethrowLater(error); // a listener's bug must not break the worker's bookkeeping
     }
   }
 }

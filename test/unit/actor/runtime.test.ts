@@ -186,7 +186,7 @@ describe('events and logs', () => {
       throw boom;
     });
     const scheduled: (() => void)[] = [];
-    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void) => {
+    const spy = vi.spyOn(globalThis, 'setImmediate').mockImplementation(((fn: () => void) => {
       scheduled.push(fn);
       return 0 as never;
     }) as never);

@@ -51,10 +51,10 @@ describe('emit', () => {
 
   it('by default re-throws a listener error on a fresh macrotask', () => {
     const scheduled: (() => void)[] = [];
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void) => {
+    vi.spyOn(globalThis, 'setImmediate').mockImplementation(((fn: () => void) => {
       scheduled.push(fn);
-      return 0 as unknown as NodeJS.Timeout;
-    }) as typeof setTimeout);
+      return 0 as unknown as NodeJS.Immediate;
+    }) as typeof setImmediate);
     const events = new SynapseEventEmitter();
     const boom = new Error('late');
     events.on('agent.recovered', () => {
