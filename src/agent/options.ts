@@ -4,6 +4,7 @@
 import { synErr } from '../errors.ts';
 import { resolveOptions, stripUndefined, v, type Field } from '../options.ts';
 import { AGENT_RUN_OPTION_FIELDS, type UsageLimitsOption } from './run-options.ts';
+import { PYTHON_PROCESS_DEFAULTS } from '../process/options.ts';
 
 /** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
 export interface AgentTool {
@@ -42,13 +43,14 @@ export const AGENT_DEFAULTS = Object.freeze({
     backoff: Object.freeze({ minMs: 100, maxMs: 5_000, resetAfterMs: 30_000 }),
     quarantine: Object.freeze({ minMs: 5_000, maxMs: 60_000, resetAfterMs: 60_000 }),
   }),
+  // One table for the Python knobs: the process layer's (an agent's workers use the same defaults).
   python: Object.freeze({
-    startTimeoutMs: 20_000,
-    heartbeatIntervalMs: 1_000,
-    heartbeatTimeoutMs: 5_000,
-    shutdownTimeoutMs: 5_000,
-    maxFrameBytes: 8 * 1024 * 1024,
-    maxHistoryBytes: 256 * 1024 * 1024,
+    startTimeoutMs: PYTHON_PROCESS_DEFAULTS.startTimeoutMs,
+    heartbeatIntervalMs: PYTHON_PROCESS_DEFAULTS.heartbeatIntervalMs,
+    heartbeatTimeoutMs: PYTHON_PROCESS_DEFAULTS.heartbeatTimeoutMs,
+    shutdownTimeoutMs: PYTHON_PROCESS_DEFAULTS.shutdownTimeoutMs,
+    maxFrameBytes: PYTHON_PROCESS_DEFAULTS.maxFrameBytes,
+    maxHistoryBytes: PYTHON_PROCESS_DEFAULTS.maxHistoryBytes,
   }),
 });
 
@@ -120,6 +122,29 @@ export interface SpawnAgentOptions {
   modelSettings?: Record<string, unknown>;
   /** pydantic-ai `UsageLimits` for every run (snake_case or camelCase field names); a call's replace them. */
   usageLimits?: UsageLimitsOption;
+  /**
+   * A deps factory, `'module:attr'` / `'file.py:attr'`: `factory(call_deps_json, ctx) -> deps`, sync or
+   * async, called for every run; it may return an async context manager (entered for the run, exited
+   * after it). `ctx` has `resources` (what `lifespan` yielded), `agent_name`, `conversation_id`,
+   * `metadata`. With a factory the call's `deps` JSON is passed to it raw. A factory that raises fails
+   * that call with SYN_ERR_AGENT_FAILED (`details.kind: 'deps'`), no restart. A ref that does not
+   * resolve → spawnAgent rejects with SYN_ERR_INVALID_OPTION (`details.option: 'deps'`). See docs/agents.md.
+   *
+   * @example
+   * ```ts
+   * await system.spawnAgent({ id: 'bank', agent: 'app/bank.py:agent', deps: 'app/bank.py:deps', lifespan: 'app/bank.py:lifespan' });
+   * await system.sendMessage('bank', { prompt: 'balance?' }, { deps: { customer_id: 123 } });
+   * ```
+   */
+  deps?: string;
+  /**
+   * An async context manager, `'module:attr'` / `'file.py:attr'` (or a callable returning one, taking
+   * no argument or the agent), entered once per worker process after the agent loads and before it is
+   * ready, exited when the worker stops gracefully (a crashed worker's replacement enters it afresh).
+   * What it yields is the deps factory's `ctx.resources` (DB pools, HTTP clients). Raising on enter →
+   * spawnAgent rejects with SYN_ERR_STARTUP_FAILED; an exit error is logged by Python, not fatal.
+   */
+  lifespan?: string;
 }
 
 const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
@@ -172,6 +197,8 @@ const schema = {
   ),
   tools: v.optional(v.record(tool)),
   ...AGENT_RUN_OPTION_FIELDS,
+  deps: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
+  lifespan: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
 };
 
 export type ResolvedAgentOptions = ReturnType<typeof resolveAgentOptions>;
@@ -227,5 +254,7 @@ export function resolveAgentOptions(input: unknown) {
     tools: o.tools ?? {},
     /** Spawn-level run options, sent with the agent in `init` (absent ones omitted). */
     run: stripUndefined({ model: o.model, modelSettings: o.modelSettings, usageLimits: o.usageLimits }),
+    /** The deps factory and lifespan refs, sent with the agent in `init` (absent ones omitted; feature `deps_factory`). */
+    hooks: stripUndefined({ deps: o.deps, lifespan: o.lifespan }),
   };
 }
