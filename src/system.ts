@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { AnyStateMachine } from 'xstate';
 import { PythonAgent, type AgentStatus } from './agent/agent.ts';
 import { resolveAgentOptions, type SpawnAgentOptions } from './agent/options.ts';
-import { channel } from './agent/queue.ts';
+import { channel } from './stream-channel.ts';
 import { CALL_RUN_OPTION_FIELDS, runOptionsFrame, type RunOptions } from './agent/run-options.ts';
 import type { AgentEvent } from './agent/router.ts';
 import { ActorRuntime } from './actor/runtime.ts';
