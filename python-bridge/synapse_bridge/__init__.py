@@ -2,13 +2,15 @@
 
 Node spawns ``python -m synapse_bridge``, which speaks protocol v1 (``docs/protocol.md``) on
 stdio and runs pydantic-ai agents (or plain handlers) as asyncio tasks. This package's public
-surface is small: the exceptions, :func:`current_run_id` (for agent code that wants to tag its
+surface is small: the exceptions, :class:`DepsContext` (what a ``deps`` factory gets),
+:func:`current_run_id` (for agent code that wants to tag its
 own work), and the pure protocol helpers (framing + schema) used by tests and tools.
 
 Importing this package does not import pydantic-ai (the runtime entry point must claim stdout
 before that import).
 """
 
+from ._context import DepsContext
 from ._framing import DEFAULT_MAX_FRAME_BYTES, LineSplitter, decode_line, encode_frame
 from ._logging import current_run_id
 from ._schema import PROTOCOL_VERSION, validate_from_node, validate_from_python
@@ -17,6 +19,7 @@ from .exceptions import (
     BridgeError,
     BridgeMisuseError,
     BridgeRuntimeError,
+    DepsFactoryError,
     FrameTooLargeError,
     HistoryTooLargeError,
     InvalidArgumentError,
@@ -37,6 +40,8 @@ __all__ = [
     'BridgeError',
     'BridgeMisuseError',
     'BridgeRuntimeError',
+    'DepsContext',
+    'DepsFactoryError',
     'FrameTooLargeError',
     'HistoryTooLargeError',
     'InvalidArgumentError',

@@ -40,6 +40,14 @@ class LoadedAgent:
     handler_is_async: bool = False
     run_kwargs: dict[str, Any] = field(default_factory=dict)
     """``agent.iter`` keywords of the agent's spawn-level options (``init.agents[i]``: model, settings, limits)."""
+    deps_factory: Any = None
+    """The spawn-level ``deps`` factory ``(call_deps_json, ctx) -> deps`` (``_deps``), or ``None``."""
+    deps_ref: str | None = None
+    lifespan: Any = None
+    """The spawn-level ``lifespan`` (an async context manager or a callable returning one), or ``None``."""
+    lifespan_ref: str | None = None
+    resources: Any = None
+    """What ``lifespan`` yielded in this process (given to the factory as ``ctx.resources``)."""
 
 
 def _split_ref(ref: str) -> tuple[str, str]:

@@ -11,7 +11,8 @@ Field → ``Agent.iter`` keyword (pydantic-ai as pinned; ``docs/agents.md``):
 * ``instructions`` → ``instructions`` (extra instructions for this run).
 * ``metadata`` → ``metadata``.
 * ``deps`` → ``deps``, validated into the agent's ``deps_type`` with a pydantic ``TypeAdapter``.
-  (A ``deps`` factory named at spawn is a later addition: it would take the JSON here instead.)
+  An agent with a spawn-level ``deps`` factory skips this: its runs go through ``_deps`` and the
+  factory gets the JSON raw.
 """
 
 from __future__ import annotations

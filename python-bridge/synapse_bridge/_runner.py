@@ -40,6 +40,7 @@ from pydantic_core import to_jsonable_python
 from pydantic_graph import End
 
 from ._agents import LoadedAgent
+from ._deps import with_factory_deps
 from ._options import ModelResolver, run_kwargs
 from .exceptions import BridgeError, ToolError
 
@@ -146,6 +147,8 @@ async def _run_agent(
     agent = loaded.agent
     assert agent is not None
     options = frame.get('options')
+    if loaded.deps_factory is not None:
+        return await _run_with_factory(loaded, frame, emit, toolsets, models)
     # Only a run with options (its own or its agent's spawn-level ones) pays for them.
     kwargs = run_kwargs(agent, loaded.run_kwargs, options, models) if options or loaded.run_kwargs else None
     try:
@@ -155,6 +158,30 @@ async def _run_agent(
         if tool_error is None:
             raise
         raise tool_error from exc
+
+
+async def _run_with_factory(
+    loaded: LoadedAgent, frame: dict[str, Any], emit: Emit, toolsets: list[AbstractToolset[Any]], models: ModelResolver
+) -> dict[str, Any]:
+    """A run of an agent with a spawn-level deps factory: the call's ``deps`` JSON goes to the
+    factory raw (not through the ``TypeAdapter``); see ``_deps.with_factory_deps``."""
+    agent = loaded.agent
+    assert agent is not None
+    options = frame.get('options') or {}
+    raw = options.get('deps')
+    rest = {k: v for k, v in options.items() if k != 'deps'} if 'deps' in options else options
+    kwargs = run_kwargs(agent, loaded.run_kwargs, rest, models)
+
+    async def run(deps: Any) -> dict[str, Any]:
+        try:
+            return await _drive_agent(agent, frame, emit, toolsets, {**kwargs, 'deps': deps})
+        except Exception as exc:
+            tool_error = _tool_error(exc)
+            if tool_error is None:
+                raise
+            raise tool_error from exc
+
+    return await with_factory_deps(loaded, frame, raw, run)
 
 
 async def _drive_agent(

@@ -45,7 +45,9 @@ from pydantic_ai.toolsets import AbstractToolset
 from ._agents import LoadedAgent, load_agents
 from ._control import ControlChannel
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSplitter, decode_line, read_chunk
+from ._deps import apply_hooks
 from ._history import CANCELLED, HistoryAssembler
+from ._lifespan import Lifespans
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
 from ._options import ModelResolver, agent_run_kwargs
@@ -108,6 +110,7 @@ class Runtime:
         self._tools: ToolBridge | None = None
         self._toolsets: list[AbstractToolset[Any]] = []
         self._models = ModelResolver(None)
+        self._lifespans = Lifespans([])
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._histories = HistoryAssembler()  # chunked histories of runs still to come (_history)
         self._free_slots = 0
@@ -216,6 +219,7 @@ class Runtime:
             self._run_context = contextvars.copy_context()
             self._models = ModelResolver(frame.get('cwd'))
             self._apply_agent_options(frame['agents'])
+            self._apply_hooks(frame['agents'], frame.get('cwd'))
             self._tools = ToolBridge(self.send, frame['tools'])
             self._toolsets = [self._tools.toolset] if self._tools.toolset is not None else []
         except BaseException as exc:  # anything the user's module raises is a start-up failure
@@ -229,6 +233,32 @@ class Runtime:
         if 'maxHistoryBytes' in frame:
             self._histories.max_bytes = int(frame['maxHistoryBytes'])
         self._histories.max_pending = self._max_accepted
+        if self._lifespans.pending:  # entered (async) before `ready`; no run can arrive before it
+            assert self._loop is not None
+            self._loop.create_task(self._enter_lifespans())
+            return
+        self.send({'t': 'ready', 'agents': list(self._agents)})
+
+    def _apply_hooks(self, specs: list[dict[str, Any]], cwd: str | None) -> None:
+        """Resolves each agent's ``deps`` factory and ``lifespan`` refs (``_deps``)."""
+        for spec in specs:
+            self._agents[spec['name']] = apply_hooks(self._agents[spec['name']], spec, cwd)
+        self._lifespans = Lifespans(list(self._agents.values()))
+
+    async def _enter_lifespans(self) -> None:
+        """Enters the lifespans, then answers ``ready``; one that raises is a start-up failure."""
+        try:
+            resources = await self._lifespans.enter(self._run_context)
+        except asyncio.CancelledError:
+            return  # shutdown or EOF while entering: _wind_down exits what was entered
+        except BaseException as exc:
+            kind = None if isinstance(exc, InvalidOptionError) else 'startup'
+            self.send(error_frame(exc, None, kind=kind, retryable=False, message=f'lifespan failed on enter: {type(exc).__name__}: {exc}'))
+            hard_exit(EXIT_STARTUP)
+        if self._closing:
+            return
+        for name, value in resources.items():
+            self._agents[name] = dataclasses.replace(self._agents[name], resources=value)
         self.send({'t': 'ready', 'agents': list(self._agents)})
 
     def _apply_agent_options(self, specs: list[dict[str, Any]]) -> None:
@@ -405,6 +435,7 @@ class Runtime:
             self._cancel_run(run_id)
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        await self._lifespans.aclose()  # after the runs: they may still use the resources
         if send_bye:
             self.send({'t': 'bye'})
         self._finish(0)

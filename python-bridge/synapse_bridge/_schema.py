@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -102,6 +102,9 @@ def _check_init(o: Obj, t: str) -> None:
         _get(a, t, 'name', *_STR, prefix=where + '.')
         _get(a, t, 'ref', *_STR, prefix=where + '.')
         _run_options(a, t, where + '.', with_call_fields=False)
+        for hook in ('deps', 'lifespan'):  # feature deps_factory: refs, resolved by _deps
+            if hook in a and not _is_str(a[hook]):
+                raise _bad(t, f'{where}.{hook}', 'a string when present', a[hook])
 
     def tool(x: Any, where: str) -> None:
         if not _is_obj(x):

@@ -23,6 +23,7 @@ __all__ = [
     'BridgeError',
     'BridgeMisuseError',
     'BridgeRuntimeError',
+    'DepsFactoryError',
     'ErrorKind',
     'FrameTooLargeError',
     'HistoryTooLargeError',
@@ -48,8 +49,9 @@ ErrorKind = Literal[
     'tool',
     'invalid_option',
     'invalid_argument',
+    'deps',
 ]
-"""The ``kind`` of an ``error`` frame (protocol v1)."""
+"""The ``kind`` of an ``error`` frame (protocol v1; ``deps`` only with feature ``deps_factory``)."""
 
 
 class BridgeError(Exception):
@@ -151,6 +153,26 @@ class ToolError(BridgeRuntimeError):
     def __init__(self, tool: str, original: BaseException) -> None:
         super().__init__(f'tool {tool!r} raised {type(original).__name__}: {original}')
         self.tool = tool
+        self.original = original
+
+    @property
+    def wire_type(self) -> str:
+        return type(self.original).__name__
+
+
+class DepsFactoryError(BridgeRuntimeError):
+    """The agent's spawn-level ``deps`` factory raised (or its context manager failed on enter).
+
+    Node reports it as ``SYN_ERR_AGENT_FAILED`` with ``details.kind: 'deps'``; the worker goes on.
+    The original exception is the ``__cause__``; its class name is the wire ``type``. The message
+    names the factory and the exception, never the deps themselves.
+    """
+
+    kind = 'deps'
+
+    def __init__(self, ref: str, original: BaseException) -> None:
+        super().__init__(f'deps factory {ref!r} raised {type(original).__name__}: {original}')
+        self.ref = ref
         self.original = original
 
     @property

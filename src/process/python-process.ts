@@ -11,7 +11,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_DEPS_FACTORY, FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
 import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
@@ -48,6 +48,8 @@ export class PythonProcess extends WorkerBase {
   #historyChunks = false;
   /** Python announced {@link FEATURE_RUN_OPTIONS} in `hello`. */
   #runOptions = false;
+  /** Python announced {@link FEATURE_DEPS_FACTORY} in `hello`. */
+  #depsFactory = false;
 
   /**
    * Spawns a worker and resolves once it is ready (every agent loaded).
@@ -289,6 +291,7 @@ export class PythonProcess extends WorkerBase {
     }
     this.#historyChunks = frame.features?.includes(FEATURE_HISTORY_CHUNKS) ?? false;
     this.#runOptions = frame.features?.includes(FEATURE_RUN_OPTIONS) ?? false;
+    this.#depsFactory = frame.features?.includes(FEATURE_DEPS_FACTORY) ?? false;
     if (this.#deferInit) {
       // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.
       this.clearStartTimer();
@@ -305,6 +308,12 @@ export class PythonProcess extends WorkerBase {
     const withOptions = agents.find((a) => a.model !== undefined || a.modelSettings !== undefined || a.usageLimits !== undefined);
     if (withOptions !== undefined && !this.#runOptions) {
       this.defect(synErr('SYN_ERR_INVALID_OPTION', `Python worker ${this.osPid} does not support run options (model, modelSettings, usageLimits of agent "${withOptions.name}"): its bridge does not announce "run_options"`, { ...this.context(), option: 'model' }));
+      return;
+    }
+    const withHooks = agents.find((a) => a.deps !== undefined || a.lifespan !== undefined);
+    if (withHooks !== undefined && !this.#depsFactory) {
+      const option = withHooks.deps !== undefined ? 'deps' : 'lifespan';
+      this.defect(synErr('SYN_ERR_INVALID_OPTION', `Python worker ${this.osPid} does not support a deps factory or lifespan (${option} of agent "${withHooks.name}"): its bridge does not announce "${FEATURE_DEPS_FACTORY}"`, { ...this.context(), option }));
       return;
     }
     this.send({

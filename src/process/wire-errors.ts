@@ -11,6 +11,7 @@ export const ERROR_KIND_CODES: Readonly<Record<PyErrorKind, ErrorCode>> = Object
   usage_limit: 'SYN_ERR_AGENT_FAILED',
   unexpected_model_behavior: 'SYN_ERR_AGENT_FAILED',
   tool: 'SYN_ERR_AGENT_FAILED',
+  deps: 'SYN_ERR_AGENT_FAILED',
   timeout: 'SYN_ERR_TIMEOUT',
   cancelled: 'SYN_ERR_ABORTED',
   startup: 'SYN_ERR_STARTUP_FAILED',

@@ -25,6 +25,13 @@ export const FEATURE_HISTORY_CHUNKS = 'history_chunks';
  */
 export const FEATURE_RUN_OPTIONS = 'run_options';
 
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send the `deps`
+ * factory and `lifespan` refs of an `init` agent, and lets Python answer a run with error kind
+ * `deps` (docs/protocol.md). A bridge without it would ignore the refs, so Node refuses to send them.
+ */
+export const FEATURE_DEPS_FACTORY = 'deps_factory';
+
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
 /**
@@ -40,6 +47,10 @@ export interface AgentSpec {
   readonly modelSettings?: Readonly<Record<string, unknown>>;
   /** pydantic-ai `UsageLimits` fields (snake_case, as in Python). */
   readonly usageLimits?: Readonly<Record<string, unknown>>;
+  /** `module:attr` / `file.py:attr` of a deps factory `(call_deps_json, ctx) -> deps` (feature {@link FEATURE_DEPS_FACTORY}). */
+  readonly deps?: string;
+  /** `module:attr` / `file.py:attr` of an async context manager entered once per worker (feature {@link FEATURE_DEPS_FACTORY}). */
+  readonly lifespan?: string;
 }
 
 /**
@@ -200,7 +211,8 @@ export type PyErrorKind =
   | 'unexpected_model_behavior'
   | 'tool'
   | 'invalid_option'
-  | 'invalid_argument';
+  | 'invalid_argument'
+  | 'deps';
 
 /** Every error kind of protocol v1. */
 export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
@@ -214,6 +226,7 @@ export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
   'tool',
   'invalid_option',
   'invalid_argument',
+  'deps',
 ]);
 
 /** `error`: the run `id` failed, or (with `id: null`) the process failed. */
@@ -456,7 +469,14 @@ export function parseOutbound(value: unknown): OutboundFrame {
     case 'init': {
       const agents = arr(o, t, 'agents').map((a, i) => {
         if (!isObj(a)) throw bad(t, `agents[${i}]`, 'an object', a);
-        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...runOptions(a, t, `agents[${i}].`, false) };
+        const hooks: { deps?: string; lifespan?: string } = {};
+        for (const hook of ['deps', 'lifespan'] as const) {
+          const ref = a[hook];
+          if (ref === undefined) continue;
+          if (typeof ref !== 'string') throw bad(t, `agents[${i}].${hook}`, 'a string when present', ref);
+          hooks[hook] = ref;
+        }
+        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...(runOptions(a, t, `agents[${i}].`, false) as Omit<RunOptionsFrame, 'deps'>), ...hooks };
       });
       const tools = arr(o, t, 'tools').map((x, i) => {
         if (!isObj(x)) throw bad(t, `tools[${i}]`, 'an object', x);
