@@ -64,7 +64,6 @@ interface PendingRun {
   readonly resolve: (result: RunResult) => void;
   readonly reject: (error: SynapseError) => void;
   settled: boolean;
-  interruptedBy: SynapseError | undefined;
   deadline: TimerHandle | undefined;
   grace: TimerHandle | undefined;
   tools: AbortController | undefined;
@@ -119,7 +118,7 @@ export class RunTable {
   /** Registers a run whose `run` frame is about to be written; returns the caller's promise. */
   add(request: RunRequest, handlers: RunHandlers): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
-      const run: PendingRun = { id: request.id, handlers, resolve, reject, settled: false, interruptedBy: undefined, deadline: undefined, grace: undefined, tools: undefined, unlisten: undefined };
+      const run: PendingRun = { id: request.id, handlers, resolve, reject, settled: false, deadline: undefined, grace: undefined, tools: undefined, unlisten: undefined };
       this.#runs.set(run.id, run);
       const timeoutMs = request.timeoutMs;
       if (typeof timeoutMs === 'number') {
@@ -242,7 +241,6 @@ export class RunTable {
   #interrupt(run: PendingRun, error: SynapseError): void {
     if (run.settled || this.#runs.get(run.id) !== run) return;
     run.settled = true;
-    run.interruptedBy = error;
     run.tools?.abort(error);
     run.reject(error);
     if (run.deadline !== undefined) this.#clock.clearTimeout(run.deadline);
