@@ -89,6 +89,13 @@ export interface StartupReport {
 /** What `sendMessage` resolves with. */
 export interface SendResult {
   output: unknown;
+  /**
+   * The output's type name as pydantic-ai produced it: `'str'` for text, the model class of a
+   * structured output (the union member that was produced, e.g. `'NoFlightFound'`), `'list'`,
+   * `'dict'`… Kept with the turn, so a replayed result has it too. Absent only for turns
+   * committed before it existed.
+   */
+  outputType?: string;
   /** The new messages of this turn (pydantic-ai `ModelMessagesTypeAdapter` JSON), as committed. */
   messages: readonly unknown[];
   usage: unknown;
@@ -478,10 +485,18 @@ export class ActorSystem {
           turnId: ctx.turnId,
           runOptions,
         });
-        return { messages: r.messages, output: r.output, usage: r.usage };
+        return { messages: r.messages, output: r.output, usage: r.usage, outputType: r.outputType };
       },
     );
-    return { output: result.output, messages: result.messages, usage: result.usage, conversationId: result.conversationId, turnId: result.turnId, replayed: result.replayed };
+    return {
+      output: result.output,
+      ...(result.outputType === undefined ? {} : { outputType: result.outputType }),
+      messages: result.messages,
+      usage: result.usage,
+      conversationId: result.conversationId,
+      turnId: result.turnId,
+      replayed: result.replayed,
+    };
   }
 
   // ── observability ─────────────────────────────────────────────────────────

@@ -44,7 +44,7 @@ from ._deps import with_factory_deps
 from ._options import ModelResolver, run_kwargs
 from .exceptions import BridgeError, ToolError
 
-__all__ = ['Emit', 'execute_run', 'jsonable_output']
+__all__ = ['Emit', 'execute_run', 'jsonable_output', 'output_type_name']
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -99,6 +99,13 @@ def jsonable_output(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode='json')
     return to_jsonable_python(value)
+
+
+def output_type_name(value: Any) -> str:
+    """The ``outputType`` of a result: the output's class name (``'str'`` for text, the model
+    class of a structured output — the member of a union output that was produced, e.g.
+    ``NoFlightFound`` — ``'list'``, ``'dict'``, ``'NoneType'``, …)."""
+    return 'str' if isinstance(value, str) else type(value).__name__
 
 
 def _usage(usage: RunUsage) -> dict[str, int]:
@@ -219,6 +226,7 @@ async def _drive_agent(
         't': 'result',
         'id': run_id,
         'output': jsonable_output(result.output),
+        'outputType': output_type_name(result.output),
         'messages': ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode='json'),
         'usage': _usage(result.usage),
     }
@@ -245,6 +253,7 @@ async def _run_handler(loaded: LoadedAgent, frame: dict[str, Any], emit: Emit) -
         't': 'result',
         'id': frame['id'],
         'output': output,
+        'outputType': output_type_name(out),
         'messages': _handler_messages(frame['prompt'], output),
         'usage': dict(_ZERO_USAGE),
     }

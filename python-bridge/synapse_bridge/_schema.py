@@ -216,6 +216,8 @@ def _check_event(o: Obj, t: str) -> None:
 def _check_result(o: Obj, t: str) -> None:
     _get(o, t, 'id', *_STR)
     _get(o, t, 'output', 'present', lambda x: True)
+    if 'outputType' in o:
+        _get(o, t, 'outputType', *_STR)
     _get(o, t, 'messages', *_LIST)
     u = _get(o, t, 'usage', *_OBJ)
     for f in ('requests', 'inputTokens', 'outputTokens', 'totalTokens', 'toolCalls'):

@@ -20,6 +20,8 @@ export interface TurnInput {
   readonly output?: unknown;
   /** The run's usage, kept for the same reason. */
   readonly usage?: unknown;
+  /** The output's type name, kept for the same reason. */
+  readonly outputType?: string;
 }
 
 /** A committed turn as a store returns it. Treat it as read-only. */
@@ -31,6 +33,7 @@ export interface StoredTurn {
   readonly at: number;
   readonly output?: unknown;
   readonly usage?: unknown;
+  readonly outputType?: string;
 }
 
 /** Size limits shared by every store. */
@@ -80,6 +83,7 @@ export function prepareTurn(input: TurnInput, limits: StoreLimits): PreparedTurn
   const record: Record<string, unknown> = { v: RECORD_VERSION, conversationId, turnId, agent, at: input.at, messages: input.messages };
   if (input.output !== undefined) record.output = input.output;
   if (input.usage !== undefined) record.usage = input.usage;
+  if (input.outputType !== undefined) record.outputType = input.outputType;
   let json: string;
   try {
     json = JSON.stringify(record);
@@ -105,6 +109,7 @@ export function decodeTurn(value: unknown): StoredTurn | undefined {
   const turn: { -readonly [K in keyof StoredTurn]: StoredTurn[K] } = { conversationId, turnId, agent, at, messages };
   if (r.output !== undefined) turn.output = r.output;
   if (r.usage !== undefined) turn.usage = r.usage;
+  if (typeof r.outputType === 'string') turn.outputType = r.outputType;
   return turn;
 }
 

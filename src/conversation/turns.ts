@@ -31,6 +31,8 @@ export interface TurnOutput<O = unknown> {
   readonly messages: readonly unknown[];
   readonly output?: O;
   readonly usage?: unknown;
+  /** The output's type name (stored with the turn, returned on replay). */
+  readonly outputType?: string | undefined;
 }
 
 /** The answer to {@link TurnSerializer.run}. */
@@ -40,6 +42,7 @@ export interface TurnResult<O = unknown> {
   readonly messages: readonly unknown[];
   readonly output: O | undefined;
   readonly usage: unknown;
+  readonly outputType?: string;
   /** True when the turn id was already committed and `fn` was not called. */
   readonly replayed: boolean;
 }
@@ -262,7 +265,7 @@ export class TurnSerializer {
       // discarded, so a turn is committed exactly when its caller is handed the result.
       if (signal?.aborted) throw synErr('SYN_ERR_ABORTED', 'The turn was aborted before its result was committed (nothing committed)', { conversationId, turnId }, signal.reason);
       const messages = checkOutput(out, history, this.#allowPending, conversationId, turnId);
-      const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage };
+      const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage, ...(out.outputType === undefined ? {} : { outputType: out.outputType }) };
       const outcome = await this.#store.commit(turn);
       if (outcome === 'duplicate') {
         // Another writer committed this turn id meanwhile: its record is the truth.
@@ -270,7 +273,7 @@ export class TurnSerializer {
         if (winner !== undefined) return replay<O>(winner, agent);
       }
       if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length }, { now: this.#now });
-      return { conversationId, turnId, messages, output: out.output, usage: out.usage, replayed: false };
+      return { conversationId, turnId, messages, output: out.output, usage: out.usage, ...(out.outputType === undefined ? {} : { outputType: out.outputType }), replayed: false };
     } catch (err) {
       const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
       if (this.#events) emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code }, { now: this.#now });
@@ -301,7 +304,7 @@ function checkOutput(out: TurnOutput<unknown>, history: readonly unknown[], allo
  * turn: a retry naming another agent is a caller bug, rejected rather than answered with the
  * other agent's reply. (The prompt is not compared: the committed messages are the truth.)
  */
-function replay<O>(stored: { conversationId: string; turnId: string; agent: string; messages: readonly unknown[]; output?: unknown; usage?: unknown }, agent: string): TurnResult<O> {
+function replay<O>(stored: { conversationId: string; turnId: string; agent: string; messages: readonly unknown[]; output?: unknown; usage?: unknown; outputType?: string }, agent: string): TurnResult<O> {
   if (stored.agent !== agent) {
     throw synErr('SYN_ERR_INVALID_ARGUMENT', `Turn "${stored.turnId}" of conversation "${stored.conversationId}" was committed by agent "${stored.agent}", not "${agent}": a turn id names one turn`, {
       argument: 'turnId',
@@ -310,7 +313,8 @@ function replay<O>(stored: { conversationId: string; turnId: string; agent: stri
       committedBy: stored.agent,
     });
   }
-  return { conversationId: stored.conversationId, turnId: stored.turnId, messages: stored.messages, output: stored.output as O | undefined, usage: stored.usage, replayed: true };
+  const outputType = stored.outputType === undefined ? {} : { outputType: stored.outputType };
+  return { conversationId: stored.conversationId, turnId: stored.turnId, messages: stored.messages, output: stored.output as O | undefined, usage: stored.usage, ...outputType, replayed: true };
 }
 
 function abortError(signal: AbortSignal, conversationId: string, turnId: string): SynapseError {

@@ -33,6 +33,8 @@ export interface RunRequest {
 export interface RunResult {
   /** The agent's output: a string, or the JSON of a structured output. */
   readonly output: unknown;
+  /** The output's type name (see `ResultFrame.outputType`). */
+  readonly outputType?: string;
   /** The run's new messages (`ModelMessagesTypeAdapter` JSON). */
   readonly messages: readonly unknown[];
   readonly usage: Usage;
@@ -168,7 +170,7 @@ export class RunTable {
     if (run === undefined) return false;
     if (!run.settled) {
       run.settled = true;
-      run.resolve({ output: frame.output, messages: frame.messages, usage: frame.usage });
+      run.resolve({ output: frame.output, ...(frame.outputType === undefined ? {} : { outputType: frame.outputType }), messages: frame.messages, usage: frame.usage });
     } else this.#onCancelAcknowledged?.();
     return true;
   }

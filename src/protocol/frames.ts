@@ -196,6 +196,8 @@ export interface ResultFrame {
   readonly t: 'result';
   readonly id: string;
   readonly output: unknown;
+  /** The output's type name (`'str'`, a model class such as `NoFlightFound`, `'list'`…); absent from an older bridge. */
+  readonly outputType?: string;
   readonly messages: readonly unknown[];
   readonly usage: Usage;
 }
@@ -385,7 +387,8 @@ export function parseInbound(value: unknown): InboundFrame {
         totalTokens: nonNegInt(u, t, 'totalTokens', 'usage.'),
         toolCalls: nonNegInt(u, t, 'toolCalls', 'usage.'),
       };
-      return { t, id: str(o, t, 'id'), output: present(o, t, 'output'), messages: arr(o, t, 'messages'), usage };
+      const outputType = o.outputType === undefined ? {} : { outputType: str(o, t, 'outputType') };
+      return { t, id: str(o, t, 'id'), output: present(o, t, 'output'), ...outputType, messages: arr(o, t, 'messages'), usage };
     }
     case 'error': {
       const id = o.id;
