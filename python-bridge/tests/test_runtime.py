@@ -171,7 +171,7 @@ def test_plain_handler_and_unknown_agent(spawn: Spawn) -> None:
     b.send(run_frame('n1', 'noop', 'echo me'))
     result = b.terminal('n1')[0]
     assert {k: v for k, v in result.items() if k != 'messages'} == {
-        't': 'result', 'id': 'n1', 'output': 'echo me',
+        't': 'result', 'id': 'n1', 'output': 'echo me', 'outputType': 'str',
         'usage': {'requests': 0, 'inputTokens': 0, 'outputTokens': 0, 'totalTokens': 0, 'toolCalls': 0},
     }
     # A committable turn (#12): the user prompt and the handler's text, in pydantic-ai's shape.
