@@ -39,6 +39,7 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_BRIDGE_VERSION: { kind: 'misuse', meaning: 'The Python synapse-bridge reports another version than this Node package.' },
   SYN_ERR_TOOL_FAILED: { kind: 'failure', meaning: 'A TypeScript tool handler threw; the model saw the error.' },
   SYN_ERR_CONVERSATION_BUSY: { kind: 'interruption', meaning: 'A turn is already running on this conversation (policy: reject).' },
+  SYN_ERR_DEFERRED_PENDING: { kind: 'misuse', meaning: 'The conversation waits for answers to its pending deferred tool calls (approvals / external results); this turn does not answer them all.' },
   SYN_ERR_STORE_CORRUPT: { kind: 'defect', meaning: 'A history store file is corrupt beyond torn-tail recovery.' },
   SYN_ERR_STORE_IO: { kind: 'defect', meaning: 'The history store could not read or write its files.' },
   SYN_ERR_STORE_LOCKED: { kind: 'misuse', meaning: 'Another live process (or store) holds the history store directory lock, or it was written on another host (see the foreignLock option).' },

@@ -29,7 +29,8 @@ export { RUN_OPTION_LIMITS } from './agent/run-options.ts';
 export type { RunOptions, UsageLimitsOption } from './agent/run-options.ts';
 export type { AgentStatus } from './agent/agent.ts';
 export type { AgentState, AgentEvent, StartupFailure } from './agent/router.ts';
-export type { StreamEvent, Usage } from './protocol/frames.ts';
+export type { StreamEvent, Usage, DeferredRequests, DeferredCall } from './protocol/frames.ts';
+export type { MessageInput, ToolResults, ApprovalAnswer, Prompt } from './message-input.ts';
 
 // ── Errors ───────────────────────────────────────────────────────────────────
 export { SynapseError, isSynapseError, ERROR_CODES } from './errors.ts';

@@ -35,13 +35,16 @@ import { createLogger } from './observe/log.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
 import { PidFile, defaultPidDir, reapStale } from './process/pidfile.ts';
+import { ZygotePool } from './process/zygote.ts';
 import { resolveOptions, stripUndefined, v } from './options.ts';
 import { mailboxField } from './supervisor/spec.ts';
 import { dynamicSupervisorClient, type DynamicSupervisorHandle, type SupervisorHandle } from './supervisor/client.ts';
 import { dynamicSupervisor } from './supervisor/dynamic.ts';
 import { startSupervisor, type SupervisorOptions } from './supervisor/supervisor.ts';
 import type { SupervisorMessage } from './supervisor/messages.ts';
-import { checkPrompt } from './prompt.ts';
+import { checkMessageInput, type MessageInput } from './message-input.ts';
+import { checkToolResults } from './conversation/deferred.ts';
+import type { DeferredRequests } from './protocol/frames.ts';
 
 /** Options of {@link Synapse.start}. Every field is optional. */
 export interface SynapseOptions {
@@ -96,6 +99,13 @@ export interface SendResult {
    * committed before it existed.
    */
   outputType?: string;
+  /**
+   * Present when the run ended in pydantic-ai `DeferredToolRequests` (human in the loop): the
+   * tool calls waiting for a person's approval (`approvals`) or an external result (`calls`).
+   * `output` is then `null` and `outputType` `'DeferredToolRequests'`; the committed messages keep
+   * the pending calls, and the conversation's next turn must answer them with `{ toolResults }`.
+   */
+  deferred?: DeferredRequests;
   /** The new messages of this turn (pydantic-ai `ModelMessagesTypeAdapter` JSON), as committed. */
   messages: readonly unknown[];
   usage: unknown;
@@ -184,6 +194,8 @@ export class ActorSystem {
   readonly #eventLog: EventLog;
   readonly #metrics: SynapseMetrics | undefined;
   readonly #pidFile: PidFile;
+  /** Fork servers for agents with `python.zygote` (nothing runs until the first such worker). */
+  readonly #zygotes: ZygotePool;
   readonly #maxPromptBytes: number;
   /** What start-up found and repaired (orphans reaped, torn journal tails recovered). */
   readonly startupReport: StartupReport;
@@ -214,6 +226,7 @@ export class ActorSystem {
     this.#eventLog = parts.eventLog;
     this.#metrics = parts.metrics;
     this.#pidFile = parts.pidFile;
+    this.#zygotes = new ZygotePool({ pidFile: parts.pidFile, clock: parts.clock, log: parts.log });
     this.#maxPromptBytes = parts.maxPromptBytes;
     this.startupReport = parts.startupReport;
     this.#supervision = new SupervisionFacts(this.events, () => new Set([...this.runtime.actors()].map((a) => a.id)));
@@ -349,7 +362,7 @@ export class ActorSystem {
     this.#assertRunning();
     const resolved = resolveAgentOptions(options);
     if (this.#agents.has(resolved.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${resolved.id}" already exists`, { agent: resolved.id });
-    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, agentsSupervisor: AGENTS_SUPERVISOR });
+    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, zygotes: this.#zygotes, agentsSupervisor: AGENTS_SUPERVISOR });
     this.#agents.set(resolved.id, agent);
     emit(this.events, 'agent.spawned', { agent: resolved.id, workers: resolved.workers });
     try {
@@ -414,14 +427,18 @@ export class ActorSystem {
    * Sends one turn to an agent and resolves once its new messages are committed.
    * @throws SYN_ERR_NO_AGENT, SYN_ERR_INVALID_ARGUMENT (prompt/ids; non-JSON, oversized or (from Python) invalid `deps`: `details.errors`), SYN_ERR_INVALID_OPTION (incl. an unknown `model`), SYN_ERR_OVERLOADED,
    *   SYN_ERR_CONVERSATION_BUSY, SYN_ERR_AGENT_UNAVAILABLE, SYN_ERR_TIMEOUT, SYN_ERR_ABORTED, SYN_ERR_AGENT_FAILED,
-   *   SYN_ERR_AGENT_CRASHED, SYN_ERR_PROTOCOL, SYN_ERR_SHUTDOWN, SYN_ERR_SYSTEM_STOPPED
+   *   SYN_ERR_AGENT_CRASHED, SYN_ERR_PROTOCOL, SYN_ERR_SHUTDOWN, SYN_ERR_SYSTEM_STOPPED, SYN_ERR_DEFERRED_PENDING (the
+   *   conversation waits for answers to deferred tool calls this turn does not give: `details.pending`; `toolResults`
+   *   on a conversation with nothing pending is SYN_ERR_INVALID_ARGUMENT)
    * @example
    * ```ts
    * const a = await system.sendMessage('support', { prompt: 'hi' });
    * const b = await system.sendMessage('support', { prompt: 'and?' }, { conversationId: a.conversationId });
+   * // human in the loop: a turn that ended with `deferred` is answered by the next one
+   * if (b.deferred) await system.sendMessage('support', { toolResults: { approvals: { [b.deferred.approvals[0]!.toolCallId]: true } } }, { conversationId: b.conversationId });
    * ```
    */
-  async sendMessage(agentId: string, input: { prompt: string }, options: SendOptions = {}): Promise<SendResult> {
+  async sendMessage(agentId: string, input: MessageInput, options: SendOptions = {}): Promise<SendResult> {
     return this.#turn(agentId, input, options, undefined);
   }
 
@@ -430,7 +447,7 @@ export class ActorSystem {
    * `{ kind: 'result', … }`; a failure is thrown from the iterator after the events already
    * delivered. Breaking out of the loop cancels the turn (nothing is committed).
    */
-  streamMessage(agentId: string, input: { prompt: string }, options: SendOptions = {}): AsyncIterable<StreamItem> {
+  streamMessage(agentId: string, input: MessageInput, options: SendOptions = {}): AsyncIterable<StreamItem> {
     const local = new AbortController();
     // Combine signals only for a well-typed one: anything else reaches #turn unchanged and is
     // rejected there with a coded SYN_ERR_INVALID_OPTION (AbortSignal.any would throw a TypeError).
@@ -463,10 +480,10 @@ export class ActorSystem {
     return [...historyOf(await this.#store.load(conversationId))];
   }
 
-  async #turn(agentId: string, input: { prompt: string }, options: SendOptions, onEvent: ((e: AgentEvent) => void) | undefined): Promise<SendResult> {
+  async #turn(agentId: string, input: MessageInput, options: SendOptions, onEvent: ((e: AgentEvent) => void) | undefined): Promise<SendResult> {
     this.#assertRunning();
     const agent = this.#agent(agentId);
-    const prompt = checkPrompt(input, this.#maxPromptBytes);
+    const { prompt, toolResults } = checkMessageInput(input, this.#maxPromptBytes);
     const o = resolveOptions('options', options, SEND_SCHEMA);
     const conversationId = o.conversationId === undefined ? newConversationId() : validateConversationId(o.conversationId);
     const turnId = o.turnId === undefined ? undefined : validateTurnId(o.turnId);
@@ -474,8 +491,10 @@ export class ActorSystem {
     const result = await this.#turns.run(
       { conversationId, agent: agentId, ...(turnId === undefined ? {} : { turnId }), ...(o.signal === undefined ? {} : { signal: o.signal }) },
       async (ctx) => {
+        checkToolResults(ctx.pending, toolResults, ctx.conversationId); // before anything is sent: nothing runs or commits
         const r = await agent.router.request({
-          prompt,
+          prompt: prompt ?? null,
+          ...(toolResults === undefined ? {} : { toolResults }),
           history: [...ctx.history],
           timeoutMs: o.timeoutMs,
           signal: ctx.signal,
@@ -485,12 +504,13 @@ export class ActorSystem {
           turnId: ctx.turnId,
           runOptions,
         });
-        return { messages: r.messages, output: r.output, usage: r.usage, outputType: r.outputType };
+        return { messages: r.messages, output: r.output, usage: r.usage, outputType: r.outputType, deferred: r.deferred };
       },
     );
     return {
       output: result.output,
       ...(result.outputType === undefined ? {} : { outputType: result.outputType }),
+      ...(result.deferred === undefined ? {} : { deferred: result.deferred }),
       messages: result.messages,
       usage: result.usage,
       conversationId: result.conversationId,
@@ -601,6 +621,7 @@ export class ActorSystem {
     await this.#http?.close();
     for (const agent of this.#agents.values()) agent.close();
     await this.#agentsSup.stop('shutdown').catch((error: unknown) => this.log.warn({ err: error }, 'agents supervisor stop failed'));
+    await this.#zygotes.close(); // after the agents: their forked workers are stopped, the zygotes have nothing left to serve
     for (const id of this.#agents.keys()) emit(this.events, 'agent.stopped', { agent: id, reason: 'shutdown' });
     this.#agents.clear();
     await this.#turns.close(); // running turns settle (their workers are gone) before the store closes

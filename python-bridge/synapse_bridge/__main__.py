@@ -14,15 +14,24 @@ from collections.abc import Coroutine
 from typing import Any, NoReturn
 
 
-def main() -> NoReturn:
-    """Runs the runtime until shutdown; never returns."""
+def main(forked: bool = False) -> NoReturn:
+    """Runs the runtime until shutdown; never returns.
+
+    ``forked``: this process was forked by the zygote (``_zygote.py``), so its parent is the
+    zygote, not Node. Then no parent-death signal (a zygote crash must not kill workers) and the
+    watchdog checks that the Node pid is still alive instead of comparing ``getppid()``.
+    """
     from . import testing
     from ._framing import FrameWriter, claim_stdout
-    from ._watchdog import EXIT_PARENT_LOST, Watchdog, expected_parent_pid, set_parent_death_signal
+    from ._watchdog import EXIT_PARENT_LOST, Watchdog, expected_parent_pid, pid_alive_probe, set_parent_death_signal
 
     protocol_fd = claim_stdout()
-    set_parent_death_signal()
-    watchdog = Watchdog(expected_parent_pid()).start()
+    if forked:
+        node_pid = expected_parent_pid()
+        watchdog = Watchdog(node_pid, getppid=pid_alive_probe(node_pid)).start()
+    else:
+        set_parent_death_signal()
+        watchdog = Watchdog(expected_parent_pid()).start()
     writer = FrameWriter(protocol_fd, on_broken_pipe=lambda: os._exit(EXIT_PARENT_LOST))
     testing._install(writer)  # pyright: ignore[reportPrivateUsage]
 
@@ -101,4 +110,10 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 if __name__ == '__main__':
+    import sys
+
+    if sys.argv[1:] == ['--zygote']:
+        from ._zygote import serve
+
+        serve(lambda: main(forked=True))
     main()

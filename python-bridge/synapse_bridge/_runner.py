@@ -41,6 +41,7 @@ from pydantic_graph import End
 
 from ._agents import LoadedAgent
 from ._deps import with_factory_deps
+from ._deferred import OUTPUT_TYPE as _DEFERRED, check_answers, deferred_wire, is_deferred, tool_results
 from ._options import ModelResolver, run_kwargs
 from .exceptions import BridgeError, ToolError
 
@@ -205,6 +206,10 @@ async def _drive_agent(
         extra['conversation_id'] = frame['conversationId']
     if _RUN_CAPABILITIES:
         extra['capabilities'] = _RUN_CAPABILITIES
+    if 'toolResults' in frame:  # a resume of a deferred turn (feature deferred_tools; see _deferred)
+        results = tool_results(frame['toolResults'])
+        check_answers(history or [], results)
+        extra['deferred_tool_results'] = results
     async with agent.iter(frame['prompt'], message_history=history, toolsets=toolsets, **extra) as run:
         node: Any = run.next_node
         while not isinstance(node, End) and run.result is None:
@@ -222,12 +227,16 @@ async def _drive_agent(
     result = run.result
     if result is None:  # pragma: no cover - pydantic-ai guarantees a result once the graph ends
         raise RuntimeError('agent run ended without a result')
+    messages = ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode='json')
+    if is_deferred(result.output):  # the turn waits for approvals / external results
+        wire = deferred_wire(result.output)
+        return {'t': 'result', 'id': run_id, 'output': None, 'outputType': _DEFERRED, 'deferred': wire, 'messages': messages, 'usage': _usage(result.usage)}
     return {
         't': 'result',
         'id': run_id,
         'output': jsonable_output(result.output),
         'outputType': output_type_name(result.output),
-        'messages': ModelMessagesTypeAdapter.dump_python(result.new_messages(), mode='json'),
+        'messages': messages,
         'usage': _usage(result.usage),
     }
 
@@ -306,4 +315,6 @@ async def execute_run(
     """
     if loaded.agent is not None:
         return await _run_agent(loaded, frame, emit, toolsets, models if models is not None else _default_models())
+    if 'toolResults' in frame:  # a handler's turns never end deferred: nothing can be pending
+        check_answers([], tool_results(frame['toolResults']))
     return await _run_handler(loaded, frame, emit)

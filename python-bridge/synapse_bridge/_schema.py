@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options', 'deps_factory')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -140,14 +140,21 @@ def _check_run(o: Obj, t: str) -> None:
         and type(get('turnId', '')) is str
         and 'historyChunks' not in o
         and 'options' not in o
+        and 'toolResults' not in o
     ):
         return
     _check_run_precisely(o, t)
 
 
 def _check_run_precisely(o: Obj, t: str) -> None:
-    for f in ('id', 'agent', 'prompt'):
+    for f in ('id', 'agent'):
         _get(o, t, f, *_STR)
+    if 'toolResults' in o:  # a resume of a deferred turn (feature deferred_tools): prompt may be null
+        _check_tool_results(_get(o, t, 'toolResults', *_OBJ), t)
+        if o.get('prompt', '') is not None:
+            _get(o, t, 'prompt', *_STR)
+    else:
+        _get(o, t, 'prompt', *_STR)
     _get(o, t, 'history', *_LIST)
     _get(o, t, 'timeoutMs', 'a finite number >= 0 or null', lambda x: x is None or _is_num(x))
     _get(o, t, 'stream', *_BOOL)
@@ -159,6 +166,14 @@ def _check_run_precisely(o: Obj, t: str) -> None:
             raise _bad(t, 'history', 'an empty array when historyChunks is present', o['history'])
     if 'options' in o:
         _run_options(_get(o, t, 'options', *_OBJ), t, 'options.', with_call_fields=True)
+
+
+def _check_tool_results(o: Obj, t: str) -> None:
+    """``run.toolResults``: ``approvals`` / ``calls`` objects keyed by tool call id. The answers'
+    meaning is checked when used (``_deferred.tool_results``)."""
+    for f in ('approvals', 'calls'):
+        if f in o and not _is_obj(o[f]):
+            raise _bad(t, 'toolResults.' + f, 'an object when present', o[f])
 
 
 def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None:
@@ -218,6 +233,15 @@ def _check_result(o: Obj, t: str) -> None:
     _get(o, t, 'output', 'present', lambda x: True)
     if 'outputType' in o:
         _get(o, t, 'outputType', *_STR)
+    if 'deferred' in o:  # the run ended in DeferredToolRequests (feature deferred_tools)
+        d = _get(o, t, 'deferred', *_OBJ)
+        for f in ('approvals', 'calls'):
+            for i, c in enumerate(_get(d, t, f, *_LIST, prefix='deferred.')):
+                where = f'deferred.{f}[{i}].'
+                if not _is_obj(c):
+                    raise _bad(t, where[:-1], 'an object', c)
+                _get(c, t, 'toolCallId', *_STR, prefix=where)
+                _get(c, t, 'tool', *_STR, prefix=where)
     _get(o, t, 'messages', *_LIST)
     u = _get(o, t, 'usage', *_OBJ)
     for f in ('requests', 'inputTokens', 'outputTokens', 'totalTokens', 'toolCalls'):

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ['EXIT_PARENT_LOST', 'Watchdog', 'expected_parent_pid', 'set_parent_death_signal']
+__all__ = ['EXIT_PARENT_LOST', 'Watchdog', 'expected_parent_pid', 'pid_alive_probe', 'set_parent_death_signal']
 
 EXIT_PARENT_LOST = 4
 """Exit code when the parent is gone (re-parented or the protocol pipe broke)."""
@@ -33,6 +33,22 @@ def expected_parent_pid() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return os.getppid()
+
+
+def pid_alive_probe(pid: int) -> Callable[[], int]:
+    """A ``getppid`` stand-in for :class:`Watchdog` in a worker forked by the zygote (whose
+    parent is the zygote, not Node): returns ``pid`` while that process exists, else ``-1``."""
+
+    def probe() -> int:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return -1
+        except PermissionError:
+            return pid  # it exists (owned by someone else: cannot happen for our Node, harmless)
+        return pid
+
+    return probe
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:

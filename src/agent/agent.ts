@@ -17,6 +17,7 @@ import type { PidFile } from '../process/pidfile.ts';
 import type { PythonProcess } from '../process/index.ts';
 import type { SparePool } from '../process/spares.ts';
 import type { ToolCallRequest } from '../process/runs.ts';
+import type { ZygotePool } from '../process/zygote.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
@@ -58,6 +59,8 @@ export interface AgentDeps {
   readonly log: Logger;
   readonly events: SynapseEventEmitter;
   readonly pidFile: PidFile | null;
+  /** The system's zygotes: workers of an agent with `python.zygote` fork from them. */
+  readonly zygotes?: ZygotePool | undefined;
   /** Label of the agents DynamicSupervisor (to recognise its events about this agent). */
   readonly agentsSupervisor: string;
 }
@@ -174,6 +177,7 @@ export class PythonAgent {
       log: this.#deps.log,
       events: this.#deps.events,
       pidFile: this.#deps.pidFile,
+      zygotes: this.#deps.zygotes,
       processes: this.processes,
       spares: this.spares,
     };

@@ -51,6 +51,8 @@ export const AGENT_DEFAULTS = Object.freeze({
     shutdownTimeoutMs: PYTHON_PROCESS_DEFAULTS.shutdownTimeoutMs,
     maxFrameBytes: PYTHON_PROCESS_DEFAULTS.maxFrameBytes,
     maxHistoryBytes: PYTHON_PROCESS_DEFAULTS.maxHistoryBytes,
+    /** Fork workers from a zygote (opt-in for now; see `SpawnAgentOptions.python.zygote`). */
+    zygote: false as boolean,
   }),
 });
 
@@ -108,6 +110,16 @@ export interface SpawnAgentOptions {
     maxHistoryBytes?: number;
     /** Address-space cap per Python process (RLIMIT_AS); exceeding it kills the worker (SYN_ERR_MEMORY_LIMIT). */
     memoryLimitMb?: number;
+    /**
+     * Fork workers (and spares) from a zygote that already imported pydantic-ai instead of
+     * starting an interpreter each (default `false`; the default may become `true` in a later
+     * release). A (re)start then costs a fork plus the import of your agent module (tens of ms
+     * instead of ~1 s) and an idle worker shares most of its memory with the zygote. One zygote
+     * per interpreter and `PYTHON*`/`SYNAPSE_PRELOAD` env, shared by agents; it holds no user code
+     * and never sees `env`. Linux only: elsewhere, or if the zygote cannot start, workers are
+     * spawned (one warning logged). See docs/architecture.md, "Zygote".
+     */
+    zygote?: boolean;
   };
   /** TypeScript tools offered to the agent. */
   tools?: Record<string, AgentTool>;
@@ -193,6 +205,7 @@ const schema = {
       maxFrameBytes: v.optional(int(1024, 1024 ** 3)),
       maxHistoryBytes: v.optional(int(1024, Number.MAX_SAFE_INTEGER)),
       memoryLimitMb: v.optional(int(64, 1024 * 1024)),
+      zygote: v.optional(v.boolean()),
     }),
   ),
   tools: v.optional(v.record(tool)),
@@ -250,6 +263,7 @@ export function resolveAgentOptions(input: unknown) {
       cwd: py.cwd ?? process.cwd(),
       env: py.env ?? {},
       memoryLimitMb: py.memoryLimitMb,
+      zygote: py.zygote ?? d.python.zygote,
     },
     tools: o.tools ?? {},
     /** Spawn-level run options, sent with the agent in `init` (absent ones omitted). */

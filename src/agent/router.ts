@@ -13,7 +13,7 @@ import { synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
-import type { RunOptionsFrame, StreamEvent } from '../protocol/frames.ts';
+import type { RunOptionsFrame, StreamEvent, ToolResultsFrame } from '../protocol/frames.ts';
 
 export type { RunResult };
 /** A streamed event from Python (the `event` frame's payload). */
@@ -86,7 +86,8 @@ export interface RouterOptions {
 }
 
 export interface RequestOptions {
-  prompt: string;
+  /** `null` only with `toolResults`. */
+  prompt: string | null;
   history: unknown[];
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -96,6 +97,8 @@ export interface RequestOptions {
   turnId?: string | undefined;
   /** The call's run options in wire form (`run.options`); absent when it uses none. */
   runOptions?: RunOptionsFrame | undefined;
+  /** Answers to the conversation's pending deferred tool calls (`run.toolResults`); absent: none. */
+  toolResults?: ToolResultsFrame | undefined;
 }
 
 interface Pending {
@@ -251,6 +254,7 @@ export class AgentRouter {
       ...(options.conversationId === undefined ? {} : { conversationId: options.conversationId }),
       ...(options.turnId === undefined ? {} : { turnId: options.turnId }),
       ...(options.runOptions === undefined ? {} : { options: options.runOptions }),
+      ...(options.toolResults === undefined ? {} : { toolResults: options.toolResults }),
     };
     return new Promise<RunResult>((resolve, reject) => {
       const now = this.#o.clock.now();

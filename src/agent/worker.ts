@@ -19,6 +19,7 @@ import type { PidFile } from '../process/pidfile.ts';
 import { PythonProcess, type ProcessExit } from '../process/index.ts';
 import type { ProcessLabel, PythonProcessOptions } from '../process/options.ts';
 import { SparePool } from '../process/spares.ts';
+import type { ZygotePool } from '../process/zygote.ts';
 import type { ResolvedAgentOptions } from './options.ts';
 import type { AgentRouter, WorkerSlot } from './router.ts';
 
@@ -29,6 +30,8 @@ export interface WorkerDeps {
   readonly log: Logger;
   readonly events: SynapseEventEmitter;
   readonly pidFile: PidFile | null;
+  /** The system's zygotes (used when the agent sets `python.zygote`). */
+  readonly zygotes?: ZygotePool | undefined;
   /** Test/chaos hook: the live process of each worker index. */
   readonly processes: Map<number, PythonProcess>;
   /** The agent's spare pool while its spares actor runs (absent or empty slot: always spawn fresh). */
@@ -62,6 +65,7 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
     log: deps.log,
     label,
     pidFile: deps.pidFile,
+    ...(o.python.zygote && deps.zygotes !== undefined ? { zygotes: deps.zygotes } : {}),
   };
 }
 

@@ -11,7 +11,10 @@
  * 3. Every `tool-call` part of a response (with string `tool_name` and `tool_call_id`) is
  *    answered in the very next message, which is a request, by a *tool result* with the same
  *    `tool_call_id`: a `tool-return` part or a `retry-prompt` part with a non-null
- *    `tool_name`. Calls repeating an id are answered first-in first-out.
+ *    `tool_name`. Calls repeating an id are answered first-in first-out. One exception, from
+ *    pydantic-ai's deferred tools: a request that answers only some calls (the ordinary tools
+ *    the model called beside deferred ones) may be followed by one more request answering all
+ *    the rest (the resume with `deferred_tool_results`).
  * 4. Every tool result answers an open call of the response right before it (no orphans, no
  *    duplicates). A `retry-prompt` without `tool_name` is feedback, not a tool result.
  * 5. Native (`builtin-tool-call` / `builtin-tool-return`) parts are resolved inside their own
@@ -69,6 +72,7 @@ export function findHistoryProblem(messages: readonly unknown[], options: WellFo
   if (!Array.isArray(messages)) return { index: -1, reason: 'history must be an array' };
   let open: string[] = []; // tool_call_ids the previous response left open, in order
   let prev: Msg['kind'] | undefined;
+  let carried = false; // `open` was carried over from a request that answered part of it
   for (let index = 0; index < messages.length; index++) {
     const shape = shapeProblem(messages[index]);
     if (shape !== undefined) return { index, reason: shape };
@@ -82,17 +86,24 @@ export function findHistoryProblem(messages: readonly unknown[], options: WellFo
         open.push(p.tool_call_id);
       }
     } else {
+      let answered = 0;
       for (const p of m.parts) {
         const id = resultId(p);
         if (id === undefined) continue;
         const at = typeof id === 'string' ? open.indexOf(id) : -1;
         if (at < 0) return { index, reason: `tool result ${JSON.stringify(id)} answers no open tool call of the previous response` };
         open.splice(at, 1);
+        answered++;
       }
-      if (open.length > 0) return { index, reason: `tool call ${JSON.stringify(open[0])} is not answered` };
+      // Calls still open after a request that answered some of them: answered by the next request
+      // (a deferred turn's resume), or pending at the very end (checked below).
+      const next = messages[index + 1] as { kind?: unknown } | null | undefined;
+      if (open.length > 0 && next !== undefined) {
+        if (carried || answered === 0 || next?.kind !== 'request') return { index, reason: `tool call ${JSON.stringify(open[0])} is not answered` };
+        carried = true;
+      } else carried = false;
     }
     prev = m.kind;
-    if (m.kind === 'request') open = [];
   }
   if (open.length > 0 && options.allowPendingToolCalls !== true) {
     return { index: messages.length - 1, reason: `tool call ${JSON.stringify(open[0])} is not answered` };

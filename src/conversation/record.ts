@@ -3,6 +3,7 @@
  * stores apply before committing one (ids, shape, JSON-serialisability, size limits).
  */
 import { synErr } from '../errors.ts';
+import type { DeferredRequests } from '../protocol/frames.ts';
 import { validateConversationId, validateId, validateTurnId } from './ids.ts';
 
 /** What the caller hands to `HistoryStore.commit`. */
@@ -22,6 +23,8 @@ export interface TurnInput {
   readonly usage?: unknown;
   /** The output's type name, kept for the same reason. */
   readonly outputType?: string;
+  /** The deferred tool calls the turn ended on (pydantic-ai human in the loop), kept for the same reason. */
+  readonly deferred?: DeferredRequests;
 }
 
 /** A committed turn as a store returns it. Treat it as read-only. */
@@ -34,6 +37,7 @@ export interface StoredTurn {
   readonly output?: unknown;
   readonly usage?: unknown;
   readonly outputType?: string;
+  readonly deferred?: DeferredRequests;
 }
 
 /** Size limits shared by every store. */
@@ -84,6 +88,7 @@ export function prepareTurn(input: TurnInput, limits: StoreLimits): PreparedTurn
   if (input.output !== undefined) record.output = input.output;
   if (input.usage !== undefined) record.usage = input.usage;
   if (input.outputType !== undefined) record.outputType = input.outputType;
+  if (input.deferred !== undefined) record.deferred = input.deferred;
   let json: string;
   try {
     json = JSON.stringify(record);
@@ -110,7 +115,14 @@ export function decodeTurn(value: unknown): StoredTurn | undefined {
   if (r.output !== undefined) turn.output = r.output;
   if (r.usage !== undefined) turn.usage = r.usage;
   if (typeof r.outputType === 'string') turn.outputType = r.outputType;
+  if (isDeferred(r.deferred)) turn.deferred = r.deferred;
   return turn;
+}
+
+function isDeferred(x: unknown): x is DeferredRequests {
+  const d = x as { approvals?: unknown; calls?: unknown } | null;
+  const list = (l: unknown): boolean => Array.isArray(l) && l.every((c) => typeof (c as { toolCallId?: unknown } | null)?.toolCallId === 'string');
+  return typeof d === 'object' && d !== null && list(d.approvals) && list(d.calls);
 }
 
 /** Throws the "too many messages" error for a conversation. */

@@ -11,6 +11,8 @@ import type { SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter } from '../observe/events.ts';
 import { resolveOptions, v } from '../options.ts';
+import type { DeferredRequests } from '../protocol/frames.ts';
+import { pendingToolCalls, type PendingCall } from './deferred.ts';
 import { assertWellFormed } from './history.ts';
 import { newTurnId, validateConversationId, validateId, validateTurnId } from './ids.ts';
 import { historyOf } from './record.ts';
@@ -22,6 +24,8 @@ export interface TurnContext {
   readonly turnId: string;
   /** The conversation's committed messages, oldest first. */
   readonly history: readonly unknown[];
+  /** The deferred tool calls the history ends on (see `./deferred.ts`); `[]` when none are pending. */
+  readonly pending: readonly PendingCall[];
   /** Aborted when the caller aborts or the serializer closes. Pass it to the run. */
   readonly signal: AbortSignal;
 }
@@ -33,6 +37,8 @@ export interface TurnOutput<O = unknown> {
   readonly usage?: unknown;
   /** The output's type name (stored with the turn, returned on replay). */
   readonly outputType?: string | undefined;
+  /** The deferred tool calls the run ended on: the turn may then leave them open (stored, returned on replay). */
+  readonly deferred?: DeferredRequests | undefined;
 }
 
 /** The answer to {@link TurnSerializer.run}. */
@@ -43,6 +49,7 @@ export interface TurnResult<O = unknown> {
   readonly output: O | undefined;
   readonly usage: unknown;
   readonly outputType?: string;
+  readonly deferred?: DeferredRequests;
   /** True when the turn id was already committed and `fn` was not called. */
   readonly replayed: boolean;
 }
@@ -257,15 +264,19 @@ export class TurnSerializer {
       const stored = await this.#store.getTurn(conversationId, turnId);
       if (stored !== undefined) return replay<O>(stored, agent);
       if (own.signal.aborted) throw synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed before the turn started', { conversationId, turnId });
-      const history = historyOf(await this.#store.load(conversationId));
+      const turns = await this.#store.load(conversationId);
+      const history = historyOf(turns);
+      const pending = pendingToolCalls(history, turns.at(-1));
       const runSignal = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
-      const out = await fn({ conversationId, turnId, history, signal: runSignal });
+      const out = await fn({ conversationId, turnId, history, pending, signal: runSignal });
       // The caller's abort wins until the commit begins: a result that arrives after the caller
       // gave up (a stream consumer that broke out of its loop, an aborted sendMessage) is
       // discarded, so a turn is committed exactly when its caller is handed the result.
       if (signal?.aborted) throw synErr('SYN_ERR_ABORTED', 'The turn was aborted before its result was committed (nothing committed)', { conversationId, turnId }, signal.reason);
-      const messages = checkOutput(out, history, this.#allowPending, conversationId, turnId);
-      const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage, ...(out.outputType === undefined ? {} : { outputType: out.outputType }) };
+      // A deferred turn ends on the calls it waits for; any other must answer every call it made.
+      const messages = checkOutput(out, history, this.#allowPending || out.deferred !== undefined, conversationId, turnId);
+      const extra = { ...(out.outputType === undefined ? {} : { outputType: out.outputType }), ...(out.deferred === undefined ? {} : { deferred: out.deferred }) };
+      const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage, ...extra };
       const outcome = await this.#store.commit(turn);
       if (outcome === 'duplicate') {
         // Another writer committed this turn id meanwhile: its record is the truth.
@@ -273,7 +284,7 @@ export class TurnSerializer {
         if (winner !== undefined) return replay<O>(winner, agent);
       }
       if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length }, { now: this.#now });
-      return { conversationId, turnId, messages, output: out.output, usage: out.usage, ...(out.outputType === undefined ? {} : { outputType: out.outputType }), replayed: false };
+      return { conversationId, turnId, messages, output: out.output, usage: out.usage, ...extra, replayed: false };
     } catch (err) {
       const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
       if (this.#events) emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code }, { now: this.#now });
@@ -304,7 +315,7 @@ function checkOutput(out: TurnOutput<unknown>, history: readonly unknown[], allo
  * turn: a retry naming another agent is a caller bug, rejected rather than answered with the
  * other agent's reply. (The prompt is not compared: the committed messages are the truth.)
  */
-function replay<O>(stored: { conversationId: string; turnId: string; agent: string; messages: readonly unknown[]; output?: unknown; usage?: unknown; outputType?: string }, agent: string): TurnResult<O> {
+function replay<O>(stored: { conversationId: string; turnId: string; agent: string; messages: readonly unknown[]; output?: unknown; usage?: unknown; outputType?: string; deferred?: DeferredRequests }, agent: string): TurnResult<O> {
   if (stored.agent !== agent) {
     throw synErr('SYN_ERR_INVALID_ARGUMENT', `Turn "${stored.turnId}" of conversation "${stored.conversationId}" was committed by agent "${stored.agent}", not "${agent}": a turn id names one turn`, {
       argument: 'turnId',
@@ -314,7 +325,8 @@ function replay<O>(stored: { conversationId: string; turnId: string; agent: stri
     });
   }
   const outputType = stored.outputType === undefined ? {} : { outputType: stored.outputType };
-  return { conversationId: stored.conversationId, turnId: stored.turnId, messages: stored.messages, output: stored.output as O | undefined, usage: stored.usage, ...outputType, replayed: true };
+  const deferred = stored.deferred === undefined ? {} : { deferred: stored.deferred };
+  return { conversationId: stored.conversationId, turnId: stored.turnId, messages: stored.messages, output: stored.output as O | undefined, usage: stored.usage, ...outputType, ...deferred, replayed: true };
 }
 
 function abortError(signal: AbortSignal, conversationId: string, turnId: string): SynapseError {

@@ -22,6 +22,8 @@ export interface Admission {
   readonly historyChunks: boolean;
   /** Python announced `run_options`: a run may carry `options` (else they would be ignored silently). Absent: false. */
   readonly runOptions?: boolean;
+  /** Python announced `deferred_tools`: a run may carry `toolResults`. Absent: false. */
+  readonly deferredTools?: boolean;
   /** Cap on a chunked history's bytes (SYN_ERR_HISTORY_TOO_LARGE above it). */
   readonly maxHistoryBytes: number;
   readonly pid: number;
@@ -48,6 +50,9 @@ export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admissio
   if (w.unavailable !== undefined) throw w.unavailable;
   if (frame.options !== undefined && !w.runOptions) {
     throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support run options (its bridge does not announce "run_options"): reinstall the bundled bridge`, { ...w.context, option: 'options' });
+  }
+  if (frame.toolResults !== undefined && !w.deferredTools) {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support deferred tool results (its bridge does not announce "deferred_tools"): reinstall the bundled bridge`, { ...w.context, option: 'toolResults' });
   }
   if (w.runs.has(request.id)) throw synErr('SYN_ERR_INVALID_ARGUMENT', `A run with id "${request.id}" is already in flight`, { runId: request.id });
   if (handlers.signal?.aborted) throw synErr('SYN_ERR_ABORTED', `Run ${request.id} was aborted`, { runId: request.id }, handlers.signal.reason);

@@ -1,6 +1,6 @@
 /**
  * The process layer: one Python OS process per {@link PythonProcess}, warm spares
- * ({@link SpareProcess}, {@link SparePool}), plus orphan reaping.
+ * ({@link SpareProcess}, {@link SparePool}), zygotes ({@link ZygotePool}), plus orphan reaping.
  */
 export { PythonProcess } from './python-process.ts';
 export { SpareProcess } from './spare.ts';
@@ -14,3 +14,5 @@ export type { PythonProcessOptions, ProcessLabel } from './options.ts';
 export type { ProcessState } from './lifecycle.ts';
 export { PidFile, reapStale, defaultPidDir, getDefaultPidFile } from './pidfile.ts';
 export type { PidEntry, ReapedPid } from './pidfile.ts';
+export { ZygotePool, ZYGOTE_DEFAULTS } from './zygote.ts';
+export type { ZygotePoolOptions, ForkSpec } from './zygote.ts';

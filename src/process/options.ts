@@ -12,6 +12,7 @@ import { DEFAULT_MAX_HISTORY_BYTES } from '../protocol/history-chunks.ts';
 import type { AgentSpec, ToolSpec } from '../protocol/frames.ts';
 import { findPython } from './interpreter.ts';
 import type { PidFile } from './pidfile.ts';
+import type { ZygotePool } from './zygote.ts';
 
 /** Labels attached to a process's logs and errors (which agent and worker it serves). */
 export interface ProcessLabel {
@@ -61,6 +62,12 @@ export interface PythonProcessOptions {
   label?: ProcessLabel;
   /** Where live pids are recorded for orphan reaping; `null` disables. Default: the process-wide pid file. */
   pidFile?: PidFile | null;
+  /**
+   * Fork the worker from a zygote of this pool (pre-imported pydantic-ai: a few ms instead of an
+   * interpreter start) instead of spawning it; if forking is unavailable it is spawned. Default:
+   * spawned. See docs/architecture.md, "Zygote".
+   */
+  zygotes?: ZygotePool;
 }
 
 /** Default option values of {@link PythonProcess.start}. */
@@ -135,6 +142,10 @@ const schema = {
     value === undefined || value === null || (typeof value === 'object' && typeof (value as PidFile).add === 'function')
       ? (value as PidFile | null | undefined)
       : invalid(path, 'a PidFile or null', value)) as Field<PidFile | null | undefined>,
+  zygotes: ((value, path) =>
+    value === undefined || (typeof value === 'object' && value !== null && typeof (value as ZygotePool).fork === 'function')
+      ? (value as ZygotePool | undefined)
+      : invalid(path, 'a ZygotePool', value)) as Field<ZygotePool | undefined>,
 };
 
 /** Fully resolved options (defaults applied). */
@@ -157,6 +168,7 @@ export interface ResolvedProcessOptions {
   readonly log: Logger | undefined;
   readonly label: ProcessLabel;
   readonly pidFile: PidFile | null | undefined;
+  readonly zygotes: ZygotePool | undefined;
 }
 
 /**
@@ -192,6 +204,7 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
     log: r.log,
     label: r.label ?? {},
     pidFile: r.pidFile,
+    zygotes: r.zygotes,
   };
 }
 

@@ -42,6 +42,8 @@ export function readProcStat(pid: number): ProcStat | undefined {
  * Returns false if the group no longer exists.
  */
 export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  // Not spawned yet (pid -1, e.g. a worker still waiting for its fork): -pgid would name init or every process.
+  if (!(pgid > 1)) return false;
   try {
     process.kill(-pgid, signal);
     return true;

@@ -11,11 +11,13 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_DEPS_FACTORY, FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_DEFERRED_TOOLS, FEATURE_DEPS_FACTORY, FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
 import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
 import { buildChildEnv } from './env.ts';
+import { ForkedChild } from './forked-child.ts';
+import type { WorkerChild } from './forked-child.ts';
 import { resolveProcessOptions } from './options.ts';
 import type { PythonProcessOptions, ResolvedProcessOptions } from './options.ts';
 import { killGroup } from './proc.ts';
@@ -48,6 +50,8 @@ export class PythonProcess extends WorkerBase {
   #historyChunks = false;
   /** Python announced {@link FEATURE_RUN_OPTIONS} in `hello`. */
   #runOptions = false;
+  /** Python announced {@link FEATURE_DEFERRED_TOOLS} in `hello`. */
+  #deferredTools = false;
   /** Python announced {@link FEATURE_DEPS_FACTORY} in `hello`. */
   #depsFactory = false;
 
@@ -138,6 +142,7 @@ export class PythonProcess extends WorkerBase {
         maxFrameBytes: this.opts.maxFrameBytes,
         historyChunks: this.#historyChunks,
         runOptions: this.#runOptions,
+        deferredTools: this.#deferredTools,
         maxHistoryBytes: this.opts.maxHistoryBytes,
         pid: this.osPid,
         unavailable: this.unavailable(),
@@ -205,14 +210,30 @@ export class PythonProcess extends WorkerBase {
   // ─── start-up ──────────────────────────────────────────────────────────────
 
   #spawn(): void {
-    const { executable, cwd } = this.opts;
+    const { executable, cwd, zygotes } = this.opts;
     // fds 3/4: the heartbeat control channel (pings served by a Python thread, see control.ts).
     // uvloop does not recover from allocation failures under RLIMIT_AS: a memory-capped worker
     // runs the stock asyncio loop unless the user's env chose otherwise (python-bridge __main__).
     const loop = this.opts.memoryLimitMb === undefined ? {} : { SYNAPSE_LOOP: 'asyncio' };
     const env = { ...loop, ...buildChildEnv(process.env, this.opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS };
     this.#spawnedAt = this.clock.now();
-    const child = spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
+    const spawnChild = (): WorkerChild => spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
+    if (zygotes === undefined) {
+      this.#adopt(spawnChild());
+      return;
+    }
+    // Forked from a zygote (docs/architecture.md, "Zygote"); spawned as usual when forking is unavailable.
+    zygotes.fork({ executable, agentEnv: this.opts.env, env, cwd }).then(
+      (child) => this.#adopt(child),
+      () => {
+        if (this.stopping() || this.failure !== undefined) this.finalize(null, null); // stopped while waiting: nothing ran
+        else this.#adopt(spawnChild());
+      },
+    );
+  }
+
+  #adopt(child: WorkerChild): void {
+    const { executable, cwd } = this.opts;
     this.child = child;
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) {
@@ -227,9 +248,11 @@ export class PythonProcess extends WorkerBase {
     this.log = this.log.child({ pythonPid: this.osPid });
     this.lifecycle.send({ type: 'SPAWNED', pid: this.osPid });
     this.pidFile?.add(this.osPid);
-    this.log.debug({ executable }, 'python worker spawned');
+    this.log.debug({ executable, forked: child instanceof ForkedChild }, 'python worker spawned');
     this.#armStartTimer(this.#deferInit ? 'did not say hello' : 'was not ready');
     this.attachChild(child);
+    // Stopped (or aborted) while its fork was pending: it is attached now, so its exit is reported.
+    if (this.stopping() || this.failure !== undefined) killGroup(this.osPid, 'SIGKILL');
   }
 
   #armStartTimer(what: string): void {
@@ -291,6 +314,7 @@ export class PythonProcess extends WorkerBase {
     }
     this.#historyChunks = frame.features?.includes(FEATURE_HISTORY_CHUNKS) ?? false;
     this.#runOptions = frame.features?.includes(FEATURE_RUN_OPTIONS) ?? false;
+    this.#deferredTools = frame.features?.includes(FEATURE_DEFERRED_TOOLS) ?? false;
     this.#depsFactory = frame.features?.includes(FEATURE_DEPS_FACTORY) ?? false;
     if (this.#deferInit) {
       // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.

@@ -6,7 +6,7 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
-import type { ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, Usage } from '../protocol/frames.ts';
+import type { DeferredRequests, ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { rethrowLater } from '../rethrow.ts';
 
@@ -16,7 +16,8 @@ export interface RunRequest {
   readonly id: string;
   /** Name of an agent loaded by this worker. */
   readonly agent: string;
-  readonly prompt: string;
+  /** `null` only with `toolResults` (a resume of a deferred turn without a new user prompt). */
+  readonly prompt: string | null;
   /** pydantic-ai `ModelMessagesTypeAdapter` JSON. Default `[]`. */
   readonly history?: readonly unknown[];
   /** Deadline enforced on both sides (SYN_ERR_TIMEOUT). `null`/absent: none. */
@@ -27,6 +28,8 @@ export interface RunRequest {
   readonly turnId?: string;
   /** Per-call run options (model, deps…), already checked by the agent layer; absent: none. */
   readonly options?: RunOptionsFrame;
+  /** Answers to the history's pending deferred tool calls (already checked by the conversation layer); absent: none. */
+  readonly toolResults?: ToolResultsFrame;
 }
 
 /** What a finished run returns. */
@@ -38,6 +41,8 @@ export interface RunResult {
   /** The run's new messages (`ModelMessagesTypeAdapter` JSON). */
   readonly messages: readonly unknown[];
   readonly usage: Usage;
+  /** The run ended in deferred tool requests (see `ResultFrame.deferred`). */
+  readonly deferred?: DeferredRequests;
 }
 
 /** A TypeScript tool invocation requested by Python. */
@@ -170,7 +175,13 @@ export class RunTable {
     if (run === undefined) return false;
     if (!run.settled) {
       run.settled = true;
-      run.resolve({ output: frame.output, ...(frame.outputType === undefined ? {} : { outputType: frame.outputType }), messages: frame.messages, usage: frame.usage });
+      run.resolve({
+        output: frame.output,
+        ...(frame.outputType === undefined ? {} : { outputType: frame.outputType }),
+        messages: frame.messages,
+        usage: frame.usage,
+        ...(frame.deferred === undefined ? {} : { deferred: frame.deferred }),
+      });
     } else this.#onCancelAcknowledged?.();
     return true;
   }

@@ -17,10 +17,11 @@ function badArg(field: string, expected: string): never {
  */
 export function validateRunRequest(request: RunRequest, agents: readonly string[]): RunFrame {
   if (typeof request !== 'object' || request === null) badArg('request', 'an object');
-  const { id, agent, prompt, history = [], timeoutMs = null, stream = false, conversationId, turnId, options } = request;
+  const { id, agent, prompt, history = [], timeoutMs = null, stream = false, conversationId, turnId, options, toolResults } = request;
   if (typeof id !== 'string' || id.length === 0 || id.length > 256) badArg('id', 'a non-empty string of at most 256 characters');
   if (typeof agent !== 'string') badArg('agent', 'a string');
-  if (typeof prompt !== 'string') badArg('prompt', 'a string');
+  if (toolResults !== undefined && (typeof toolResults !== 'object' || toolResults === null || Array.isArray(toolResults))) badArg('toolResults', 'an object');
+  if (typeof prompt !== 'string' && !(prompt === null && toolResults !== undefined)) badArg('prompt', 'a string (null only with toolResults)');
   if (!Array.isArray(history)) badArg('history', 'an array of messages');
   if (timeoutMs !== null && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) badArg('timeoutMs', 'a finite number > 0 or null');
   if (typeof stream !== 'boolean') badArg('stream', 'a boolean');
@@ -39,5 +40,6 @@ export function validateRunRequest(request: RunRequest, agents: readonly string[
     ...(conversationId === undefined ? {} : { conversationId }),
     ...(turnId === undefined ? {} : { turnId }),
     ...(options === undefined ? {} : { options }),
+    ...(toolResults === undefined ? {} : { toolResults }),
   };
 }

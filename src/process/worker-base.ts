@@ -9,7 +9,6 @@
  *   group is killed, then `exited` resolves and `'exit'` fires, once;
  * - nothing outlives `exited`: timers cleared, listeners removed, pid file entry dropped.
  */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
 import { pino } from 'pino';
@@ -22,6 +21,7 @@ import type { HelloFrame, InboundFrame, OutboundFrame, PongFrame, ReadyFrame } f
 import { forwardLog, routeFrame } from './dispatch.ts';
 import type { FrameTarget } from './dispatch.ts';
 import { exitError } from './exit-report.ts';
+import type { WorkerChild } from './forked-child.ts';
 import { ControlChannel } from './control.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createLifecycle } from './lifecycle.ts';
@@ -67,7 +67,7 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   protected readonly heartbeat: Heartbeat;
   /** The heartbeat control channel (child fds 3/4): pings out, pongs in, apart from the protocol stream. */
   protected readonly control: ControlChannel;
-  protected child: ChildProcessWithoutNullStreams | undefined;
+  protected child: WorkerChild | undefined;
   protected osPid = -1;
   protected wasReady = false;
   /** The defect that condemned the worker, once found. */
@@ -187,8 +187,8 @@ export abstract class WorkerBase extends EventEmitter<PythonProcessEvents> {
   /** The `ready` frame arrived (handshake). */
   protected abstract onReady(frame: ReadyFrame): void;
 
-  /** Wires the spawned child's pipes and exit to this worker. */
-  protected attachChild(child: ChildProcessWithoutNullStreams): void {
+  /** Wires the child's pipes (or a forked child's sockets) and exit to this worker. */
+  protected attachChild(child: WorkerChild): void {
     this.wire.attach(child.stdin, child.stdout);
     const [, , , pingPipe, pongPipe] = child.stdio as unknown as [unknown, unknown, unknown, Writable | null | undefined, Readable | null | undefined];
     if (pingPipe && pongPipe) this.control.attach(pingPipe, pongPipe);

@@ -32,6 +32,14 @@ export const FEATURE_RUN_OPTIONS = 'run_options';
  */
 export const FEATURE_DEPS_FACTORY = 'deps_factory';
 
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send
+ * `run.toolResults` (with `run.prompt` `null`) to resume a turn that ended in pydantic-ai deferred
+ * tool requests, and lets Python answer with `result.deferred` (docs/protocol.md). A bridge without
+ * it would ignore the answers and run the prompt instead, so Node refuses to send them to one.
+ */
+export const FEATURE_DEFERRED_TOOLS = 'deferred_tools';
+
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
 /**
@@ -68,6 +76,40 @@ export interface RunOptionsFrame {
   readonly deps?: unknown;
 }
 
+/**
+ * How a person answered a tool call that needed approval: `true` (run it), `false` (deny with
+ * pydantic-ai's default message), `{ denied: message }` (the model sees `message`), or
+ * `{ approved: true, overrideArgs? }` (run it, with other arguments).
+ */
+export type ApprovalAnswer = boolean | { readonly denied: string } | { readonly approved: true; readonly overrideArgs?: Readonly<Record<string, unknown>> };
+
+/**
+ * `run.toolResults` (feature {@link FEATURE_DEFERRED_TOOLS}): the answers to every pending deferred
+ * call of the conversation, keyed by tool call id. `calls` values are any JSON (the tool's return).
+ */
+export interface ToolResultsFrame {
+  readonly approvals?: Readonly<Record<string, ApprovalAnswer>>;
+  readonly calls?: Readonly<Record<string, unknown>>;
+}
+
+/** One pending deferred tool call of `result.deferred`. */
+export interface DeferredCall {
+  readonly toolCallId: string;
+  readonly tool: string;
+  /** The arguments the model gave (JSON; the raw string when the model's JSON was invalid). */
+  readonly args: unknown;
+  /** What the tool attached with `ApprovalRequired(metadata=…)` / `CallDeferred(metadata=…)`. */
+  readonly metadata?: unknown;
+}
+
+/** `result.deferred`: the run ended in pydantic-ai `DeferredToolRequests` (feature {@link FEATURE_DEFERRED_TOOLS}). */
+export interface DeferredRequests {
+  /** Calls waiting for a person's approval (`requires_approval=True`, `ApprovalRequired`). */
+  readonly approvals: readonly DeferredCall[];
+  /** Calls whose result comes from outside the agent (external tools, `CallDeferred`). */
+  readonly calls: readonly DeferredCall[];
+}
+
 /** A TypeScript tool offered to every agent of a process; `parameters` is a JSON schema. */
 export interface ToolSpec {
   readonly name: string;
@@ -95,7 +137,8 @@ export interface RunFrame {
   readonly t: 'run';
   readonly id: string;
   readonly agent: string;
-  readonly prompt: string;
+  /** `null` only with `toolResults` (a resume without a new user prompt). */
+  readonly prompt: string | null;
   /** pydantic-ai `ModelMessagesTypeAdapter` JSON; may be empty. */
   readonly history: readonly unknown[];
   readonly timeoutMs: number | null;
@@ -106,6 +149,8 @@ export interface RunFrame {
   readonly historyChunks?: number;
   /** Per-call run options; absent for a run that uses none (the common, fast case). */
   readonly options?: RunOptionsFrame;
+  /** Answers to the history's pending deferred tool calls (feature {@link FEATURE_DEFERRED_TOOLS}). */
+  readonly toolResults?: ToolResultsFrame;
 }
 
 /**
@@ -200,6 +245,8 @@ export interface ResultFrame {
   readonly outputType?: string;
   readonly messages: readonly unknown[];
   readonly usage: Usage;
+  /** The run ended in deferred tool requests (`output` is then `null`; feature {@link FEATURE_DEFERRED_TOOLS}). */
+  readonly deferred?: DeferredRequests;
 }
 
 /** The `kind` of a Python-side error. */
@@ -388,7 +435,8 @@ export function parseInbound(value: unknown): InboundFrame {
         toolCalls: nonNegInt(u, t, 'toolCalls', 'usage.'),
       };
       const outputType = o.outputType === undefined ? {} : { outputType: str(o, t, 'outputType') };
-      return { t, id: str(o, t, 'id'), output: present(o, t, 'output'), ...outputType, messages: arr(o, t, 'messages'), usage };
+      const deferred = o.deferred === undefined ? {} : { deferred: deferredRequests(obj(o, t, 'deferred')) };
+      return { t, id: str(o, t, 'id'), output: present(o, t, 'output'), ...outputType, messages: arr(o, t, 'messages'), usage, ...deferred };
     }
     case 'error': {
       const id = o.id;
@@ -437,6 +485,25 @@ export function parseInbound(value: unknown): InboundFrame {
     default:
       throw bad(typeof t === 'string' ? t : '?', 't', 'a known Python → Node frame type', t);
   }
+}
+
+/** `result.deferred`: both lists, each entry with string `toolCallId` and `tool`. */
+function deferredRequests(d: Obj): DeferredRequests {
+  const list = (f: 'approvals' | 'calls'): DeferredCall[] =>
+    arr(d, 'result', f).map((c, i) => {
+      const where = `deferred.${f}[${i}]`;
+      if (!isObj(c)) throw bad('result', where, 'an object', c);
+      const call = { toolCallId: str(c, 'result', 'toolCallId'), tool: str(c, 'result', 'tool'), args: c.args };
+      return c.metadata === undefined ? call : { ...call, metadata: c.metadata };
+    });
+  return { approvals: list('approvals'), calls: list('calls') };
+}
+
+/** `run.toolResults`: optional `approvals` / `calls` objects (the answers are checked by Python when used). */
+function toolResultsFrame(o: Obj, t: string): ToolResultsFrame {
+  const r = obj(o, t, 'toolResults');
+  for (const f of ['approvals', 'calls'] as const) if (r[f] !== undefined && !isObj(r[f])) throw bad(t, `toolResults.${f}`, 'an object when present', r[f]);
+  return r as ToolResultsFrame;
 }
 
 /** The run options of `run.options` (all six) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
@@ -518,11 +585,12 @@ export function parseOutbound(value: unknown): OutboundFrame {
       if (historyChunks !== undefined && historyChunks < 1) throw bad(t, 'historyChunks', 'an integer >= 1', historyChunks);
       if (historyChunks !== undefined && history.length > 0) throw bad(t, 'history', 'an empty array when historyChunks is present', history);
       const options = o.options === undefined ? undefined : runOptions(obj(o, t, 'options'), t, 'options.', true);
+      const toolResults = o.toolResults === undefined ? undefined : toolResultsFrame(o, t);
       return {
         t,
         id: str(o, t, 'id'),
         agent: str(o, t, 'agent'),
-        prompt: str(o, t, 'prompt'),
+        prompt: toolResults !== undefined && o.prompt === null ? null : str(o, t, 'prompt'),
         history,
         timeoutMs,
         stream: bool(o, t, 'stream'),
@@ -530,6 +598,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
         ...(turnId === undefined ? {} : { turnId }),
         ...(historyChunks === undefined ? {} : { historyChunks }),
         ...(options === undefined ? {} : { options }),
+        ...(toolResults === undefined ? {} : { toolResults }),
       };
     }
     case 'history_chunk':

@@ -68,6 +68,19 @@ describe('history well-formedness', () => {
     expect(isWellFormed([...pending, textResponse('x')], { allowPendingToolCalls: true })).toBe(false);
   });
 
+  it('a deferred turn mixing ordinary and deferred calls: a partial answer, then one request answering the rest', () => {
+    const calls = [{ id: 'n1', tool: 'status' }, { id: 'r1', tool: 'refund' }, { id: 'e1', tool: 'quote' }];
+    const pending = [userRequest('p'), toolCallResponse(calls), toolReturnRequest([calls[0]!])];
+    expect(isWellFormed(pending, { allowPendingToolCalls: true })).toBe(true);
+    expect(findHistoryProblem(pending)).toEqual({ index: 2, reason: 'tool call "r1" is not answered' });
+    const resumed = [...pending, toolReturnRequest([calls[1]!, calls[2]!]), textResponse('done')];
+    expect(findHistoryProblem(resumed)).toBeUndefined();
+    // The carry is once, and only to a request that answers the rest.
+    expect(findHistoryProblem([...pending, toolReturnRequest([calls[1]!]), toolReturnRequest([calls[2]!]), textResponse('x')])?.reason).toBe('tool call "e1" is not answered');
+    expect(findHistoryProblem([...pending, toolReturnRequest([calls[1]!]), textResponse('x')])?.reason).toBe('tool call "e1" is not answered');
+    expect(findHistoryProblem([...pending, userRequest('q'), textResponse('x')])?.reason).toBe('tool call "r1" is not answered');
+  });
+
   it('ignores native builtin tool parts', () => {
     const native = { kind: 'response', parts: [{ part_kind: 'builtin-tool-call', tool_name: 'web', tool_call_id: 'n1' }, { part_kind: 'builtin-tool-return', tool_name: 'web', tool_call_id: 'n1', content: 'r' }, { part_kind: 'text', content: 'x' }] };
     expect(isWellFormed([userRequest('p'), native])).toBe(true);

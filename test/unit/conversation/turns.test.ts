@@ -160,6 +160,24 @@ describe('TurnSerializer', () => {
     expect((await store.load('c')).map((t) => t.turnId)).toEqual(['t1']);
   });
 
+  it('a deferred turn may end on open calls (no option needed); the next turn sees them pending; a retry returns deferred', async () => {
+    const { store, turns } = setup();
+    const deferred = { approvals: [{ toolCallId: 'd1', tool: 'approve', args: {} }], calls: [] };
+    const open = async (): Promise<TurnOutput> => ({ messages: [userRequest('p'), toolCallResponse([{ id: 'd1', tool: 'approve' }])], output: null, deferred });
+    const first = await turns.run({ conversationId: 'c', turnId: 't1', agent: 'bot' }, open);
+    expect(first.deferred).toEqual(deferred);
+    expect((await store.getTurn('c', 't1'))?.deferred).toEqual(deferred);
+    expect(await turns.run({ conversationId: 'c', turnId: 't1', agent: 'bot' }, open)).toMatchObject({ replayed: true, deferred });
+    let pending: TurnContext['pending'] | undefined;
+    await turns.run({ conversationId: 'c', turnId: 't2', agent: 'bot' }, async (ctx) => {
+      pending = ctx.pending;
+      return { messages: [{ kind: 'request', parts: [{ part_kind: 'tool-return', tool_name: 'approve', tool_call_id: 'd1', content: 'ok' }] }, textResponse('done')] };
+    });
+    expect(pending).toEqual([{ toolCallId: 'd1', tool: 'approve', kind: 'approval' }]);
+    // Without `deferred`, open calls are still refused.
+    expect(await codeOf(turns.run({ conversationId: 'c2', turnId: 't1', agent: 'bot' }, async () => ({ messages: [userRequest('p'), toolCallResponse([{ id: 'x', tool: 't' }])] })))).toBe('SYN_ERR_PROTOCOL');
+  });
+
   it('a retry with the same turn id returns the stored result without calling fn', async () => {
     const { store, turns } = setup();
     const first = await turns.run({ conversationId: 'c', turnId: 't1', agent: 'bot' }, answering('p1'));

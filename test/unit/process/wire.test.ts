@@ -144,6 +144,16 @@ describe('run dispatch', () => {
     );
   });
 
+  it('admitRun sends toolResults only to a bridge that announced deferred_tools; prompt null only with them', () => {
+    const request = { id: 'r1', agent: 'a', prompt: null, toolResults: { approvals: { c1: true } } };
+    const refused = tryCall(() => admitRun(request, {}, admission(table())));
+    expect(refused).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'toolResults' } });
+    expect(admitRun(request, {}, admission(table(), { deferredTools: true }))).toBe(
+      '{"t":"run","id":"r1","agent":"a","prompt":null,"history":[],"timeoutMs":null,"stream":false,"toolResults":{"approvals":{"c1":true}}}\n',
+    );
+    expect(codeOf(tryCall(() => admitRun({ id: 'r1', agent: 'a', prompt: null }, {}, admission(table(), { deferredTools: true }))))).toBe('SYN_ERR_INVALID_ARGUMENT');
+  });
+
   it('routeFrame settles runs and reports frames for unknown runs as violations', async () => {
     const runs = table();
     const calls: string[] = [];

@@ -1,0 +1,155 @@
+// Workers forked from a zygote (`python: { zygote: true }`), real Python through the public API:
+// isolation between agents sharing one zygote, supervision exactly like a spawned worker
+// (kill -9 → restart, SIGSTOP → heartbeat timeout), a zygote crash that leaves running workers
+// alone, the spawn fallbacks, and pid tracking that sees the zygote and its children.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PythonProcess } from '../../../src/process/python-process.ts';
+import { ZygotePool } from '../../../src/process/zygote.ts';
+import type { ActorSystem } from '../../../src/system.ts';
+import { chaos } from '../../../src/testing/index.ts';
+import { captureLogs } from '../../helpers/log-capture.ts';
+import type { LogCapture } from '../../helpers/log-capture.ts';
+import { findWorkerPids, isPidLive, waitForPidsGone } from '../../helpers/pids.ts';
+import { fixture, nextEvent, REPO_ROOT, startSystem } from '../../helpers/system.ts';
+
+const SECRET = 'zygote-secret-for-a-only';
+const PROBE = fixture('zygote_probe.py');
+const PRELOAD_DIR = join(REPO_ROOT, 'test', 'fixtures', 'zygote_preload');
+/** Fast supervision so the fault tests take ~1 s each. */
+const fast = { restart: { backoff: { minMs: 0, maxMs: 0 } } } as const;
+
+let system: ActorSystem;
+let stopAndCheck: () => Promise<void>;
+let logs: LogCapture;
+
+beforeAll(async () => {
+  logs = captureLogs('debug');
+  ({ system, stopAndCheck } = await startSystem({ logger: logs.log, logLevel: 'debug' }));
+}, 60_000);
+
+afterAll(async () => {
+  await stopAndCheck(); // fails if any Python process of this Node process (zygotes included) is alive
+}, 60_000);
+
+interface Probe {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  value: string | null;
+  cwd: string;
+}
+
+async function probe(agent: string, variable = 'ZYG_SECRET'): Promise<Probe> {
+  const { output } = await system.sendMessage(agent, { prompt: variable });
+  return JSON.parse(output as string) as Probe;
+}
+
+function ppidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+describe('python.zygote', () => {
+  it('a secret in agent A env is invisible to agent B forked from the same zygote; both are their own session', async () => {
+    await system.spawnAgent({ id: 'a', agent: PROBE, python: { zygote: true, env: { ZYG_SECRET: SECRET } } });
+    await system.spawnAgent({ id: 'b', agent: PROBE, python: { zygote: true } });
+    const [a, b] = [await probe('a'), await probe('b')];
+    expect(a.value).toBe(SECRET);
+    expect(b.value).toBeNull();
+    expect(a.ppid).toBe(b.ppid); // one zygote for both
+    expect(a.ppid).not.toBe(process.pid); // forked, not spawned
+    expect([a.pgid, b.pgid]).toEqual([a.pid, b.pid]);
+    expect(a.cwd).toBe(resolve(REPO_ROOT));
+    // The zygote never saw the secret: not in its env, nor in the env block of any worker.
+    for (const pid of [a.ppid, a.pid, b.pid]) expect(readFileSync(`/proc/${pid}/environ`, 'latin1')).not.toContain(SECRET);
+    expect(JSON.stringify(logs.records)).not.toContain(SECRET);
+    // Pid tracking (leak checks, pid file) covers the zygote and the forked workers.
+    expect(findWorkerPids()).toEqual(expect.arrayContaining([a.ppid, a.pid, b.pid]));
+  }, 60_000);
+
+  it('kill -9 of a forked worker: restarted from the zygote, next call succeeds', async () => {
+    await system.spawnAgent({ id: 'k', agent: PROBE, python: { zygote: true }, ...fast });
+    const before = await probe('k');
+    const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'k');
+    process.kill(before.pid, 'SIGKILL');
+    const replacement = await ready;
+    expect(replacement.pid).not.toBe(before.pid);
+    const after = await probe('k');
+    expect(after).toMatchObject({ pid: replacement.pid, ppid: before.ppid });
+    expect(system.agentStatus('k').restarts).toBe(1);
+    await system.stopAgent('k');
+    expect(isPidLive(after.pid)).toBe(false);
+  }, 60_000);
+
+  it('SIGSTOP of a forked worker: SYN_ERR_HEARTBEAT_TIMEOUT, replaced', async () => {
+    await system.spawnAgent({ id: 'h', agent: PROBE, python: { zygote: true, heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1_000 }, ...fast });
+    const before = await probe('h');
+    const crashed = nextEvent(system, 'worker.crashed', (e) => e.agent === 'h');
+    const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'h' && e.pid !== before.pid);
+    void chaos(system).pause('h', 30_000);
+    expect((await crashed).code).toBe('SYN_ERR_HEARTBEAT_TIMEOUT');
+    await ready;
+    expect((await probe('h')).ppid).toBe(before.ppid);
+    expect(await waitForPidsGone([before.pid], 10_000)).toEqual([]);
+    await system.stopAgent('h');
+  }, 60_000);
+
+  it('SIGKILL of the zygote leaves running workers alone; the next fork comes from a restarted zygote', async () => {
+    const a = await probe('a');
+    const zygote = a.ppid;
+    process.kill(zygote, 'SIGKILL');
+    expect(await waitForPidsGone([zygote], 10_000)).toEqual([]);
+    // Running workers never noticed: same pids, turns succeed.
+    expect(await probe('a')).toMatchObject({ pid: a.pid, value: SECRET });
+    expect((await probe('b')).value).toBeNull();
+    // A worker orphaned by the zygote is still supervised: its death is seen and it is restarted, forked from a new zygote.
+    const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'a');
+    process.kill(a.pid, 'SIGKILL');
+    const replacement = await ready;
+    const after = await probe('a');
+    expect(after).toMatchObject({ pid: replacement.pid, value: SECRET });
+    expect(after.ppid).not.toBe(zygote);
+    expect(after.ppid).not.toBe(process.pid);
+    expect(ppidOf(after.ppid)).toBe(process.pid); // the new zygote is ours
+  }, 60_000);
+
+  it('a zygote that cannot start: workers are spawned instead, with one warning', async () => {
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: 'zygote_refuses' };
+    await system.spawnAgent({ id: 'fallback', agent: PROBE, workers: 2, python: { zygote: true, env } });
+    const seen = await probe('fallback');
+    expect(seen.ppid).toBe(process.pid); // spawned by Node
+    const warnings = logs.records.filter((r) => r.msg === 'zygote unavailable: workers are spawned');
+    expect(warnings).toHaveLength(1);
+    await system.stopAgent('fallback');
+  }, 60_000);
+
+  it('a zygote that refuses to fork (a preloaded module started a thread): the worker is spawned', async () => {
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: 'zygote_thread' };
+    await system.spawnAgent({ id: 'threaded', agent: PROBE, python: { zygote: true, env } });
+    expect((await probe('threaded')).ppid).toBe(process.pid);
+    await system.stopAgent('threaded');
+  }, 60_000);
+
+  it('a start aborted while its fork is pending (the zygote still starting): SYN_ERR_ABORTED, nothing left running', async () => {
+    const pool = new ZygotePool({ pidFile: null });
+    const abort = new AbortController();
+    const start = PythonProcess.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null }, { signal: abort.signal });
+    abort.abort();
+    await expect(start).rejects.toMatchObject({ code: 'SYN_ERR_ABORTED' });
+    const zygotes = pool.pids();
+    expect(zygotes).toHaveLength(1); // it was starting
+    // The fork completes after the abort: the worker is killed on adoption, and exits.
+    const next = await PythonProcess.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null });
+    await next.close();
+    await pool.close();
+    expect(await waitForPidsGone([...zygotes, next.pid], 10_000)).toEqual([]);
+  }, 60_000);
+
+  it('bad option: python.zygote must be a boolean, nothing started', async () => {
+    const before = findWorkerPids();
+    await expect(system.spawnAgent({ id: 'bad', agent: PROBE, python: { zygote: 'yes' as unknown as boolean } })).rejects.toMatchObject({ code: 'SYN_ERR_INVALID_OPTION' });
+    expect(findWorkerPids()).toEqual(before);
+  });
+});
