@@ -26,11 +26,13 @@ export type { SynapseOptions, SendOptions, SendResult, StreamItem, StartupReport
 export { AGENT_DEFAULTS } from './agent/options.ts';
 export type { SpawnAgentOptions, AgentTool, ToolContext } from './agent/options.ts';
 export { RUN_OPTION_LIMITS } from './agent/run-options.ts';
-export type { RunOptions, UsageLimitsOption } from './agent/run-options.ts';
+export type { OutputOption, RunOptions, UsageLimitsOption } from './agent/run-options.ts';
 export type { AgentStatus } from './agent/agent.ts';
 export type { AgentState, AgentEvent, StartupFailure } from './agent/router.ts';
 export type { StreamEvent, Usage, DeferredRequests, DeferredCall } from './protocol/frames.ts';
 export type { MessageInput, ToolResults, ApprovalAnswer, Prompt } from './message-input.ts';
+export { PROMPT_PART_KINDS } from './prompt.ts';
+export type { PromptPart, FileUrlPart, BinaryPart, TextContentPart, OtherContentPart } from './prompt.ts';
 
 // ── Errors ───────────────────────────────────────────────────────────────────
 export { SynapseError, isSynapseError, ERROR_CODES } from './errors.ts';

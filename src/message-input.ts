@@ -6,12 +6,12 @@
 import { checkToolResultsShape } from './conversation/deferred.ts';
 import { synErr } from './errors.ts';
 import type { ApprovalAnswer, ToolResultsFrame } from './protocol/frames.ts';
-import { checkPrompt } from './prompt.ts';
+import { checkPrompt, type Prompt } from './prompt.ts';
 
 export type { ApprovalAnswer } from './protocol/frames.ts';
 
-/** A user prompt as `sendMessage` accepts it (see `checkPrompt`). */
-export type Prompt = ReturnType<typeof checkPrompt>;
+/** A user prompt as `sendMessage` accepts it: a string or an array of content parts (see `checkPrompt`). */
+export type { Prompt } from './prompt.ts';
 
 /**
  * Answers to a conversation's pending deferred tool calls, keyed by `toolCallId` (the ids of

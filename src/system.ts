@@ -118,7 +118,7 @@ export interface SendResult {
 /**
  * Options of `sendMessage` / `streamMessage`. Besides the turn's own (conversation, idempotency,
  * deadline, signal), the pydantic-ai run options of {@link RunOptions}: `model`, `modelSettings`,
- * `usageLimits`, `instructions`, `metadata`, `deps` (docs/agents.md).
+ * `usageLimits`, `instructions`, `metadata`, `deps`, `output` (docs/agents.md).
  */
 export interface SendOptions extends RunOptions {
   /** Continue this conversation (default: a new one; its id is in the result). */
@@ -445,7 +445,10 @@ export class ActorSystem {
   /**
    * Like `sendMessage`, streaming: yields text deltas and tool events as they happen, then
    * `{ kind: 'result', … }`; a failure is thrown from the iterator after the events already
-   * delivered. Breaking out of the loop cancels the turn (nothing is committed).
+   * delivered. Breaking out of the loop cancels the turn (nothing is committed). A run whose
+   * output type is not plain text (a structured `output_type`, or `options.output`) yields
+   * `{ kind: 'output', output }` items instead of text deltas: the partial output so far,
+   * debounced (docs/agents.md, "Streaming partial output").
    */
   streamMessage(agentId: string, input: MessageInput, options: SendOptions = {}): AsyncIterable<StreamItem> {
     const local = new AbortController();
@@ -456,7 +459,9 @@ export class ActorSystem {
     const signal = given instanceof AbortSignal ? AbortSignal.any([given, local.signal]) : local.signal;
     const ch = channel<StreamItem>({
       capacity: 10_000,
-      coalesce: (last, next) => (last.kind === 'text_delta' && next.kind === 'text_delta' ? { kind: 'text_delta', delta: last.delta + next.delta } : undefined),
+      // Only when the buffer is full: text deltas concatenate, a partial output replaces the one before it.
+      coalesce: (last, next) =>
+        last.kind === 'text_delta' && next.kind === 'text_delta' ? { kind: 'text_delta', delta: last.delta + next.delta } : last.kind === 'output' && next.kind === 'output' ? next : undefined,
       onReturn: () => local.abort(synErr('SYN_ERR_ABORTED', 'stream consumer stopped iterating')),
     });
     this.#turn(agentId, input, wired ? { ...options, signal } : options, (event) => ch.push(event)).then(

@@ -6,7 +6,7 @@ directory is put on ``sys.path`` too (like ``python file.py``), so an agent file
 its siblings. ``attr`` may be dotted (``mod:holder.agent``).
 
 The attribute must be a pydantic-ai agent (any ``AbstractAgent``) or a plain handler: a sync
-or async callable taking ``(prompt)`` or ``(prompt, history)``.
+or async callable taking ``(prompt)``, ``(prompt, history)`` or ``(input: RunInput)``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic_ai.agent import AbstractAgent
 
+from ._run_input import takes_run_input
 from .exceptions import AgentLoadError
 
 __all__ = ['LoadedAgent', 'load_agents', 'load_ref']
@@ -38,6 +39,8 @@ class LoadedAgent:
     handler: Any = None
     handler_arity: int = 0
     handler_is_async: bool = False
+    handler_takes_input: bool = False
+    """The handler is ``handler(input: RunInput)`` (``_run_input``): it gets one :class:`RunInput`."""
     run_kwargs: dict[str, Any] = field(default_factory=dict)
     """``agent.iter`` keywords of the agent's spawn-level options (``init.agents[i]``: model, settings, limits)."""
     deps_factory: Any = None
@@ -132,9 +135,10 @@ def _classify(name: str, ref: str, obj: Any) -> LoadedAgent:
     if callable(obj) and not isinstance(obj, type):
         arity = _positional_arity(obj)
         if arity not in (1, 2):
-            raise AgentLoadError(f'handler {ref!r} must take (prompt) or (prompt, history); it takes {arity}')
+            raise AgentLoadError(f'handler {ref!r} must take (prompt), (prompt, history) or (input: RunInput); it takes {arity}')
         is_async = inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(getattr(obj, '__call__', None))
-        return LoadedAgent(name=name, ref=ref, handler=obj, handler_arity=arity, handler_is_async=is_async)
+        takes_input = arity == 1 and takes_run_input(obj)
+        return LoadedAgent(name=name, ref=ref, handler=obj, handler_arity=arity, handler_is_async=is_async, handler_takes_input=takes_input)
     raise AgentLoadError(
         f'{ref!r} is a {type(obj).__name__}, not a pydantic-ai Agent or a handler callable'
     )

@@ -10,6 +10,7 @@ Field → ``Agent.iter`` keyword (pydantic-ai as pinned; ``docs/agents.md``):
 * ``usageLimits`` → ``usage_limits`` (a ``UsageLimits`` built from its field names).
 * ``instructions`` → ``instructions`` (extra instructions for this run).
 * ``metadata`` → ``metadata``.
+* ``output`` → ``output_type``: a ``StructuredDict`` of the JSON Schema (``_structured``).
 * ``deps`` → ``deps``, validated into the agent's ``deps_type`` with a pydantic ``TypeAdapter``.
   An agent with a spawn-level ``deps`` factory skips this: its runs go through ``_deps`` and the
   factory gets the JSON raw.
@@ -29,6 +30,7 @@ from pydantic_ai.usage import UsageLimits
 from pydantic_core import to_jsonable_python
 
 from ._agents import load_ref
+from ._structured import output_type_of
 from .exceptions import AgentLoadError, InvalidArgumentError, InvalidOptionError
 
 __all__ = ['ModelResolver', 'agent_run_kwargs', 'run_kwargs', 'usage_limits', 'validate_deps']
@@ -165,7 +167,8 @@ def run_kwargs(
     """The ``agent.iter`` keywords of one run: the agent's ``base`` with the call's ``options`` over it.
 
     Raises:
-        InvalidOptionError: unknown model / usage limit field; InvalidArgumentError: bad deps.
+        InvalidOptionError: unknown model / usage limit field / unusable output schema;
+        InvalidArgumentError: bad deps.
     """
     kwargs = dict(base)
     if 'model' in kwargs:
@@ -182,6 +185,8 @@ def run_kwargs(
         kwargs['instructions'] = options['instructions']
     if 'metadata' in options:
         kwargs['metadata'] = options['metadata']
+    if 'output' in options:
+        kwargs['output_type'] = output_type_of(agent, options['output'])
     if 'deps' in options:
         kwargs['deps'] = validate_deps(agent, options['deps'])
     return kwargs

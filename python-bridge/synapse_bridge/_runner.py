@@ -3,7 +3,8 @@
 The agent is driven with ``agent.iter`` node by node. Tool-call nodes are always streamed so
 ``tool_call``/``tool_result`` events reach Node; model-request nodes are streamed only when the
 run asked for ``stream: true`` (so an agent whose model cannot stream still runs un-streamed),
-and their text becomes ``text_delta`` events. Cancellation is never caught here: the
+and their text becomes ``text_delta`` events — or, for a run whose output type is not plain text,
+debounced partial outputs become ``output`` events (``_structured``). Cancellation is never caught here: the
 ``CancelledError`` of ``task.cancel()`` propagates through pydantic-ai (which cancels in-flight
 model streams and async tools) up to the runtime.
 """
@@ -43,6 +44,9 @@ from ._agents import LoadedAgent
 from ._deps import with_factory_deps
 from ._deferred import OUTPUT_TYPE as _DEFERRED, check_answers, deferred_wire, is_deferred, tool_results
 from ._options import ModelResolver, run_kwargs
+from ._prompt import dump_user_prompt, user_prompt
+from ._run_input import RunInput
+from ._structured import stream_partial_outputs, streams_output, structured_output_name
 from .exceptions import BridgeError, ToolError
 
 __all__ = ['Emit', 'execute_run', 'jsonable_output', 'output_type_name']
@@ -201,6 +205,7 @@ async def _drive_agent(
 ) -> dict[str, Any]:
     run_id, stream = frame['id'], frame['stream']
     history = ModelMessagesTypeAdapter.validate_python(frame['history']) if frame['history'] else None
+    prompt = user_prompt(frame['prompt'])  # a multimodal prompt: pydantic-ai content objects (feature multimodal_prompt)
     extra: dict[str, Any] = {} if kwargs is None else kwargs
     if isinstance(frame.get('conversationId'), str):
         extra['conversation_id'] = frame['conversationId']
@@ -210,10 +215,16 @@ async def _drive_agent(
         results = tool_results(frame['toolResults'])
         check_answers(history or [], results)
         extra['deferred_tool_results'] = results
-    async with agent.iter(frame['prompt'], message_history=history, toolsets=toolsets, **extra) as run:
+    run_output_type = extra.get('output_type')
+    # A streamed run whose output is not plain text emits partial outputs instead of text deltas.
+    partial = stream and (run_output_type is not None or streams_output(agent))
+    async with agent.iter(prompt, message_history=history, toolsets=toolsets, **extra) as run:
         node: Any = run.next_node
         while not isinstance(node, End) and run.result is None:
-            if stream and AbstractAgent.is_model_request_node(node):
+            if partial and AbstractAgent.is_model_request_node(node):
+                async with node.stream(run.ctx) as agent_stream:
+                    await stream_partial_outputs(agent_stream, lambda out: emit(_event(run_id, {'kind': 'output', 'output': out})), jsonable_output)
+            elif stream and AbstractAgent.is_model_request_node(node):
                 async with node.stream(run.ctx) as events:
                     async for ev in events:
                         if (delta := _text_delta(ev)) is not None:
@@ -235,14 +246,24 @@ async def _drive_agent(
         't': 'result',
         'id': run_id,
         'output': jsonable_output(result.output),
-        'outputType': output_type_name(result.output),
+        'outputType': output_type_name(result.output) if run_output_type is None or not isinstance(result.output, dict) else structured_output_name(run_output_type),
         'messages': messages,
         'usage': _usage(result.usage),
     }
 
 
+def _handler_args(loaded: LoadedAgent, frame: dict[str, Any], prompt: Any) -> tuple[Any, ...]:
+    """``(RunInput,)``, ``(prompt,)`` or ``(prompt, history)``, as the handler's signature asks."""
+    if loaded.handler_takes_input:
+        options = frame.get('options') or {}
+        conversation_id = frame.get('conversationId')
+        return (RunInput(prompt=prompt, deps=options.get('deps'), history=frame['history'], metadata=options.get('metadata'), conversation_id=conversation_id if isinstance(conversation_id, str) else None),)
+    return (prompt,) if loaded.handler_arity == 1 else (prompt, frame['history'])
+
+
 async def _run_handler(loaded: LoadedAgent, frame: dict[str, Any], emit: Emit) -> dict[str, Any]:
-    args = (frame['prompt'],) if loaded.handler_arity == 1 else (frame['prompt'], frame['history'])
+    prompt = user_prompt(frame['prompt'])  # before the handler runs: a bad part fails the turn, nothing ran
+    args = _handler_args(loaded, frame, prompt)
     if loaded.handler_is_async:
         out = loaded.handler(*args)
     else:  # like pydantic-ai's sync tools: off the loop, so a slow handler does not stall it
@@ -263,7 +284,7 @@ async def _run_handler(loaded: LoadedAgent, frame: dict[str, Any], emit: Emit) -
         'id': frame['id'],
         'output': output,
         'outputType': output_type_name(out),
-        'messages': _handler_messages(frame['prompt'], output),
+        'messages': _handler_messages(prompt, output),
         'usage': dict(_ZERO_USAGE),
     }
 
@@ -282,14 +303,15 @@ def _handler_turn_template() -> tuple[dict[str, Any], dict[str, Any]]:
     return request, response
 
 
-def _handler_messages(prompt: str, output: Any) -> list[Any]:
+def _handler_messages(prompt: Any, output: Any) -> list[Any]:
     """A handler's turn in pydantic-ai's message shape, so its conversation commits like an
-    agent's: the user-prompt request and a text response (JSON text for a non-string output)."""
+    agent's: the user-prompt request (a multimodal prompt's content as pydantic-ai dumps it) and a
+    text response (JSON text for a non-string output)."""
     text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
     now = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
     request, response = _handler_turn_template()
     return [
-        {**request, 'parts': [{**request['parts'][0], 'content': prompt, 'timestamp': now}], 'timestamp': now},
+        {**request, 'parts': [{**request['parts'][0], 'content': dump_user_prompt(prompt), 'timestamp': now}], 'timestamp': now},
         {
             **response,
             'parts': [{**response['parts'][0], 'content': text}],
@@ -311,7 +333,8 @@ async def execute_run(
     Events are passed to ``emit`` as they happen. Exceptions (including ``CancelledError``)
     propagate to the caller, which turns them into the ``error`` frame. ``models`` resolves the
     run's ``model`` options (default: a resolver of its own, relative to the process cwd). A plain
-    handler ignores the run options (its ``(prompt[, history])`` has no place for them).
+    handler ignores the run options, except that a ``handler(input: RunInput)`` sees the call's
+    ``deps`` and ``metadata`` (``(prompt[, history])`` has no place for them).
     """
     if loaded.agent is not None:
         return await _run_agent(loaded, frame, emit, toolsets, models if models is not None else _default_models())

@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -87,6 +87,11 @@ _STR, _INT, _POS, _NUM, _BOOL, _LIST, _OBJ = (
     ('an array', _is_list),
     ('an object', _is_obj),
 )
+_PROMPT = (
+    # feature multimodal_prompt: a list of content parts; each part's meaning is checked when used (_prompt)
+    'a string or a non-empty array of strings and objects with a string "kind"',
+    lambda x: _is_str(x) or (_is_list(x) and len(x) > 0 and all(_is_str(p) or (_is_obj(p) and _is_str(p.get('kind'))) for p in x)),
+)
 _VERSION = (f'{PROTOCOL_VERSION} (the protocol version)', lambda x: _is_int(x) and x == PROTOCOL_VERSION)
 
 
@@ -152,9 +157,9 @@ def _check_run_precisely(o: Obj, t: str) -> None:
     if 'toolResults' in o:  # a resume of a deferred turn (feature deferred_tools): prompt may be null
         _check_tool_results(_get(o, t, 'toolResults', *_OBJ), t)
         if o.get('prompt', '') is not None:
-            _get(o, t, 'prompt', *_STR)
+            _get(o, t, 'prompt', *_PROMPT)
     else:
-        _get(o, t, 'prompt', *_STR)
+        _get(o, t, 'prompt', *_PROMPT)
     _get(o, t, 'history', *_LIST)
     _get(o, t, 'timeoutMs', 'a finite number >= 0 or null', lambda x: x is None or _is_num(x))
     _get(o, t, 'stream', *_BOOL)
@@ -177,7 +182,7 @@ def _check_tool_results(o: Obj, t: str) -> None:
 
 
 def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None:
-    """The run options of ``run.options`` (all six) or of an ``init`` agent (model, modelSettings,
+    """The run options of ``run.options`` (all seven) or of an ``init`` agent (model, modelSettings,
     usageLimits). ``metadata`` and ``deps`` are any JSON value; their meaning is checked when used."""
 
     def opt(f: str, expected: str, ok: Callable[[Any], bool]) -> None:
@@ -190,6 +195,7 @@ def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None
     if with_call_fields:
         opt('instructions', *_STR)
         opt('metadata', 'not null', lambda x: x is not None)
+        opt('output', 'an object with a "schema" object', lambda x: _is_obj(x) and _is_obj(x.get('schema')))
 
 
 def _check_history_chunk(o: Obj, t: str) -> None:
@@ -224,8 +230,10 @@ def _check_event(o: Obj, t: str) -> None:
     elif kind in ('tool_call', 'tool_result'):
         _get(e, t, 'tool', *_STR, prefix='event.')
         _get(e, t, 'toolCallId', *_STR, prefix='event.')
+    elif kind == 'output':  # a partial structured output (feature structured_output)
+        _get(e, t, 'output', 'present', lambda x: True, prefix='event.')
     else:
-        raise _bad(t, 'event.kind', '"text_delta", "tool_call" or "tool_result"', kind, missing='kind' not in e)
+        raise _bad(t, 'event.kind', '"text_delta", "tool_call", "tool_result" or "output"', kind, missing='kind' not in e)
 
 
 def _check_result(o: Obj, t: str) -> None:

@@ -13,6 +13,7 @@ import { synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
+import type { Prompt } from '../prompt.ts';
 import type { RunOptionsFrame, StreamEvent, ToolResultsFrame } from '../protocol/frames.ts';
 
 export type { RunResult };
@@ -86,8 +87,8 @@ export interface RouterOptions {
 }
 
 export interface RequestOptions {
-  /** `null` only with `toolResults`. */
-  prompt: string | null;
+  /** A string or an array of content parts (checked at the edge); `null` only with `toolResults`. */
+  prompt: Prompt | null;
   history: unknown[];
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;

@@ -16,12 +16,29 @@ export const RUN_OPTION_LIMITS = Object.freeze({
   maxDepsBytes: 1024 * 1024,
   /** Largest per-call `metadata` (64 KiB). */
   maxMetadataBytes: 64 * 1024,
+  /** Largest per-call `output.schema` (256 KiB; SYN_ERR_INVALID_OPTION above it). */
+  maxOutputSchemaBytes: 256 * 1024,
   /** Deepest nesting of a JSON option. */
   maxDepth: 64,
 });
 
 /** pydantic-ai `UsageLimits` fields; keys may be snake_case (as in Python) or camelCase (`requestLimit`). */
 export type UsageLimitsOption = Record<string, number | boolean | null>;
+
+/**
+ * A structured output for one run: a JSON Schema of an object, run as pydantic-ai
+ * `StructuredDict(schema, name=, description=)` (`output_type=` of `Agent.iter`). The result's
+ * `output` is the object the model produced and `outputType` is `name` (else the schema's
+ * `title`, else `'dict'`). A schema Python rejects → SYN_ERR_INVALID_OPTION naming `options.output`.
+ */
+export interface OutputOption {
+  /** A JSON Schema with `type: 'object'` (at most {@link RUN_OPTION_LIMITS}.maxOutputSchemaBytes of JSON). */
+  schema: Record<string, unknown>;
+  /** The output's name (the schema's `title`; pydantic-ai names the output tool after it). Letters, digits, `_`, `-`; at most 64. */
+  name?: string;
+  /** What the output is, for the model (the schema's `description`). */
+  description?: string;
+}
 
 /** The options a call may add to a run (all optional; see docs/agents.md). */
 export interface RunOptions {
@@ -41,6 +58,8 @@ export interface RunOptions {
   metadata?: unknown;
   /** JSON deps, validated by Python into the agent's `deps_type` (bad → SYN_ERR_INVALID_ARGUMENT, `details.errors`). Never logged. */
   deps?: unknown;
+  /** A JSON Schema output type for this run (pydantic-ai `StructuredDict`; see {@link OutputOption}). */
+  output?: OutputOption;
 }
 
 function notJson(code: ErrorCode, path: string, what: string): never {
@@ -107,6 +126,28 @@ const usageLimits: Field<UsageLimitsOption> = (value, path) => {
   return out;
 };
 
+const outputSchema: Field<Record<string, unknown>> = (value, path) => {
+  const schema = v.record(v.any())(value, path);
+  const size = jsonSize(schema, path, 'SYN_ERR_INVALID_OPTION');
+  if (size > RUN_OPTION_LIMITS.maxOutputSchemaBytes) {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "${path}": ${size} bytes of JSON (limit ${RUN_OPTION_LIMITS.maxOutputSchemaBytes})`, { option: path, bytes: size, limit: RUN_OPTION_LIMITS.maxOutputSchemaBytes });
+  }
+  // pydantic-ai's StructuredDict takes an object schema only (or a `$ref` to one); Python checks the rest.
+  if (schema.type !== 'object' && typeof schema.$ref !== 'string') {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "${path}": a JSON Schema of an object (type: "object") is required`, { option: path, expected: 'a JSON Schema with type "object"' });
+  }
+  return schema;
+};
+
+const output: Field<OutputOption> = (value, path) => {
+  const o = v.object({
+    schema: outputSchema,
+    name: v.optional(v.string({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ })),
+    description: v.optional(v.string({ max: 4096 })),
+  })(value, path);
+  return { schema: o.schema, ...(o.name === undefined ? {} : { name: o.name }), ...(o.description === undefined ? {} : { description: o.description }) };
+};
+
 /** Fields of the spawn-level run options (in the `spawnAgent` schema). */
 export const AGENT_RUN_OPTION_FIELDS = {
   model: v.optional(v.string({ min: 1, max: 1000 })),
@@ -123,6 +164,7 @@ export const CALL_RUN_OPTION_FIELDS = {
     return jsonOf('SYN_ERR_INVALID_ARGUMENT', RUN_OPTION_LIMITS.maxMetadataBytes)(value, path);
   }),
   deps: v.optional(jsonOf('SYN_ERR_INVALID_ARGUMENT', RUN_OPTION_LIMITS.maxDepsBytes)),
+  output: v.optional(output),
 };
 
 /**
@@ -131,7 +173,7 @@ export const CALL_RUN_OPTION_FIELDS = {
  */
 export function runOptionsFrame(o: { readonly [K in keyof RunOptions]?: RunOptions[K] | undefined }): RunOptionsFrame | undefined {
   let frame: Record<string, unknown> | undefined;
-  for (const key of ['model', 'modelSettings', 'usageLimits', 'instructions', 'metadata', 'deps'] as const) {
+  for (const key of ['model', 'modelSettings', 'usageLimits', 'instructions', 'metadata', 'deps', 'output'] as const) {
     if (Object.hasOwn(o, key) && o[key] !== undefined) (frame ??= {})[key] = o[key];
   }
   return frame as RunOptionsFrame | undefined;

@@ -24,6 +24,10 @@ export interface Admission {
   readonly runOptions?: boolean;
   /** Python announced `deferred_tools`: a run may carry `toolResults`. Absent: false. */
   readonly deferredTools?: boolean;
+  /** Python announced `structured_output`: a run may carry `options.output`. Absent: false. */
+  readonly structuredOutput?: boolean;
+  /** Python announced `multimodal_prompt`: a run's `prompt` may be an array of content parts. Absent: false. */
+  readonly multimodalPrompt?: boolean;
   /** Cap on a chunked history's bytes (SYN_ERR_HISTORY_TOO_LARGE above it). */
   readonly maxHistoryBytes: number;
   readonly pid: number;
@@ -39,7 +43,8 @@ export interface Admission {
  * supports it; see `protocol/history-chunks.ts`): the common, small run pays nothing for it.
  *
  * @throws SYN_ERR_INVALID_ARGUMENT (malformed request or duplicate id), SYN_ERR_INVALID_OPTION (run
- *   options for a bridge that does not announce `run_options`), SYN_ERR_NO_AGENT, the
+ *   options for a bridge that does not announce `run_options`, `options.output` for one without
+ *   `structured_output`), SYN_ERR_INVALID_ARGUMENT (an array prompt for one without `multimodal_prompt`), SYN_ERR_NO_AGENT, the
  *   worker's unavailability error, SYN_ERR_ABORTED (signal already aborted), SYN_ERR_OVERLOADED
  *   (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (request above `maxFrameBytes` not
  *   because of its history, or a worker without `history_chunks`), SYN_ERR_HISTORY_TOO_LARGE
@@ -50,6 +55,12 @@ export function admitRun(request: RunRequest, handlers: RunHandlers, w: Admissio
   if (w.unavailable !== undefined) throw w.unavailable;
   if (frame.options !== undefined && !w.runOptions) {
     throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support run options (its bridge does not announce "run_options"): reinstall the bundled bridge`, { ...w.context, option: 'options' });
+  }
+  if (frame.options?.output !== undefined && !w.structuredOutput) {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support a structured output option (its bridge does not announce "structured_output"): reinstall the bundled bridge`, { ...w.context, option: 'options.output' });
+  }
+  if (Array.isArray(frame.prompt) && !w.multimodalPrompt) {
+    throw synErr('SYN_ERR_INVALID_ARGUMENT', `Python worker ${w.pid} does not support multimodal prompts (its bridge does not announce "multimodal_prompt"): send a string prompt or reinstall the bundled bridge`, { ...w.context, argument: 'message.prompt', reason: 'unsupported' });
   }
   if (frame.toolResults !== undefined && !w.deferredTools) {
     throw synErr('SYN_ERR_INVALID_OPTION', `Python worker ${w.pid} does not support deferred tool results (its bridge does not announce "deferred_tools"): reinstall the bundled bridge`, { ...w.context, option: 'toolResults' });

@@ -11,7 +11,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { synErr } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_DEFERRED_TOOLS, FEATURE_DEPS_FACTORY, FEATURE_HISTORY_CHUNKS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_DEFERRED_TOOLS, FEATURE_DEPS_FACTORY, FEATURE_HISTORY_CHUNKS, FEATURE_MULTIMODAL_PROMPT, FEATURE_RUN_OPTIONS, FEATURE_STRUCTURED_OUTPUT, PROTOCOL_VERSION, type HelloFrame, type ReadyFrame } from '../protocol/frames.ts';
 import { admitRun } from './dispatch.ts';
 import { CONTROL_FDS } from './control.ts';
 import { PYTHON_SETUP_COMMAND } from './interpreter.ts';
@@ -52,8 +52,12 @@ export class PythonProcess extends WorkerBase {
   #runOptions = false;
   /** Python announced {@link FEATURE_DEFERRED_TOOLS} in `hello`. */
   #deferredTools = false;
+  /** Python announced {@link FEATURE_STRUCTURED_OUTPUT} in `hello`. */
+  #structuredOutput = false;
   /** Python announced {@link FEATURE_DEPS_FACTORY} in `hello`. */
   #depsFactory = false;
+  /** Python announced {@link FEATURE_MULTIMODAL_PROMPT} in `hello`. */
+  #multimodalPrompt = false;
 
   /**
    * Spawns a worker and resolves once it is ready (every agent loaded).
@@ -143,6 +147,8 @@ export class PythonProcess extends WorkerBase {
         historyChunks: this.#historyChunks,
         runOptions: this.#runOptions,
         deferredTools: this.#deferredTools,
+        structuredOutput: this.#structuredOutput,
+        multimodalPrompt: this.#multimodalPrompt,
         maxHistoryBytes: this.opts.maxHistoryBytes,
         pid: this.osPid,
         unavailable: this.unavailable(),
@@ -315,7 +321,9 @@ export class PythonProcess extends WorkerBase {
     this.#historyChunks = frame.features?.includes(FEATURE_HISTORY_CHUNKS) ?? false;
     this.#runOptions = frame.features?.includes(FEATURE_RUN_OPTIONS) ?? false;
     this.#deferredTools = frame.features?.includes(FEATURE_DEFERRED_TOOLS) ?? false;
+    this.#structuredOutput = frame.features?.includes(FEATURE_STRUCTURED_OUTPUT) ?? false;
     this.#depsFactory = frame.features?.includes(FEATURE_DEPS_FACTORY) ?? false;
+    this.#multimodalPrompt = frame.features?.includes(FEATURE_MULTIMODAL_PROMPT) ?? false;
     if (this.#deferInit) {
       // A spare: pydantic-ai is imported, no user code. Watch it while it waits for an assignment.
       this.clearStartTimer();

@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
 import type { DeferredRequests, ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
+import type { Prompt } from '../prompt.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { rethrowLater } from '../rethrow.ts';
 
@@ -16,8 +17,11 @@ export interface RunRequest {
   readonly id: string;
   /** Name of an agent loaded by this worker. */
   readonly agent: string;
-  /** `null` only with `toolResults` (a resume of a deferred turn without a new user prompt). */
-  readonly prompt: string | null;
+  /**
+   * A string or an array of content parts (already checked by `checkPrompt`; needs the worker's
+   * `multimodal_prompt`); `null` only with `toolResults` (a resume of a deferred turn without a new user prompt).
+   */
+  readonly prompt: Prompt | null;
   /** pydantic-ai `ModelMessagesTypeAdapter` JSON. Default `[]`. */
   readonly history?: readonly unknown[];
   /** Deadline enforced on both sides (SYN_ERR_TIMEOUT). `null`/absent: none. */

@@ -21,7 +21,8 @@ export function validateRunRequest(request: RunRequest, agents: readonly string[
   if (typeof id !== 'string' || id.length === 0 || id.length > 256) badArg('id', 'a non-empty string of at most 256 characters');
   if (typeof agent !== 'string') badArg('agent', 'a string');
   if (toolResults !== undefined && (typeof toolResults !== 'object' || toolResults === null || Array.isArray(toolResults))) badArg('toolResults', 'an object');
-  if (typeof prompt !== 'string' && !(prompt === null && toolResults !== undefined)) badArg('prompt', 'a string (null only with toolResults)');
+  const promptOk = typeof prompt === 'string' || (Array.isArray(prompt) && prompt.length > 0) || (prompt === null && toolResults !== undefined);
+  if (!promptOk) badArg('prompt', 'a string or a non-empty array of content parts (null only with toolResults)');
   if (!Array.isArray(history)) badArg('history', 'an array of messages');
   if (timeoutMs !== null && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) badArg('timeoutMs', 'a finite number > 0 or null');
   if (typeof stream !== 'boolean') badArg('stream', 'a boolean');

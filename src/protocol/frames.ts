@@ -7,6 +7,7 @@
  */
 import { synErr } from '../errors.ts';
 import type { SynapseError } from '../errors.ts';
+import type { Prompt } from '../prompt.ts';
 
 /** The protocol version this package speaks (the `v` of `hello`). */
 export const PROTOCOL_VERSION = 1;
@@ -39,6 +40,22 @@ export const FEATURE_DEPS_FACTORY = 'deps_factory';
  * it would ignore the answers and run the prompt instead, so Node refuses to send them to one.
  */
 export const FEATURE_DEFERRED_TOOLS = 'deferred_tools';
+
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send
+ * `run.options.output` (a JSON Schema output type) and lets Python stream `output` events (partial
+ * structured output) (docs/protocol.md). A bridge without it would ignore the schema and answer
+ * with the agent's own output type, so Node refuses to send one to it.
+ */
+export const FEATURE_STRUCTURED_OUTPUT = 'structured_output';
+
+/**
+ * The optional feature (announced by Python in `hello.features`) that lets Node send `run.prompt`
+ * as an array of pydantic-ai user content parts (a multimodal prompt: text, image / document /
+ * audio / video URLs, base64 binary content; docs/protocol.md). A bridge without it would reject
+ * the frame as malformed, so Node refuses to send one to it.
+ */
+export const FEATURE_MULTIMODAL_PROMPT = 'multimodal_prompt';
 
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
@@ -74,6 +91,8 @@ export interface RunOptionsFrame {
   readonly metadata?: unknown;
   /** Any JSON value; validated by Python into the agent's `deps_type`. */
   readonly deps?: unknown;
+  /** A JSON Schema output type, run as pydantic-ai `StructuredDict` (feature {@link FEATURE_STRUCTURED_OUTPUT}). */
+  readonly output?: { readonly schema: Readonly<Record<string, unknown>>; readonly name?: string; readonly description?: string };
 }
 
 /**
@@ -137,8 +156,11 @@ export interface RunFrame {
   readonly t: 'run';
   readonly id: string;
   readonly agent: string;
-  /** `null` only with `toolResults` (a resume without a new user prompt). */
-  readonly prompt: string | null;
+  /**
+   * A string, or a non-empty array of pydantic-ai user content parts (feature
+   * {@link FEATURE_MULTIMODAL_PROMPT}); `null` only with `toolResults` (a resume without a new user prompt).
+   */
+  readonly prompt: Prompt | null;
   /** pydantic-ai `ModelMessagesTypeAdapter` JSON; may be empty. */
   readonly history: readonly unknown[];
   readonly timeoutMs: number | null;
@@ -218,7 +240,12 @@ export interface ReadyFrame {
 export type StreamEvent =
   | { readonly kind: 'text_delta'; readonly delta: string }
   | { readonly kind: 'tool_call'; readonly tool: string; readonly args: unknown; readonly toolCallId: string }
-  | { readonly kind: 'tool_result'; readonly tool: string; readonly toolCallId: string; readonly content: unknown };
+  | { readonly kind: 'tool_result'; readonly tool: string; readonly toolCallId: string; readonly content: unknown }
+  /**
+   * A partial structured output (debounced; feature {@link FEATURE_STRUCTURED_OUTPUT}): the output
+   * so far as JSON, for a run whose output type is not plain text. The last one equals the result's `output`.
+   */
+  | { readonly kind: 'output'; readonly output: unknown };
 
 /** `event`: streamed progress of the run `id`. */
 export interface EventFrame {
@@ -349,6 +376,16 @@ function str(o: Obj, t: string, f: string): string {
   return x;
 }
 
+/** `run.prompt`: a string, or a non-empty array of strings and objects with a string `kind` (each part's meaning is checked by Python). */
+function promptField(o: Obj, t: string): Prompt {
+  const x = o.prompt;
+  if (typeof x === 'string') return x;
+  if (!Array.isArray(x) || x.length === 0 || !x.every((p) => typeof p === 'string' || (isObj(p) && typeof p.kind === 'string'))) {
+    throw bad(t, 'prompt', 'a string or a non-empty array of strings and objects with a string "kind"', x);
+  }
+  return x as Prompt;
+}
+
 function optStr(o: Obj, t: string, f: string): string | undefined {
   const x = o[f];
   if (x !== undefined && typeof x !== 'string') throw bad(t, f, 'a string when present', x);
@@ -403,8 +440,10 @@ function streamEvent(o: Obj): StreamEvent {
       return { kind: 'tool_call', tool: str(e, 'event', 'tool'), args: e.args, toolCallId: str(e, 'event', 'toolCallId') };
     case 'tool_result':
       return { kind: 'tool_result', tool: str(e, 'event', 'tool'), toolCallId: str(e, 'event', 'toolCallId'), content: e.content };
+    case 'output':
+      return { kind: 'output', output: present(e, 'event', 'output') };
     default:
-      throw bad('event', 'event.kind', '"text_delta", "tool_call" or "tool_result"', e.kind);
+      throw bad('event', 'event.kind', '"text_delta", "tool_call", "tool_result" or "output"', e.kind);
   }
 }
 
@@ -506,7 +545,7 @@ function toolResultsFrame(o: Obj, t: string): ToolResultsFrame {
   return r as ToolResultsFrame;
 }
 
-/** The run options of `run.options` (all six) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
+/** The run options of `run.options` (all seven) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
 function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): RunOptionsFrame {
   const out: Record<string, unknown> = {};
   const check = (f: string, expected: string, ok: (x: unknown) => boolean): void => {
@@ -521,6 +560,7 @@ function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): Run
     check('instructions', 'a string', (x) => typeof x === 'string');
     check('metadata', 'not null', (x) => x !== null);
     if (Object.hasOwn(o, 'deps')) out.deps = o.deps;
+    check('output', 'an object with a "schema" object', (x) => isObj(x) && isObj(x.schema));
   }
   return out as RunOptionsFrame;
 }
@@ -590,7 +630,7 @@ export function parseOutbound(value: unknown): OutboundFrame {
         t,
         id: str(o, t, 'id'),
         agent: str(o, t, 'agent'),
-        prompt: toolResults !== undefined && o.prompt === null ? null : str(o, t, 'prompt'),
+        prompt: toolResults !== undefined && o.prompt === null ? null : promptField(o, t),
         history,
         timeoutMs,
         stream: bool(o, t, 'stream'),
