@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { isSynapseError, type SynapseError } from '../../src/errors.ts';
 import type { SynapseEventName, SynapseEvents } from '../../src/observe/events.ts';
 import type { PythonProcess } from '../../src/process/python-process.ts';
-import { Synapse, type ActorSystem, type SynapseOptions } from '../../src/index.ts';
+import { Synapse, type ActorSystem, type SpawnAgentOptions, type SynapseOptions } from '../../src/index.ts';
 import { assertNoLeakedPids, isPidLive, waitForPidsGone } from './pids.ts';
 import { REPO_ROOT } from './python.ts';
 
@@ -76,6 +76,27 @@ export function useSystem(setup: (system: ActorSystem) => unknown, options: { sy
   afterAll(async () => {
     await stopAndCheck?.();
   }, options.stopTimeoutMs ?? 30_000);
+}
+
+/**
+ * `useSystem` with agents spawned together: several interpreters start at once, so each agent's
+ * `python.startTimeoutMs` defaults to 90 s and the setup to 120 s — hang guards on a loaded
+ * 2-core machine, not performance bounds. `onSystem` receives the system before the spawns.
+ *
+ * @example
+ * ```ts
+ * let system: ActorSystem;
+ * useAgents((s) => (system = s), [{ id: 'bank', agent: example('bank.py') }]);
+ * ```
+ */
+export function useAgents(onSystem: (system: ActorSystem) => unknown, agents: readonly SpawnAgentOptions[], options: { system?: SynapseOptions } = {}): void {
+  useSystem(
+    async (s) => {
+      await onSystem(s);
+      await Promise.all(agents.map((a) => s.spawnAgent({ ...a, python: { startTimeoutMs: 90_000, ...a.python } })));
+    },
+    { ...options, startTimeoutMs: 120_000 },
+  );
 }
 
 /** The coded error a promise rejects with (fails if it resolves or rejects with something else). */

@@ -6,20 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { isWellFormed } from '../../../src/conversation/history.ts';
 import type { ActorSystem, SendResult, StreamItem } from '../../../src/system.ts';
-import { example, rejection, startSystem, tempDir, useSystem } from '../../helpers/system.ts';
+import { example, rejection, startSystem, tempDir, useAgents } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-const python = { startTimeoutMs: 90_000 };
-useSystem(
-  async (s) => {
-    system = s;
-    await Promise.all([
-      system.spawnAgent({ id: 'support', agent: example('approval.py'), python }),
-      system.spawnAgent({ id: 'plain', agent: example('approval.py', 'plain_agent'), python }),
-      system.spawnAgent({ id: 'chat', agent: example('chat_handler.py', 'handler'), python }),
-    ]);
-  },
-  { startTimeoutMs: 120_000 },
+const python = { startTimeoutMs: 90_000 }; // for the agents spawned inside a test
+useAgents(
+  (s) => (system = s),
+  [
+    { id: 'support', agent: example('approval.py') },
+    { id: 'plain', agent: example('approval.py', 'plain_agent') },
+    { id: 'chat', agent: example('chat_handler.py', 'handler') },
+  ],
 );
 
 function only(r: SendResult, list: 'approvals' | 'calls'): string {

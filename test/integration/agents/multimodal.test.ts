@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
 import type { Prompt } from '../../../src/index.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
-import { example, rejection, useSystem } from '../../helpers/system.ts';
+import { example, rejection, useAgents } from '../../helpers/system.ts';
 
 const MAX_PROMPT_BYTES = 64 * 1024;
 const PIXELS = Buffer.from('\x89PNG\r\n\x1a\n-private-pixels-of-the-user', 'latin1');
@@ -19,16 +19,13 @@ const SEEN = `str:What is this?, ImageUrl:${IMAGE_URL}, BinaryImage:image/png:${
 
 const logs = captureLogs('trace');
 let system: ActorSystem;
-const python = { startTimeoutMs: 90_000 };
-useSystem(
-  async (s) => {
-    system = s;
-    await Promise.all([
-      system.spawnAgent({ id: 'vision', agent: example('vision.py'), python }),
-      system.spawnAgent({ id: 'describe', agent: example('vision.py', 'describe'), python }),
-    ]);
-  },
-  { system: { logger: logs.log, logLevel: 'trace', maxPromptBytes: MAX_PROMPT_BYTES }, startTimeoutMs: 120_000 },
+useAgents(
+  (s) => (system = s),
+  [
+    { id: 'vision', agent: example('vision.py') },
+    { id: 'describe', agent: example('vision.py', 'describe') },
+  ],
+  { system: { logger: logs.log, logLevel: 'trace', maxPromptBytes: MAX_PROMPT_BYTES } },
 );
 
 type Part = { kind?: string; data?: string; url?: string; media_type?: string };

@@ -5,25 +5,21 @@
 import { describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
-import { example, rejection, useSystem } from '../../helpers/system.ts';
+import { example, rejection, useAgents } from '../../helpers/system.ts';
 
 const SECRET = 's3cret-deps-token';
 const logs = captureLogs('trace');
 let system: ActorSystem;
-// Four interpreters start at once: on a loaded 2-core machine each may take several seconds, so the
-// start-up deadlines here are hang guards, not performance bounds.
-const python = { startTimeoutMs: 90_000 };
-useSystem(
-  async (s) => {
-    system = s;
-    await Promise.all([
-      system.spawnAgent({ id: 'bank', agent: example('bank.py'), concurrency: 32, python }),
-      system.spawnAgent({ id: 'modelless', agent: example('modelless.py'), model: example('modelless.py', 'echo_model'), python }),
-      system.spawnAgent({ id: 'modelless-test', agent: example('modelless.py'), model: 'test', python }),
-      system.spawnAgent({ id: 'chat', agent: example('chat_handler.py', 'handler'), python }),
-    ]);
-  },
-  { system: { logger: logs.log, logLevel: 'trace' }, startTimeoutMs: 120_000 },
+const python = { startTimeoutMs: 90_000 }; // for the agents spawned inside a test
+useAgents(
+  (s) => (system = s),
+  [
+    { id: 'bank', agent: example('bank.py'), concurrency: 32 },
+    { id: 'modelless', agent: example('modelless.py'), model: example('modelless.py', 'echo_model') },
+    { id: 'modelless-test', agent: example('modelless.py'), model: 'test' },
+    { id: 'chat', agent: example('chat_handler.py', 'handler') },
+  ],
+  { system: { logger: logs.log, logLevel: 'trace' } },
 );
 
 describe('per-call deps (real Python)', () => {

@@ -4,23 +4,17 @@
 // and partial structured output streamed as `{ kind: 'output' }` items (text agents keep deltas).
 import { describe, expect, it } from 'vitest';
 import type { ActorSystem, StreamItem } from '../../../src/system.ts';
-import { example, rejection, useSystem } from '../../helpers/system.ts';
+import { example, rejection, useAgents } from '../../helpers/system.ts';
 
 let system: ActorSystem;
-// Four interpreters start at once: on a loaded 2-core machine each may take several seconds, so the
-// start-up deadlines here are hang guards, not performance bounds.
-const python = { startTimeoutMs: 90_000 };
-useSystem(
-  async (s) => {
-    system = s;
-    await Promise.all([
-      system.spawnAgent({ id: 'modelless', agent: example('modelless.py'), model: 'test', python }),
-      system.spawnAgent({ id: 'whales', agent: example('whales.py'), python }),
-      system.spawnAgent({ id: 'flights', agent: example('flights.py'), python }),
-      system.spawnAgent({ id: 'support', agent: example('support.py'), python }),
-    ]);
-  },
-  { startTimeoutMs: 120_000 },
+useAgents(
+  (s) => (system = s),
+  [
+    { id: 'modelless', agent: example('modelless.py'), model: 'test' },
+    { id: 'whales', agent: example('whales.py') },
+    { id: 'flights', agent: example('flights.py') },
+    { id: 'support', agent: example('support.py') },
+  ],
 );
 
 const CITY = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'] };

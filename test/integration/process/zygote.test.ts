@@ -4,15 +4,14 @@
 // alone, the spawn fallbacks, and pid tracking that sees the zygote and its children.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PythonProcess } from '../../../src/process/python-process.ts';
 import { ZygotePool } from '../../../src/process/zygote.ts';
 import type { ActorSystem } from '../../../src/system.ts';
 import { chaos } from '../../../src/testing/index.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
-import type { LogCapture } from '../../helpers/log-capture.ts';
 import { findWorkerPids, isPidLive, waitForPidsGone } from '../../helpers/pids.ts';
-import { fixture, nextEvent, REPO_ROOT, startSystem } from '../../helpers/system.ts';
+import { fixture, nextEvent, REPO_ROOT, useSystem } from '../../helpers/system.ts';
 
 const SECRET = 'zygote-secret-for-a-only';
 const PROBE = fixture('zygote_probe.py');
@@ -20,18 +19,10 @@ const PRELOAD_DIR = join(REPO_ROOT, 'test', 'fixtures', 'zygote_preload');
 /** Fast supervision so the fault tests take ~1 s each. */
 const fast = { restart: { backoff: { minMs: 0, maxMs: 0 } } } as const;
 
+const logs = captureLogs('debug');
 let system: ActorSystem;
-let stopAndCheck: () => Promise<void>;
-let logs: LogCapture;
-
-beforeAll(async () => {
-  logs = captureLogs('debug');
-  ({ system, stopAndCheck } = await startSystem({ logger: logs.log, logLevel: 'debug' }));
-}, 60_000);
-
-afterAll(async () => {
-  await stopAndCheck(); // fails if any Python process of this Node process (zygotes included) is alive
-}, 60_000);
+// stopAndCheck fails if any Python process of this Node process (zygotes included) is alive
+useSystem((s) => (system = s), { system: { logger: logs.log, logLevel: 'debug' }, stopTimeoutMs: 60_000 });
 
 interface Probe {
   pid: number;

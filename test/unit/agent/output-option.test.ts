@@ -1,7 +1,7 @@
 // The `output` run option (issue #12) at the public edge: a JSON Schema object, bounded, no
 // unknown keys, coded errors naming the option; and its wire gate (feature structured_output).
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
+import { codedError } from '../../helpers/errors.ts';
 import { resolveOptions } from '../../../src/options.ts';
 import { CALL_RUN_OPTION_FIELDS, RUN_OPTION_LIMITS, runOptionsFrame } from '../../../src/agent/run-options.ts';
 import { admitRun } from '../../../src/process/dispatch.ts';
@@ -11,16 +11,6 @@ import { SimulatedClock } from '../../../src/testing/clock.ts';
 
 const resolve = (options: unknown) => resolveOptions('options', options, CALL_RUN_OPTION_FIELDS);
 const CITY = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
-
-function errorOf(fn: () => unknown): { code: string; details: Record<string, unknown>; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (isSynapseError(error)) return { code: error.code, details: { ...error.details }, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a coded error');
-}
 
 describe('output option', () => {
   it('accepts a schema with an optional name and description, and puts it on the wire', () => {
@@ -40,20 +30,20 @@ describe('output option', () => {
     ['a bad name', { schema: CITY, name: 'a city!' }, 'options.output.name'],
     ['a long description', { schema: CITY, description: 'x'.repeat(4097) }, 'options.output.description'],
   ])('rejects %s with SYN_ERR_INVALID_OPTION naming the option', (_what, output, option) => {
-    const e = errorOf(() => resolve({ output }));
+    const e = codedError(() => resolve({ output }));
     expect(e.code).toBe('SYN_ERR_INVALID_OPTION');
     expect(e.details.option).toBe(option);
   });
 
   it('bounds the schema size', () => {
     const big = { type: 'object', description: 'x'.repeat(RUN_OPTION_LIMITS.maxOutputSchemaBytes) };
-    expect(errorOf(() => resolve({ output: { schema: big } }))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'options.output.schema', limit: RUN_OPTION_LIMITS.maxOutputSchemaBytes } });
+    expect(codedError(() => resolve({ output: { schema: big } }))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'options.output.schema', limit: RUN_OPTION_LIMITS.maxOutputSchemaBytes } });
   });
 
   it('is sent only to a bridge that announced structured_output', () => {
     const admission = (extra = {}) => ({ agents: ['a'], runs: new RunTable({ clock: new SimulatedClock(), cancelGraceMs: 1_000, send: () => {}, onUnresponsive: () => {}, context: () => ({ pid: 7 }) }), concurrency: 1, maxFrameBytes: 1 << 20, historyChunks: false, runOptions: true, maxHistoryBytes: 1 << 30, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
     const request = { id: 'r1', agent: 'a', prompt: 'hi', options: { output: { schema: CITY } } };
-    expect(errorOf(() => admitRun(request, {}, admission()))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'options.output' } });
+    expect(codedError(() => admitRun(request, {}, admission()))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'options.output' } });
     expect(admitRun(request, {}, admission({ structuredOutput: true }))).toContain('"options":{"output":{"schema":');
     // Other run options do not need the feature.
     expect(admitRun({ id: 'r2', agent: 'a', prompt: 'hi', options: { model: 'test' } }, {}, admission())).toContain('"options":{"model":"test"}');
@@ -62,8 +52,8 @@ describe('output option', () => {
   it('validates the wire fields in both directions', () => {
     const run = { t: 'run', id: 'r1', agent: 'a', prompt: 'hi', history: [], timeoutMs: null, stream: true };
     expect(parseOutbound({ ...run, options: { output: { schema: CITY, name: 'City' } } })).toMatchObject({ options: { output: { schema: CITY, name: 'City' } } });
-    expect(errorOf(() => parseOutbound({ ...run, options: { output: { name: 'City' } } }))).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { field: 'options.output' } });
+    expect(codedError(() => parseOutbound({ ...run, options: { output: { name: 'City' } } }))).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { field: 'options.output' } });
     expect(parseInbound({ t: 'event', id: 'r1', event: { kind: 'output', output: [1] } })).toEqual({ t: 'event', id: 'r1', event: { kind: 'output', output: [1] } });
-    expect(errorOf(() => parseInbound({ t: 'event', id: 'r1', event: { kind: 'output' } }))).toMatchObject({ code: 'SYN_ERR_PROTOCOL' });
+    expect(codedError(() => parseInbound({ t: 'event', id: 'r1', event: { kind: 'output' } }))).toMatchObject({ code: 'SYN_ERR_PROTOCOL' });
   });
 });

@@ -1,21 +1,11 @@
 // The public-edge checks of run options (src/agent/run-options.ts): plain JSON only, bounded
 // sizes, coded errors that name the option but never echo its value, and the wire form.
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
+import { codedError } from '../../helpers/errors.ts';
 import { resolveOptions } from '../../../src/options.ts';
 import { CALL_RUN_OPTION_FIELDS, RUN_OPTION_LIMITS, jsonSize, runOptionsFrame } from '../../../src/agent/run-options.ts';
 
 const resolve = (options: unknown) => resolveOptions('options', options, CALL_RUN_OPTION_FIELDS);
-
-function codeOf(fn: () => unknown): { code: string; details: Record<string, unknown>; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (isSynapseError(error)) return { code: error.code, details: { ...error.details }, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a coded error');
-}
 
 describe('run options', () => {
   it('accepts plain JSON deps and metadata and measures them', () => {
@@ -37,27 +27,27 @@ describe('run options', () => {
     ['a Map', { m: new Map() }],
     ['NaN', { n: Number.NaN }],
   ])('rejects %s in deps with SYN_ERR_INVALID_ARGUMENT naming options.deps, never the value', (_what, deps) => {
-    const e = codeOf(() => resolve({ deps }));
+    const e = codedError(() => resolve({ deps }));
     expect(e.code).toBe('SYN_ERR_INVALID_ARGUMENT');
     expect(e.details.argument).toBe('options.deps');
     expect(e.message).not.toContain('hunter2');
   });
 
   it('rejects non-JSON or null metadata, and non-JSON modelSettings as an invalid option', () => {
-    expect(codeOf(() => resolve({ metadata: { f: () => 1 } })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => resolve({ metadata: null })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => resolve({ modelSettings: { t: 1n } })).code).toBe('SYN_ERR_INVALID_OPTION');
-    expect(codeOf(() => resolve({ model: '' })).code).toBe('SYN_ERR_INVALID_OPTION');
-    expect(codeOf(() => resolve({ usageLimits: { request_limit: -1 } })).code).toBe('SYN_ERR_INVALID_OPTION');
+    expect(codedError(() => resolve({ metadata: { f: () => 1 } })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
+    expect(codedError(() => resolve({ metadata: null })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
+    expect(codedError(() => resolve({ modelSettings: { t: 1n } })).code).toBe('SYN_ERR_INVALID_OPTION');
+    expect(codedError(() => resolve({ model: '' })).code).toBe('SYN_ERR_INVALID_OPTION');
+    expect(codedError(() => resolve({ usageLimits: { request_limit: -1 } })).code).toBe('SYN_ERR_INVALID_OPTION');
   });
 
   it('rejects oversized deps and metadata with their size and limit', () => {
-    const e = codeOf(() => resolve({ deps: 'x'.repeat(RUN_OPTION_LIMITS.maxDepsBytes) }));
+    const e = codedError(() => resolve({ deps: 'x'.repeat(RUN_OPTION_LIMITS.maxDepsBytes) }));
     expect(e).toMatchObject({ code: 'SYN_ERR_INVALID_ARGUMENT', details: { argument: 'options.deps', limit: RUN_OPTION_LIMITS.maxDepsBytes, bytes: RUN_OPTION_LIMITS.maxDepsBytes + 2 } });
-    expect(codeOf(() => resolve({ metadata: { s: 'x'.repeat(RUN_OPTION_LIMITS.maxMetadataBytes) } })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
+    expect(codedError(() => resolve({ metadata: { s: 'x'.repeat(RUN_OPTION_LIMITS.maxMetadataBytes) } })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
     let deep: unknown = 1;
     for (let i = 0; i <= RUN_OPTION_LIMITS.maxDepth + 1; i++) deep = [deep];
-    expect(codeOf(() => resolve({ deps: deep })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
+    expect(codedError(() => resolve({ deps: deep })).code).toBe('SYN_ERR_INVALID_ARGUMENT');
   });
 
   it('usageLimits keys may be camelCase; the wire form is snake_case (pydantic-ai field names)', () => {
