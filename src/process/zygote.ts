@@ -91,7 +91,7 @@ const HELLO_TIMEOUT_MS = 5_000;
  * at preload (`SYNAPSE_PRELOAD`): they cannot be applied after the fork, so they are part of the
  * zygote's own env and key — an agent setting them gets a zygote of its own.
  */
-export function interpreterEnv(agentEnv: Readonly<Record<string, string>>): Record<string, string> {
+function interpreterEnv(agentEnv: Readonly<Record<string, string>>): Record<string, string> {
   const picked: Record<string, string> = {};
   for (const [key, value] of Object.entries(agentEnv)) if (key.startsWith('PYTHON') || key === 'SYNAPSE_PRELOAD') picked[key] = value;
   return picked;
