@@ -28,6 +28,7 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_AGENT_CRASHED: { kind: 'defect', meaning: 'The Python worker process died with the request in flight.' },
   SYN_ERR_AGENT_UNAVAILABLE: { kind: 'interruption', meaning: 'The agent is quarantined or restarting; retry after nextRetryAt.' },
   SYN_ERR_AGENT_FAILED: { kind: 'failure', meaning: 'The Python agent raised an exception while handling the request.' },
+  SYN_ERR_PROVIDER: { kind: 'failure', meaning: "The model provider's API failed (rate limit, quota, server error, connection, auth, bad request); details say which and whether retrying can help." },
   SYN_ERR_PROTOCOL: { kind: 'defect', meaning: 'A frame violated the wire protocol (garbage, bad JSON, bad schema).' },
   SYN_ERR_FRAME_TOO_LARGE: { kind: 'defect', meaning: 'A frame exceeded the maximum frame size.' },
   SYN_ERR_HISTORY_TOO_LARGE: { kind: 'misuse', meaning: "A run's conversation history is larger than the agent's maxHistoryBytes." },
@@ -42,6 +43,8 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_DEFERRED_PENDING: { kind: 'misuse', meaning: 'The conversation waits for answers to its pending deferred tool calls (approvals / external results); this turn does not answer them all.' },
   SYN_ERR_STORE_CORRUPT: { kind: 'defect', meaning: 'A history store file is corrupt beyond torn-tail recovery.' },
   SYN_ERR_STORE_IO: { kind: 'defect', meaning: 'The history store could not read or write its files.' },
+  SYN_ERR_STORE_SCHEMA: { kind: 'misuse', meaning: 'The history database has no Synapse schema yet (open with migrate: true) or one of another version.' },
+  SYN_ERR_LEASE_LOST: { kind: 'interruption', meaning: 'This front lost the conversation lease (expired or taken over) before committing; nothing was committed: retry with the same turn id.' },
   SYN_ERR_STORE_LOCKED: { kind: 'misuse', meaning: 'Another live process (or store) holds the history store directory lock, or it was written on another host (see the foreignLock option).' },
   SYN_ERR_NO_CHILD: { kind: 'misuse', meaning: 'The supervisor has no child with that id.' },
   SYN_ERR_CHILD_RUNNING: { kind: 'misuse', meaning: 'The supervisor child is running or restarting; terminate it first.' },
@@ -56,6 +59,34 @@ const BRAND = Symbol.for('synapse.error');
 
 /** Extra, code-specific fields carried by an error (e.g. `exitCode`, `signal`, `nextRetryAt`). */
 export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+/** What went wrong at the model provider: `details.category` of `SYN_ERR_PROVIDER` (docs/errors.md). */
+export type ProviderErrorCategory = 'rate_limit' | 'quota' | 'server' | 'connection' | 'timeout' | 'auth' | 'not_found' | 'bad_request' | 'unknown';
+
+/**
+ * The details of a `SYN_ERR_PROVIDER` (besides `agent`, `runId`, `type`, `traceback`…).
+ *
+ * @example
+ * ```ts
+ * catch (err) {
+ *   if (isSynapseError(err, 'SYN_ERR_PROVIDER')) {
+ *     const d = err.details as ProviderErrorDetails;
+ *     if (d.retryable) setTimeout(retry, d.retryAfterMs ?? 1_000);
+ *   }
+ * }
+ * ```
+ */
+export interface ProviderErrorDetails {
+  readonly category: ProviderErrorCategory;
+  /** The HTTP status of the provider's response, when there was one. */
+  readonly status?: number;
+  /** How long the provider asked to wait before retrying (`retry-after-ms` / `Retry-After`), in ms. */
+  readonly retryAfterMs?: number;
+  /** The provider's machine-readable code, e.g. `rate_limit_exceeded`, `insufficient_quota`, `invalid_api_key`. */
+  readonly providerCode?: string;
+  /** True only when retrying can help: false for `quota`, `auth`, `bad_request` and `not_found`. */
+  readonly retryable: boolean;
+}
 
 /**
  * The error type of every Synapse API.

@@ -36,7 +36,7 @@ export type { PromptPart, FileUrlPart, BinaryPart, TextContentPart, OtherContent
 
 // ── Errors ───────────────────────────────────────────────────────────────────
 export { SynapseError, isSynapseError, ERROR_CODES } from './errors.ts';
-export type { ErrorCode, ErrorDetails, ErrorKind } from './errors.ts';
+export type { ErrorCode, ErrorDetails, ErrorKind, ProviderErrorCategory, ProviderErrorDetails } from './errors.ts';
 
 // ── Time ─────────────────────────────────────────────────────────────────────
 export { realClock } from './clock.ts';
@@ -113,9 +113,10 @@ export type {
   WellFormedOptions,
   ForeignLockPolicy,
 } from './conversation/index.ts';
+export type { ConversationLease, LeaseGrant, LeaseRequest } from './conversation/lease.ts';
 
 // ── Observability ────────────────────────────────────────────────────────────
-export { SynapseEventEmitter, EVENT_NAMES, DEFAULT_REDACT_PATHS, DEFAULT_REDACT_KEYS, METRICS_DEFAULTS, healthFromTree, walkInspect, findInspectNode } from './observe/index.ts';
+export { SynapseEventEmitter, EVENT_NAMES, DEFAULT_REDACT_PATHS, DEFAULT_REDACT_KEYS, METRICS_DEFAULTS, healthFromTree, walkInspect, findInspectNode, TURN_SPAN_ATTRIBUTES } from './observe/index.ts';
 export type {
   SynapseEvents,
   SynapseEventName,
@@ -130,4 +131,7 @@ export type {
   OutcomeCounts,
   PythonProcessMetrics,
   RedactOptions,
+  SeriesView,
+  AgentSeries,
+  TurnOutcome,
 } from './observe/index.ts';

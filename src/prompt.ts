@@ -6,6 +6,7 @@
  * prompt"). The array check is cheap and structural; Python validates each part into
  * pydantic-ai's classes and answers a bad one with SYN_ERR_INVALID_ARGUMENT (`details.errors`).
  */
+import { jsonSize } from './agent/run-options.ts';
 import { synErr } from './errors.ts';
 
 /** An image, audio, document or video by URL (pydantic-ai `ImageUrl`, `AudioUrl`, `DocumentUrl`, `VideoUrl`). */
@@ -107,14 +108,14 @@ function checkParts(parts: readonly unknown[], maxBytes: number): readonly Promp
   let bytes = 1;
   for (let i = 0; i < parts.length; i++) {
     const part = checkPart(parts[i], i);
-    let json: string | undefined;
+    let size: number;
     try {
-      json = JSON.stringify(part);
-    } catch {
-      json = undefined; // a cycle or a BigInt somewhere in the part: reported below
+      // Plain JSON only: a function would be dropped and a Date turned into a string by JSON.stringify, a cycle or BigInt would fail the frame.
+      size = jsonSize(part, `message.prompt[${i}]`, 'SYN_ERR_INVALID_ARGUMENT');
+    } catch (err) {
+      throw synErr('SYN_ERR_INVALID_ARGUMENT', (err as Error).message, { argument: `message.prompt[${i}]`, reason: 'not_json', index: i });
     }
-    if (json === undefined) badPart(i, undefined, 'JSON (no cycles, BigInt or functions)', 'not_json');
-    bytes += Buffer.byteLength(json, 'utf8') + 1;
+    bytes += size + 1;
     if (bytes > maxBytes) {
       throw synErr('SYN_ERR_INVALID_ARGUMENT', `message.prompt is over its limit of ${maxBytes} bytes (encoded as JSON) at part ${i}`, { argument: `message.prompt[${i}]`, reason: 'too_large', index: i, bytes, maxBytes });
     }

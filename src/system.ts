@@ -15,7 +15,7 @@ import type { AnyStateMachine } from 'xstate';
 import { PythonAgent, type AgentStatus } from './agent/agent.ts';
 import { resolveAgentOptions, type SpawnAgentOptions } from './agent/options.ts';
 import { channel } from './stream-channel.ts';
-import { CALL_RUN_OPTION_FIELDS, runOptionsFrame, type RunOptions } from './agent/run-options.ts';
+import { CALL_RUN_OPTION_FIELDS, runOptionsFrame, withTraceContext, type RunOptions } from './agent/run-options.ts';
 import type { AgentEvent } from './agent/router.ts';
 import { ActorRuntime } from './actor/runtime.ts';
 import type { ActorRef, Behaviour, MailboxOptions } from './actor/types.ts';
@@ -24,6 +24,7 @@ import { validateConversationId, validateTurnId, newConversationId } from './con
 import { JournalHistoryStore, type RecoveryReport } from './conversation/journal.ts';
 import { MemoryHistoryStore, historyOf, type HistoryStore } from './conversation/store.ts';
 import { TurnSerializer } from './conversation/turns.ts';
+import type { ConversationLease } from './conversation/lease.ts';
 import { isSynapseError, synErr, SynapseError } from './errors.ts';
 import { emit } from './observe/emit.ts';
 import { EventLog } from './observe/event-log.ts';
@@ -32,6 +33,7 @@ import { startObserveServer, type ObserveServer } from './observe/http.ts';
 import { healthFromTree, type InspectNode } from './observe/inspect.ts';
 import { SupervisionFacts, actorForest } from './observe/actor-tree.ts';
 import { createLogger } from './observe/log.ts';
+import { TURN_SPAN_ATTRIBUTES, TurnTracer } from './observe/tracing.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
 import { PidFile, defaultPidDir, reapStale } from './process/pidfile.ts';
@@ -66,10 +68,21 @@ export interface SynapseOptions {
   history?: HistoryStore | { dir: string; fsync?: 'always' | 'never'; foreignLock?: 'refuse' | 'takeOver' };
   /** Concurrent turns on one conversation: `'queue'` (default, bounded by `maxQueue`) or `'reject'` (SYN_ERR_CONVERSATION_BUSY). */
   conversations?: { policy?: 'queue' | 'reject'; maxQueue?: number };
+  /**
+   * A per-conversation lease shared with other processes (`PostgresConversationLease` from
+   * `synapse/postgres`): each turn takes it under the local lane and commits through it, so only
+   * the holder commits (a fenced commit: SYN_ERR_LEASE_LOST); `conversations.policy` applies
+   * across processes. `history` must be the lease's store (default: it is). Closed by `stop()`.
+   */
+  lease?: ConversationLease;
   /** Largest accepted prompt in UTF-8 bytes (default 1 MiB); larger → SYN_ERR_INVALID_ARGUMENT. */
   maxPromptBytes?: number;
-  /** `false` disables metrics; `{ port }` also serves `/metrics`, `/healthz`, `/inspect`, `/events` and the live view on 127.0.0.1. */
-  metrics?: false | { port?: number; host?: string };
+  /**
+   * `false` disables metrics; `{ port }` also serves `/metrics`, `/healthz`, `/inspect`, `/events`,
+   * `/events.json`, `/series.json` and the live view on 127.0.0.1. `backlogSize`: events kept for
+   * the live view's backlog (default 500, docs/observability.md).
+   */
+  metrics?: false | { port?: number; host?: string; backlogSize?: number };
   /** Directory of pid files for orphan reaping. Default `<tmpdir>/synapse-<uid>/pids`. */
   stateDir?: string;
   /** Reap Python processes left by a previous, killed Node process at start. Default true. */
@@ -146,12 +159,17 @@ const START_SCHEMA = {
     ),
   ),
   conversations: v.optional(v.object({ policy: v.optional(v.oneOf(['queue', 'reject'] as const)), maxQueue: v.optional(v.number({ min: 0, integer: true })) })),
+  lease: v.optional(v.duck<ConversationLease>(['acquire', 'close'], 'a ConversationLease')),
   maxPromptBytes: v.optional(v.number({ min: 1, integer: true })),
   metrics: v.optional(
-    v.either<false, { port?: number | undefined; host?: string | undefined }>(
+    v.either<false, { port?: number | undefined; host?: string | undefined; backlogSize?: number | undefined }>(
       (value, path) => (value === false ? false : v.boolean()(undefined, path) && false),
-      v.object({ port: v.optional(v.number({ min: 0, max: 65535, integer: true })), host: v.optional(v.string({ min: 1 })) }),
-      'false or { port?, host? }',
+      v.object({
+        port: v.optional(v.number({ min: 0, max: 65535, integer: true })),
+        host: v.optional(v.string({ min: 1 })),
+        backlogSize: v.optional(v.number({ min: 1, max: 100_000, integer: true })),
+      }),
+      'false or { port?, host?, backlogSize? }',
     ),
   ),
   stateDir: v.optional(v.string({ min: 1 })),
@@ -187,10 +205,13 @@ export class ActorSystem {
   readonly events: SynapseEventEmitter;
   readonly runtime: ActorRuntime;
   readonly #agents = new Map<string, PythonAgent>();
+  /** Turn spans (OpenTelemetry, when `@opentelemetry/api` is installed; a no-op otherwise). */
+  readonly #tracer = new TurnTracer();
   readonly #agentsSup: DynamicSupervisorHandle;
   readonly #supervision: SupervisionFacts;
   readonly #store: HistoryStore;
   readonly #turns: TurnSerializer;
+  readonly #lease: ConversationLease | undefined;
   readonly #eventLog: EventLog;
   readonly #metrics: SynapseMetrics | undefined;
   readonly #pidFile: PidFile;
@@ -210,6 +231,7 @@ export class ActorSystem {
     agentsSup: DynamicSupervisorHandle;
     store: HistoryStore;
     turns: TurnSerializer;
+    lease: ConversationLease | undefined;
     eventLog: EventLog;
     metrics: SynapseMetrics | undefined;
     pidFile: PidFile;
@@ -223,6 +245,7 @@ export class ActorSystem {
     this.#agentsSup = parts.agentsSup;
     this.#store = parts.store;
     this.#turns = parts.turns;
+    this.#lease = parts.lease;
     this.#eventLog = parts.eventLog;
     this.#metrics = parts.metrics;
     this.#pidFile = parts.pidFile;
@@ -261,10 +284,14 @@ export class ActorSystem {
       }
     }
     const pidFile = new PidFile({ dir: stateDir });
-    const store = await openStore(o.history, log);
+    if (o.lease !== undefined && o.history !== undefined && o.history !== o.lease.store) {
+      throw synErr('SYN_ERR_INVALID_OPTION', 'Invalid option "lease": its store is not the system\'s history store (pass the lease\'s store as history, or omit history)', { option: 'lease', expected: 'a lease on the history store' });
+    }
+    const store = await openStore(o.history ?? o.lease?.store, log);
     const turns = new TurnSerializer({
       store,
       events,
+      ...(o.lease === undefined ? {} : { lease: o.lease }),
       ...(o.conversations?.policy === undefined ? {} : { policy: o.conversations.policy }),
       ...(o.conversations?.maxQueue === undefined ? {} : { maxQueue: o.conversations.maxQueue }),
     });
@@ -285,6 +312,7 @@ export class ActorSystem {
         agentsSup: dynamicSupervisorClient(agentsRef),
         store,
         turns,
+        lease: o.lease,
         eventLog,
         metrics,
         pidFile,
@@ -306,6 +334,7 @@ export class ActorSystem {
           system.#http = await startObserveServer({
             port: serve.port,
             ...(serve.host === undefined ? {} : { host: serve.host }),
+            ...(serve.backlogSize === undefined ? {} : { backlogSize: serve.backlogSize }),
             metrics,
             events,
             inspect: () => system.inspect(),
@@ -324,6 +353,7 @@ export class ActorSystem {
       metrics?.close();
       await runtime.shutdown().catch(() => undefined); // the start error is the one to report
       await turns.close();
+      await o.lease?.close().catch(() => undefined); // the start error is the one to report
       await store.close().catch(() => undefined);
       eventLog.close();
       throw error;
@@ -492,10 +522,13 @@ export class ActorSystem {
     const o = resolveOptions('options', options, SEND_SCHEMA);
     const conversationId = o.conversationId === undefined ? newConversationId() : validateConversationId(o.conversationId);
     const turnId = o.turnId === undefined ? undefined : validateTurnId(o.turnId);
-    const runOptions = runOptionsFrame(o);
-    const result = await this.#turns.run(
+    // The turn span (OpenTelemetry, optional): from here every settle path ends it exactly once.
+    const span = this.#tracer.start(agentId, conversationId, turnId);
+    const runOptions = withTraceContext(runOptionsFrame(o), span?.trace);
+    const run = () => this.#turns.run(
       { conversationId, agent: agentId, ...(turnId === undefined ? {} : { turnId }), ...(o.signal === undefined ? {} : { signal: o.signal }) },
       async (ctx) => {
+        span?.set(TURN_SPAN_ATTRIBUTES.turn, ctx.turnId);
         checkToolResults(ctx.pending, toolResults, ctx.conversationId); // before anything is sent: nothing runs or commits
         const r = await agent.router.request({
           prompt: prompt ?? null,
@@ -512,6 +545,14 @@ export class ActorSystem {
         return { messages: r.messages, output: r.output, usage: r.usage, outputType: r.outputType, deferred: r.deferred };
       },
     );
+    let result: Awaited<ReturnType<typeof run>>;
+    try {
+      result = span === undefined ? await run() : await span.run(run);
+    } catch (error) {
+      span?.fail(error);
+      throw error;
+    }
+    span?.succeed(result.deferred === undefined ? 'ok' : 'deferred', { [TURN_SPAN_ATTRIBUTES.turn]: result.turnId, [TURN_SPAN_ATTRIBUTES.replayed]: result.replayed });
     return {
       output: result.output,
       ...(result.outputType === undefined ? {} : { outputType: result.outputType }),
@@ -630,6 +671,7 @@ export class ActorSystem {
     for (const id of this.#agents.keys()) emit(this.events, 'agent.stopped', { agent: id, reason: 'shutdown' });
     this.#agents.clear();
     await this.#turns.close(); // running turns settle (their workers are gone) before the store closes
+    await this.#lease?.close().catch((error: unknown) => this.log.warn({ err: error }, 'conversation lease close failed'));
     await this.runtime.shutdown();
     await this.#store.close().catch((error: unknown) => this.log.warn({ err: error }, 'history store close failed'));
     this.#metrics?.close();

@@ -11,6 +11,8 @@ Field → ``Agent.iter`` keyword (pydantic-ai as pinned; ``docs/agents.md``):
 * ``instructions`` → ``instructions`` (extra instructions for this run).
 * ``metadata`` → ``metadata``.
 * ``output`` → ``output_type``: a ``StructuredDict`` of the JSON Schema (``_structured``).
+* ``retry`` (an ``init`` agent's only) → ``model``: the run's model wrapped in a
+  ``_retry.RetryingModel`` (failed model requests retried; docs/providers.md).
 * ``deps`` → ``deps``, validated into the agent's ``deps_type`` with a pydantic ``TypeAdapter``.
   An agent with a spawn-level ``deps`` factory skips this: its runs go through ``_deps`` and the
   factory gets the JSON raw.
@@ -23,6 +25,7 @@ import functools
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_ai import Agent
 from pydantic_ai.agent import AbstractAgent
 from pydantic_ai.models import Model, infer_model, parse_model_id
 from pydantic_ai.providers import infer_provider_class
@@ -30,10 +33,14 @@ from pydantic_ai.usage import UsageLimits
 from pydantic_core import to_jsonable_python
 
 from ._agents import load_ref
+from ._retry import retry_policy
 from ._structured import output_type_of
 from .exceptions import AgentLoadError, InvalidArgumentError, InvalidOptionError
 
 __all__ = ['ModelResolver', 'agent_run_kwargs', 'run_kwargs', 'usage_limits', 'validate_deps']
+
+_RETRY = '__synapse_retry__'
+"""The key of an agent's retry policy among its spawn-level ``run_kwargs`` (popped by ``run_kwargs``)."""
 
 _USAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(UsageLimits))
 
@@ -158,6 +165,8 @@ def agent_run_kwargs(spec: dict[str, Any], resolver: ModelResolver) -> dict[str,
         kwargs['model_settings'] = dict(spec['modelSettings'])
     if 'usageLimits' in spec:
         kwargs['usage_limits'] = usage_limits(spec['usageLimits'], 'usageLimits')
+    if 'retry' in spec:  # not an agent.iter keyword: run_kwargs turns it into a RetryingModel
+        kwargs[_RETRY] = retry_policy(spec['retry'])
     return kwargs
 
 
@@ -171,10 +180,19 @@ def run_kwargs(
         InvalidArgumentError: bad deps.
     """
     kwargs = dict(base)
+    policy = kwargs.pop(_RETRY, None)
     if 'model' in kwargs:
         kwargs['model'] = resolver.resolve(kwargs['model'], 'model')
-    if not options:
-        return kwargs
+    if options:
+        _apply_call_options(agent, kwargs, options, resolver)
+    if policy is not None:
+        model = kwargs.get('model', agent.model if isinstance(agent, Agent) else None)
+        if model is not None:  # no model at all: pydantic-ai's own error says so
+            kwargs['model'] = policy.wrap(model)
+    return kwargs
+
+
+def _apply_call_options(agent: AbstractAgent[Any, Any], kwargs: dict[str, Any], options: dict[str, Any], resolver: ModelResolver) -> None:
     if 'model' in options:
         kwargs['model'] = resolver.resolve(options['model'], 'options.model')
     if 'modelSettings' in options:
@@ -189,4 +207,3 @@ def run_kwargs(
         kwargs['output_type'] = output_type_of(agent, options['output'])
     if 'deps' in options:
         kwargs['deps'] = validate_deps(agent, options['deps'])
-    return kwargs

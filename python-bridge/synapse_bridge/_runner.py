@@ -45,6 +45,7 @@ from ._deps import with_factory_deps
 from ._deferred import OUTPUT_TYPE as _DEFERRED, check_answers, deferred_wire, is_deferred, tool_results
 from ._options import ModelResolver, run_kwargs
 from ._prompt import dump_user_prompt, user_prompt
+from ._provider import require_finish_reason
 from ._run_input import RunInput
 from ._structured import stream_partial_outputs, streams_output, structured_output_name
 from .exceptions import BridgeError, ToolError
@@ -222,9 +223,11 @@ async def _drive_agent(
         node: Any = run.next_node
         while not isinstance(node, End) and run.result is None:
             if partial and AbstractAgent.is_model_request_node(node):
+                require_finish_reason(run.ctx.deps.model)
                 async with node.stream(run.ctx) as agent_stream:
                     await stream_partial_outputs(agent_stream, lambda out: emit(_event(run_id, {'kind': 'output', 'output': out})), jsonable_output)
             elif stream and AbstractAgent.is_model_request_node(node):
+                require_finish_reason(run.ctx.deps.model)  # a cut stream fails the turn (_provider)
                 async with node.stream(run.ctx) as events:
                     async for ev in events:
                         if (delta := _text_delta(ev)) is not None:

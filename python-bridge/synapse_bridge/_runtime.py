@@ -51,8 +51,10 @@ from ._lifespan import Lifespans
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
 from ._options import ModelResolver, agent_run_kwargs
+from ._retry import RUN_DEADLINE
 from ._runner import execute_run
 from ._schema import validate_from_node
+from ._tracing import continue_trace
 from ._tools import ToolBridge
 from .exceptions import (
     BridgeError,
@@ -343,6 +345,8 @@ class Runtime:
     async def _run_task(self, frame: dict[str, Any], loaded: LoadedAgent) -> None:
         run_id = frame['id']
         run_id_var.set(run_id)  # this task's own context: tools and logs inherit it
+        if 'options' in frame:
+            continue_trace(frame)  # the Node turn span's trace context (OpenTelemetry), when sent
         try:
             terminal = await self._execute(frame, loaded)
         except asyncio.CancelledError as exc:
@@ -364,6 +368,8 @@ class Runtime:
     async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:
         timeout_ms = frame['timeoutMs']
         deadline = None if timeout_ms is None else asyncio.timeout(timeout_ms / 1000)
+        if deadline is not None:  # for the retry policy (_retry): a backoff never sleeps past it
+            RUN_DEADLINE.set(asyncio.get_running_loop().time() + timeout_ms / 1000)
         try:
             if deadline is None:  # the common case: no timeout context to enter and leave
                 return await self._execute_in_slot(frame, loaded)

@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt', 'trace_context')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -110,6 +110,8 @@ def _check_init(o: Obj, t: str) -> None:
         for hook in ('deps', 'lifespan'):  # feature deps_factory: refs, resolved by _deps
             if hook in a and not _is_str(a[hook]):
                 raise _bad(t, f'{where}.{hook}', 'a string when present', a[hook])
+        if 'retry' in a and not (_is_obj(a['retry']) and 'attempts' in a['retry']):  # checked in full by _retry
+            raise _bad(t, f'{where}.retry', 'an object with "attempts" when present', a['retry'])
 
     def tool(x: Any, where: str) -> None:
         if not _is_obj(x):
@@ -182,7 +184,7 @@ def _check_tool_results(o: Obj, t: str) -> None:
 
 
 def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None:
-    """The run options of ``run.options`` (all seven) or of an ``init`` agent (model, modelSettings,
+    """The run options of ``run.options`` (all eight) or of an ``init`` agent (model, modelSettings,
     usageLimits). ``metadata`` and ``deps`` are any JSON value; their meaning is checked when used."""
 
     def opt(f: str, expected: str, ok: Callable[[Any], bool]) -> None:
@@ -196,6 +198,12 @@ def _run_options(o: Obj, t: str, prefix: str, *, with_call_fields: bool) -> None
         opt('instructions', *_STR)
         opt('metadata', 'not null', lambda x: x is not None)
         opt('output', 'an object with a "schema" object', lambda x: _is_obj(x) and _is_obj(x.get('schema')))
+        # feature trace_context: a W3C text-map carrier; its content is the propagator's to judge (_tracing)
+        opt('trace', 'an object with a string "traceparent" (and a string "tracestate" when present)', _is_trace)
+
+
+def _is_trace(x: Any) -> bool:
+    return _is_obj(x) and _is_str(x.get('traceparent')) and ('tracestate' not in x or _is_str(x['tracestate']))
 
 
 def _check_history_chunk(o: Obj, t: str) -> None:
@@ -264,6 +272,7 @@ def _check_error(o: Obj, t: str) -> None:
     _get(o, t, 'retryable', *_BOOL)
     _opt(o, t, 'errors', *_LIST)
     _opt(o, t, 'option', *_STR)
+    _opt(o, t, 'provider', 'an object with a string "category"', lambda x: _is_obj(x) and _is_str(x.get('category')))
 
 
 def _check_hello(o: Obj, t: str) -> None:

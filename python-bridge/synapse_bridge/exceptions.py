@@ -18,6 +18,8 @@ import asyncio
 import traceback as _traceback
 from typing import Any, ClassVar, Literal
 
+from ._provider import provider_details
+
 __all__ = [
     'AgentLoadError',
     'BridgeError',
@@ -50,8 +52,10 @@ ErrorKind = Literal[
     'invalid_option',
     'invalid_argument',
     'deps',
+    'provider',
 ]
-"""The ``kind`` of an ``error`` frame (protocol v1; ``deps`` only with feature ``deps_factory``)."""
+"""The ``kind`` of an ``error`` frame (protocol v1; ``deps`` only with feature ``deps_factory``;
+``provider``: a model provider's API failed; the frame's ``provider`` object says how)."""
 
 
 class BridgeError(Exception):
@@ -187,8 +191,9 @@ def classify(exc: BaseException) -> tuple[ErrorKind, bool]:
     deadline is reported by the runtime itself (a ``TimeoutError`` from user code is an
     ``agent`` failure); pydantic-ai's ``RunTimedOut`` → ``timeout``; ``UsageLimitExceeded`` →
     ``usage_limit``; ``UnexpectedModelBehavior`` → ``unexpected_model_behavior`` (retryable);
-    transient model API errors (rate limit, unavailable, 5xx, 429, connection, request timeout) →
-    ``agent`` but retryable; anything else → ``agent``.
+    a model provider's API failure (pydantic-ai's ``ModelAPIError`` family, an openai SDK
+    ``APIError``) → ``provider``, retryable unless its category is quota, auth, bad request or not
+    found (``_provider.provider_details``); anything else → ``agent``.
     """
     if isinstance(exc, BridgeError):
         return exc.kind, exc.retryable
@@ -196,13 +201,6 @@ def classify(exc: BaseException) -> tuple[ErrorKind, bool]:
     # protocol stream is claimed) does not import pydantic-ai.
     from pydantic_ai import exceptions as _pai
 
-    transient = (
-        _pai.ModelRateLimitError,
-        _pai.ModelUnavailableError,
-        _pai.ModelServerError,
-        _pai.ModelConnectionError,
-        _pai.ModelRequestTimeout,
-    )
     if isinstance(exc, _pai.RunTimedOut):
         return 'timeout', True
     if isinstance(exc, (asyncio.CancelledError, _pai.RunCancelled)):
@@ -211,10 +209,9 @@ def classify(exc: BaseException) -> tuple[ErrorKind, bool]:
         return 'usage_limit', False
     if isinstance(exc, _pai.UnexpectedModelBehavior):
         return 'unexpected_model_behavior', True
-    if isinstance(exc, transient):
-        return 'agent', True
-    if isinstance(exc, _pai.ModelHTTPError) and (exc.status_code == 429 or exc.status_code >= 500):
-        return 'agent', True
+    provider = provider_details(exc)
+    if provider is not None:
+        return 'provider', bool(provider['retryable'])
     return 'agent', False
 
 
@@ -229,6 +226,7 @@ def error_frame(
     """Builds the ``error`` frame for ``exc``; ``kind``/``retryable``/``message`` override the
     classification (used for deadline timeouts and cancellations)."""
     auto_kind, auto_retryable = classify(exc)
+    provider = provider_details(exc) if auto_kind == 'provider' and kind is None else None
     wire_type = exc.wire_type if isinstance(exc, BridgeError) else type(exc).__name__
     frame: dict[str, Any] = {
         't': 'error',
@@ -243,4 +241,6 @@ def error_frame(
         frame['errors'] = exc.errors
     elif isinstance(exc, InvalidOptionError):
         frame['option'] = exc.option
+    elif provider is not None:
+        frame['provider'] = provider
     return frame

@@ -28,6 +28,16 @@ export interface ToolContext {
   signal: AbortSignal;
 }
 
+/** `spawnAgent({ retry })`: see {@link SpawnAgentOptions.retry}. */
+export interface RetryOption {
+  /** The most attempts at one model request, the first included (1–100; 1: no retry). */
+  attempts: number;
+  /** Base of the exponential backoff ceiling (default 500 ms). */
+  minDelayMs?: number;
+  /** Longest wait between attempts, Retry-After included (default 30 000 ms). */
+  maxDelayMs?: number;
+}
+
 /** Defaults for `spawnAgent`; each documented on {@link SpawnAgentOptions}. */
 export const AGENT_DEFAULTS = Object.freeze({
   workers: 1,
@@ -97,6 +107,13 @@ export interface SpawnAgentOptions {
     cwd?: string;
     /** Extra environment for the Python process (secrets go here, never in argv; never logged). */
     env?: Record<string, string>;
+    /**
+     * Names of `env` variables that are secrets (e.g. `['DATABASE_URL']`): their values are
+     * redacted from every log line, error and stderr tail. Variables whose name matches
+     * `/KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i` (`OPENAI_API_KEY`…) are secrets without
+     * being listed; every other value (a base URL, a model name) stays readable. See docs/providers.md.
+     */
+    secrets?: string[];
     startTimeoutMs?: number;
     heartbeatIntervalMs?: number;
     heartbeatTimeoutMs?: number;
@@ -134,6 +151,23 @@ export interface SpawnAgentOptions {
   modelSettings?: Record<string, unknown>;
   /** pydantic-ai `UsageLimits` for every run (snake_case or camelCase field names); a call's replace them. */
   usageLimits?: UsageLimitsOption;
+  /**
+   * Retry a model request that failed with a retryable provider failure (SYN_ERR_PROVIDER with
+   * `retryable: true`: rate limit, server error, connection, timeout), inside Python: the model
+   * request is retried, not the turn, so a tool that already ran never runs again; a streamed
+   * request only while it opens (no delta delivered yet). `attempts` is the most attempts at one
+   * request, the first included (1: no retry). The wait is full jitter over
+   * `minDelayMs × 2ⁿ⁻¹` (default 500 ms), at least the provider's Retry-After, at most `maxDelayMs`
+   * (default 30 000 ms); a wait that would pass the call's deadline is not slept: the call fails at
+   * once with SYN_ERR_PROVIDER carrying `retryAfterMs`. The openai SDK's own retries are turned off
+   * (`max_retries: 0`) unless `modelSettings.max_retries` is set. See docs/providers.md.
+   *
+   * @example
+   * ```ts
+   * await system.spawnAgent({ id: 'bot', agent: 'bot.py:agent', model: 'openai:gpt-4o-mini', retry: { attempts: 4, maxDelayMs: 10_000 } });
+   * ```
+   */
+  retry?: RetryOption;
   /**
    * A deps factory, `'module:attr'` / `'file.py:attr'`: `factory(call_deps_json, ctx) -> deps`, sync or
    * async, called for every run; it may return an async context manager (entered for the run, exited
@@ -198,6 +232,7 @@ const schema = {
       executable: v.optional(v.string({ min: 1 })),
       cwd: v.optional(v.string({ min: 1 })),
       env: v.optional(v.record(v.string({ max: 1_000_000 }))),
+      secrets: v.optional(v.array(v.string({ min: 1, max: 200 }), { max: 1000 })),
       startTimeoutMs: v.optional(v.number({ min: 1 })),
       heartbeatIntervalMs: v.optional(v.number({ min: 1 })),
       heartbeatTimeoutMs: v.optional(v.number({ min: 1 })),
@@ -209,12 +244,27 @@ const schema = {
     }),
   ),
   tools: v.optional(v.record(tool)),
+  retry: v.optional(
+    v.object({
+      attempts: v.number({ min: 1, max: 100, integer: true }),
+      minDelayMs: v.optional(v.number({ min: 0, max: 3_600_000 })),
+      maxDelayMs: v.optional(v.number({ min: 0, max: 3_600_000 })),
+    }),
+  ),
   ...AGENT_RUN_OPTION_FIELDS,
   deps: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
   lifespan: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
 };
 
 export type ResolvedAgentOptions = ReturnType<typeof resolveAgentOptions>;
+
+function retryOption(retry: { attempts: number; minDelayMs?: number | undefined; maxDelayMs?: number | undefined } | undefined): RetryOption | undefined {
+  if (retry === undefined) return undefined;
+  if (retry.minDelayMs !== undefined && retry.maxDelayMs !== undefined && retry.minDelayMs > retry.maxDelayMs) {
+    throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "retry.minDelayMs": ${retry.minDelayMs} exceeds retry.maxDelayMs (${retry.maxDelayMs})`, { option: 'retry.minDelayMs' });
+  }
+  return stripUndefined({ attempts: retry.attempts, minDelayMs: retry.minDelayMs, maxDelayMs: retry.maxDelayMs }) as RetryOption;
+}
 
 /**
  * Validates `spawnAgent` options and applies defaults.
@@ -262,12 +312,13 @@ export function resolveAgentOptions(input: unknown) {
       executable: py.executable,
       cwd: py.cwd ?? process.cwd(),
       env: py.env ?? {},
+      secrets: py.secrets ?? [],
       memoryLimitMb: py.memoryLimitMb,
       zygote: py.zygote ?? d.python.zygote,
     },
     tools: o.tools ?? {},
     /** Spawn-level run options, sent with the agent in `init` (absent ones omitted). */
-    run: stripUndefined({ model: o.model, modelSettings: o.modelSettings, usageLimits: o.usageLimits }),
+    run: stripUndefined({ model: o.model, modelSettings: o.modelSettings, usageLimits: o.usageLimits, retry: retryOption(o.retry) }),
     /** The deps factory and lifespan refs, sent with the agent in `init` (absent ones omitted; feature `deps_factory`). */
     hooks: stripUndefined({ deps: o.deps, lifespan: o.lifespan }),
   };

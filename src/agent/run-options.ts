@@ -8,7 +8,7 @@
  */
 import { synErr, type ErrorCode } from '../errors.ts';
 import { v, type Field } from '../options.ts';
-import type { RunOptionsFrame } from '../protocol/frames.ts';
+import type { RunOptionsFrame, TraceContextFrame } from '../protocol/frames.ts';
 
 /** Size limits of the per-call JSON options (UTF-8 bytes of their JSON); larger → SYN_ERR_INVALID_ARGUMENT. */
 export const RUN_OPTION_LIMITS = Object.freeze({
@@ -28,8 +28,11 @@ export type UsageLimitsOption = Record<string, number | boolean | null>;
 /**
  * A structured output for one run: a JSON Schema of an object, run as pydantic-ai
  * `StructuredDict(schema, name=, description=)` (`output_type=` of `Agent.iter`). The result's
- * `output` is the object the model produced and `outputType` is `name` (else the schema's
- * `title`, else `'dict'`). A schema Python rejects → SYN_ERR_INVALID_OPTION naming `options.output`.
+ * `output` is the object the model produced, validated against the schema (`jsonschema` in the
+ * worker; a violation is sent back to the model as pydantic-ai's output retry, and spent retries
+ * fail the turn with SYN_ERR_AGENT_FAILED, kind `unexpected_model_behavior`); `outputType` is
+ * `name` (else the schema's `title`, else `'dict'`). A schema Python rejects →
+ * SYN_ERR_INVALID_OPTION naming `options.output`.
  */
 export interface OutputOption {
   /** A JSON Schema with `type: 'object'` (at most {@link RUN_OPTION_LIMITS}.maxOutputSchemaBytes of JSON). */
@@ -177,4 +180,12 @@ export function runOptionsFrame(o: { readonly [K in keyof RunOptions]?: RunOptio
     if (Object.hasOwn(o, key) && o[key] !== undefined) (frame ??= {})[key] = o[key];
   }
   return frame as RunOptionsFrame | undefined;
+}
+
+/**
+ * `frame` with the turn span's W3C trace context as `trace` (docs/observability.md); unchanged
+ * (possibly `undefined`: no options at all) when there is no trace context to continue.
+ */
+export function withTraceContext(frame: RunOptionsFrame | undefined, trace: TraceContextFrame | undefined): RunOptionsFrame | undefined {
+  return trace === undefined ? frame : { ...frame, trace };
 }

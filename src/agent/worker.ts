@@ -50,6 +50,7 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
     ...(o.python.executable === undefined ? {} : { executable: o.python.executable }),
     cwd: o.python.cwd,
     env: o.python.env,
+    ...(o.python.secrets.length === 0 ? {} : { secrets: o.python.secrets }),
     agents: [{ name: o.id, ref: o.agent, ...o.run, ...o.hooks }],
     tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
     concurrency: o.concurrency,

@@ -11,6 +11,7 @@
  * (`toolResults.approvals` / `toolResults.calls`), and nothing else: {@link checkToolResults}
  * decides before anything is sent to Python.
  */
+import { jsonSize } from '../agent/run-options.ts';
 import { synErr } from '../errors.ts';
 import type { ApprovalAnswer, DeferredRequests, ToolResultsFrame } from '../protocol/frames.ts';
 import type { StoredTurn } from './record.ts';
@@ -77,7 +78,8 @@ function isApproval(x: unknown): x is ApprovalAnswer {
  * Validates `input.toolResults` at the API edge (shape only; which ids it may name is
  * {@link checkToolResults}'s job, once the conversation's history is loaded).
  *
- * @throws SYN_ERR_INVALID_ARGUMENT naming the bad field.
+ * @throws SYN_ERR_INVALID_ARGUMENT naming the bad field (a value that is not plain JSON: `details.argument`
+ *   `message.toolResults`, the message naming where inside it, never the value).
  */
 export function checkToolResultsShape(value: unknown): ToolResultsFrame {
   const bad = (argument: string, message: string): never => {
@@ -95,6 +97,8 @@ export function checkToolResultsShape(value: unknown): ToolResultsFrame {
     if (!isApproval(answer)) bad(`message.toolResults.approvals.${id}`, `message.toolResults.approvals["${id}"] must be true, false, { denied: string } or { approved: true, overrideArgs?: object }`);
   }
   for (const [id, v] of Object.entries(c)) if (v === undefined) bad(`message.toolResults.calls.${id}`, `message.toolResults.calls["${id}"] must be a JSON value`);
+  // Plain JSON only, as deps and metadata (no function silently dropped, no Date turned into a string, no BigInt or cycle failing the frame).
+  jsonSize(value, 'message.toolResults', 'SYN_ERR_INVALID_ARGUMENT');
   for (const id of Object.keys(a)) if (Object.hasOwn(c, id)) bad(`message.toolResults`, `toolCallId "${id}" is answered in both approvals and calls`);
   return { ...(value.approvals === undefined ? {} : { approvals: a as Record<string, ApprovalAnswer> }), ...(value.calls === undefined ? {} : { calls: c }) };
 }

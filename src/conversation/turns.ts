@@ -16,6 +16,7 @@ import { pendingToolCalls, type PendingCall } from './deferred.ts';
 import { assertWellFormed } from './history.ts';
 import { newTurnId, validateConversationId, validateId, validateTurnId } from './ids.ts';
 import { historyOf } from './record.ts';
+import type { ConversationLease, LeaseGrant } from './lease.ts';
 import type { HistoryStore } from './store.ts';
 
 /** What a turn function receives. */
@@ -78,6 +79,11 @@ export interface TurnSerializerOptions {
   now?: () => number;
   /** Receives `turn.committed` / `turn.failed`. */
   events?: SynapseEventEmitter;
+  /**
+   * A lease across processes (e.g. `PostgresConversationLease`), taken under the local lane for
+   * each turn and committed through; `policy` applies to it too. Its `store` must be `store`.
+   */
+  lease?: ConversationLease;
 }
 
 /** Defaults of {@link TurnSerializerOptions}. */
@@ -90,6 +96,7 @@ const SCHEMA = {
   allowPendingToolCalls: v.optional(v.boolean()),
   now: v.optional(v.func<() => number>()),
   events: v.optional(v.any<SynapseEventEmitter>()),
+  lease: v.optional(v.duck<ConversationLease>(['acquire', 'close'], 'a ConversationLease')),
 };
 
 interface Waiter {
@@ -123,6 +130,7 @@ export class TurnSerializer {
   readonly #allowPending: boolean;
   readonly #now: () => number;
   readonly #events: SynapseEventEmitter | undefined;
+  readonly #lease: ConversationLease | undefined;
   readonly #lanes = new Map<string, Lane>();
   readonly #running = new Set<Promise<unknown>>();
   /**
@@ -146,6 +154,10 @@ export class TurnSerializer {
     this.#allowPending = o.allowPendingToolCalls ?? TURN_SERIALIZER_DEFAULTS.allowPendingToolCalls;
     this.#now = o.now ?? Date.now;
     this.#events = o.events;
+    this.#lease = o.lease;
+    if (this.#lease !== undefined && this.#lease.store !== store) {
+      throw synErr('SYN_ERR_INVALID_OPTION', 'Invalid option "TurnSerializer.lease": its store is not the serializer\'s store', { option: 'TurnSerializer.lease', expected: 'a lease on the same store' });
+    }
   }
 
   /**
@@ -154,7 +166,8 @@ export class TurnSerializer {
    * @throws SYN_ERR_INVALID_ARGUMENT (bad ids), SYN_ERR_CONVERSATION_BUSY (policy reject),
    * SYN_ERR_OVERLOADED (queue full), SYN_ERR_ABORTED (aborted while queued), SYN_ERR_SHUTDOWN
    * (closed), SYN_ERR_PROTOCOL (messages not well-formed: nothing committed), whatever `fn`
-   * rejects with (nothing committed), and the store's errors.
+   * rejects with (nothing committed), the store's errors, and with a lease SYN_ERR_LEASE_LOST
+   * (fenced: nothing committed, retry with the same turn id).
    */
   async run<O = unknown>(request: TurnRequest, fn: (ctx: TurnContext) => Promise<TurnOutput<O>>): Promise<TurnResult<O>> {
     const conversationId = validateConversationId(request.conversationId);
@@ -260,15 +273,28 @@ export class TurnSerializer {
     const own = new AbortController();
     if (this.#closeReason !== undefined) own.abort(this.#closeReason);
     this.#controllers.add(own);
+    let grant: LeaseGrant | undefined;
     try {
+      if (this.#lease !== undefined) {
+        // Under the local lane: at most one waiter per conversation per process asks the database.
+        grant = await this.#lease.acquire({ conversationId, turnId, policy: this.#policy, signal: signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]) });
+      }
       const stored = await this.#store.getTurn(conversationId, turnId);
       if (stored !== undefined) return replay<O>(stored, agent);
       if (own.signal.aborted) throw synErr('SYN_ERR_SHUTDOWN', 'TurnSerializer closed before the turn started', { conversationId, turnId });
       const turns = await this.#store.load(conversationId);
       const history = historyOf(turns);
       const pending = pendingToolCalls(history, turns.at(-1));
-      const runSignal = signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]);
-      const out = await fn({ conversationId, turnId, history, pending, signal: runSignal });
+      const signals = [signal, own.signal, grant?.signal].filter((s): s is AbortSignal => s !== undefined);
+      const runSignal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+      let out: TurnOutput<O>;
+      try {
+        out = await fn({ conversationId, turnId, history, pending, signal: runSignal });
+      } catch (err) {
+        // A run stopped because the lease was lost fails as that, whatever the run made of the abort.
+        if (grant?.signal.aborted && !signal?.aborted) throw grant.signal.reason;
+        throw err;
+      }
       // The caller's abort wins until the commit begins: a result that arrives after the caller
       // gave up (a stream consumer that broke out of its loop, an aborted sendMessage) is
       // discarded, so a turn is committed exactly when its caller is handed the result.
@@ -277,7 +303,8 @@ export class TurnSerializer {
       const messages = checkOutput(out, history, this.#allowPending || out.deferred !== undefined, conversationId, turnId);
       const extra = { ...(out.outputType === undefined ? {} : { outputType: out.outputType }), ...(out.deferred === undefined ? {} : { deferred: out.deferred }) };
       const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage, ...extra };
-      const outcome = await this.#store.commit(turn);
+      if (grant?.signal.aborted) throw grant.signal.reason; // known lost: the fenced commit would refuse it
+      const outcome = grant === undefined ? await this.#store.commit(turn) : await grant.commit(turn);
       if (outcome === 'duplicate') {
         // Another writer committed this turn id meanwhile: its record is the truth.
         const winner = await this.#store.getTurn(conversationId, turnId);
@@ -291,6 +318,7 @@ export class TurnSerializer {
       throw err;
     } finally {
       this.#controllers.delete(own);
+      await grant?.release();
     }
   }
 }

@@ -7,11 +7,14 @@
  * | `GET /metrics.json` | `metrics.snapshot()` JSON                                          |
  * | `GET /healthz`  | health JSON; 200 for `ok`/`degraded`, 503 for `unhealthy` or an error  |
  * | `GET /inspect`  | the supervision tree ({@link InspectNode})                             |
- * | `GET /events`   | Server-Sent Events: the `inspect` event stream                         |
+ * | `GET /events`   | Server-Sent Events: the `inspect` event stream (`?after=<id>` / `Last-Event-ID` replays the backlog after that id) |
+ * | `GET /events.json` | the event backlog (./backlog.ts)                                   |
+ * | `GET /series.json` | per-agent time series of the last 15 min (./series.ts)             |
  * | `GET /`         | the live view (./live-view.ts)                                         |
  *
  * SSE clients are bounded in number and in buffered bytes: a client that does not keep up is
  * disconnected (it reconnects and re-reads `/inspect`), so memory never grows without bound.
+ * The backlog and the series are bounded rings; the series' sampling timer is cleared by `close()`.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,16 +25,22 @@ import { realClock } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import { invalid, resolveOptions, v } from '../options.ts';
 import type { Field } from '../options.ts';
-import type { InspectEvent, SynapseEventEmitter } from './events.ts';
+import { EVENT_BACKLOG_DEFAULTS, EventBacklog } from './backlog.ts';
+import { EVENT_NAMES } from './event-log.ts';
+import type { InspectEvent, SynapseEventEmitter, SynapseEventName } from './events.ts';
 import type { HealthFn, InspectFn } from './inspect.ts';
 import { LIVE_VIEW_CSP, liveViewHtml } from './live-view.ts';
 import { DEFAULT_REDACT_CONTAINERS, DEFAULT_REDACT_KEYS, compileRedactor } from './redact.ts';
+import { MetricsSeries, SERIES_DEFAULTS } from './series.ts';
+import type { SeriesReading } from './series.ts';
 
 /** What the server needs from metrics (a {@link SynapseMetrics} fits). */
 export interface MetricsEndpoint {
   readonly contentType: string;
   text(): Promise<string>;
   snapshot?(): Promise<unknown>;
+  /** Cumulative per-agent values for `GET /series.json` (sampled every `seriesIntervalMs`). */
+  seriesReading?(): Promise<SeriesReading>;
 }
 
 /** Options of {@link startObserveServer}. Defaults: {@link OBSERVE_SERVER_DEFAULTS}. */
@@ -53,7 +62,15 @@ export interface ObserveServerOptions {
   sseBufferBytes?: number;
   /** Interval of SSE keep-alive comments. Default 15 000. */
   sseHeartbeatMs?: number;
-  /** Live view refresh of `/inspect` and `/metrics.json`. Default 2000. */
+  /** Events kept in the backlog (`GET /events.json`, replayed to reconnecting SSE clients). Default 500. */
+  backlogSize?: number;
+  /** Event types left out of the backlog (they still stream live). Default: the per-request events ({@link EVENT_BACKLOG_DEFAULTS}); `[]` keeps all. */
+  backlogExclude?: readonly SynapseEventName[];
+  /** Bucket width of the time series, in ms. Default 5000. */
+  seriesIntervalMs?: number;
+  /** Buckets kept per agent (window = `seriesIntervalMs × seriesPoints`). Default 180 (15 min). */
+  seriesPoints?: number;
+  /** Live view refresh of `/inspect`, `/metrics.json` and `/series.json`. Default 2000. */
   refreshMs?: number;
   /** Live view title. Default `'Synapse'`. */
   title?: string;
@@ -71,6 +88,10 @@ export const OBSERVE_SERVER_DEFAULTS = Object.freeze({
   sseHeartbeatMs: 15_000,
   refreshMs: 2000,
   title: 'Synapse',
+  backlogSize: EVENT_BACKLOG_DEFAULTS.size,
+  backlogExclude: EVENT_BACKLOG_DEFAULTS.exclude,
+  seriesIntervalMs: SERIES_DEFAULTS.intervalMs,
+  seriesPoints: SERIES_DEFAULTS.points,
 });
 
 /** A running server. */
@@ -105,6 +126,14 @@ const SCHEMA = {
   sseBufferBytes: v.optional(v.number({ min: 1024, integer: true })),
   sseHeartbeatMs: v.optional(v.number({ min: 1, integer: true })),
   refreshMs: v.optional(v.number({ min: 250, integer: true })),
+  backlogSize: v.optional(v.number({ min: 1, max: 100_000, integer: true })),
+  backlogExclude: v.optional<SynapseEventName[]>((value, path) =>
+    Array.isArray(value) && value.every((n) => typeof n === 'string' && (EVENT_NAMES as readonly string[]).includes(n))
+      ? (value as SynapseEventName[])
+      : invalid(path, 'an array of event names', value),
+  ),
+  seriesIntervalMs: v.optional(v.number({ min: 100, integer: true })),
+  seriesPoints: v.optional(v.number({ min: 1, max: 10_000, integer: true })),
   title: v.optional(v.string({ min: 1, max: 200 })),
   clock: v.optional(objectWith<Clock>('setTimeout', 'a Clock')),
   log: v.optional(objectWith<Logger>('warn', 'a pino logger')),
@@ -147,10 +176,12 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
   const maxClients = o.maxSseClients ?? d.maxSseClients;
   const bufferBytes = o.sseBufferBytes ?? d.sseBufferBytes;
   const heartbeatMs = o.sseHeartbeatMs ?? d.sseHeartbeatMs;
-  const html = liveViewHtml({ title: o.title ?? d.title, refreshMs: o.refreshMs ?? d.refreshMs });
+  const backlog = new EventBacklog({ size: o.backlogSize ?? d.backlogSize, exclude: o.backlogExclude ?? d.backlogExclude });
+  const html = liveViewHtml({ title: o.title ?? d.title, refreshMs: o.refreshMs ?? d.refreshMs, maxEvents: Math.min(Math.max(200, backlog.capacity), 2000) });
   const clients = new Set<ServerResponse>();
   let dropped = 0;
   let seq = 0;
+  let series: MetricsSeries | undefined;
 
   const write = (res: ServerResponse, chunk: string): void => {
     if (res.destroyed) return void clients.delete(res);
@@ -163,9 +194,22 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
     }
   };
   const onInspect = (event: InspectEvent): void => {
+    const id = ++seq;
+    const keep = backlog.accepts(event.type);
+    if (!keep && clients.size === 0) return;
+    const json = toJson(redactEvent(event));
+    if (keep) backlog.push({ id, type: event.type, json });
     if (clients.size === 0) return;
-    const chunk = `id: ${++seq}\ndata: ${toJson(redactEvent(event))}\n\n`;
+    const chunk = `id: ${id}\ndata: ${json}\n\n`;
     for (const res of [...clients]) write(res, chunk);
+  };
+  /** Sends a new SSE client the backlog after the id it names (`Last-Event-ID` on reconnect, else `?after=`). */
+  const replay = (res: ServerResponse, req: IncomingMessage, url: URL): void => {
+    const raw = req.headers['last-event-id'] ?? url.searchParams.get('after');
+    const after = typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
+    if (after === undefined) return;
+    // An id above ours comes from an earlier server (a restarted process): all of ours are new to it.
+    for (const e of backlog.since(after > seq ? 0 : after, bufferBytes / 2)) write(res, `id: ${e.id}\ndata: ${e.json}\n\n`);
   };
   let heartbeat: TimerHandle | undefined;
   const beat = (): void => {
@@ -179,7 +223,8 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
       if (!allowed.includes(hostname)) return sendJson(res, 421, { error: 'host not allowed' });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed', { allow: 'GET, HEAD' });
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
     switch (path) {
       case '/':
         return send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': LIVE_VIEW_CSP, 'referrer-policy': 'no-referrer' });
@@ -211,7 +256,14 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
         clients.add(res);
         res.on('close', () => clients.delete(res));
         write(res, 'retry: 2000\n\n');
+        replay(res, req, url);
         return;
+      case '/events.json':
+        if (o.events === undefined) break;
+        return send(res, 200, 'application/json; charset=utf-8', backlog.toJson(seq));
+      case '/series.json':
+        if (series === undefined) break;
+        return sendJson(res, 200, await series.view());
     }
     return sendJson(res, 404, { error: 'not found' });
   };
@@ -234,6 +286,16 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
   });
   o.events?.on('inspect', onInspect);
   heartbeat = clock.setTimeout(beat, heartbeatMs);
+  const read = o.metrics?.seriesReading?.bind(o.metrics);
+  if (read !== undefined) {
+    series = new MetricsSeries({
+      read,
+      clock,
+      intervalMs: o.seriesIntervalMs ?? d.seriesIntervalMs,
+      points: o.seriesPoints ?? d.seriesPoints,
+      onError: (err) => o.log?.warn({ err }, 'observe: series sample failed'),
+    });
+  }
 
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
@@ -241,6 +303,7 @@ export async function startObserveServer(options: ObserveServerOptions = {}): Pr
     (closing ??= new Promise<void>((resolve) => {
       o.events?.off('inspect', onInspect);
       if (heartbeat !== undefined) clock.clearTimeout(heartbeat);
+      series?.close();
       for (const res of clients) res.end();
       clients.clear();
       server.close(() => resolve());

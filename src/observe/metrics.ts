@@ -20,6 +20,8 @@ import { defineMetrics } from './metrics-defs.ts';
 import type { MetricSet } from './metrics-defs.ts';
 import { buildSnapshot } from './metrics-snapshot.ts';
 import type { MetricsSnapshot, SnapshotInputs } from './metrics-snapshot.ts';
+import { readingFromMetrics } from './series.ts';
+import type { SeriesReading } from './series.ts';
 
 export type { MetricsSnapshot } from './metrics-snapshot.ts';
 
@@ -264,6 +266,16 @@ export class SynapseMetrics {
     ]);
     const inputs: SnapshotInputs = { calls, duration, turns, restarts, startupFailures, intensity, crashes, quarantined, queued, inFlight, mbDepth, mbDropped, rss, cpu, spares, spareRss, nRss, nHeap, nCpu, eld, orphans, collectErrors };
     return buildSnapshot(inputs, Date.now());
+  }
+
+  /**
+   * The cumulative per-agent values the live view's time series are sampled from (calls, errors
+   * by code, latency buckets, restarts, queue depth): four metric reads, no /proc sampling.
+   */
+  async seriesReading(): Promise<SeriesReading> {
+    const m = this.#m;
+    const [calls, duration, restarts, queued] = await Promise.all([m.calls.get(), m.callDuration.get(), m.restarts.get(), m.queueDepth.get()]);
+    return readingFromMetrics({ calls, duration, restarts, queued });
   }
 
   /** Stops the event-loop monitor, unbinds events, drops sources and tracked processes. Counters keep their values. Idempotent. */

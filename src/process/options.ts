@@ -12,6 +12,7 @@ import { DEFAULT_MAX_HISTORY_BYTES } from '../protocol/history-chunks.ts';
 import type { AgentSpec, ToolSpec } from '../protocol/frames.ts';
 import { findPython } from './interpreter.ts';
 import type { PidFile } from './pidfile.ts';
+import { withSecretNames } from './scrub.ts';
 import type { ZygotePool } from './zygote.ts';
 
 /** Labels attached to a process's logs and errors (which agent and worker it serves). */
@@ -28,6 +29,12 @@ export interface PythonProcessOptions {
   cwd?: string;
   /** Extra environment variables, added to the allow-listed base. Secrets belong here, never in argv. */
   env?: Record<string, string>;
+  /**
+   * Names of `env` variables that hold secrets: their values are redacted from logs and errors,
+   * whatever their length. Besides these, every variable whose name matches `SECRET_NAME`
+   * (`/KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i`) is. Other values stay readable (docs/providers.md).
+   */
+  secrets?: readonly string[];
   /** Agents to load: `{ name, ref }` with `ref` = `pkg.mod:attr` or `path/file.py:attr`. */
   agents?: readonly AgentSpec[];
   /** TypeScript tools offered to the agents (answered by `run`'s `onToolCall`). */
@@ -96,6 +103,7 @@ const schema = {
   executable: v.optional(v.string({ min: 1 })),
   cwd: v.optional(v.string({ min: 1 })),
   env: v.optional(v.record(v.string())),
+  secrets: v.optional(v.array(v.string({ min: 1, max: 200 }), { max: 1000 })),
   agents: v.optional(
     arrayOf(
       v.object({
@@ -104,6 +112,7 @@ const schema = {
         model: v.optional(v.string({ min: 1 })),
         modelSettings: v.optional(v.record(v.any())),
         usageLimits: v.optional(v.record(v.any())),
+        retry: v.optional(v.record(v.number())),
         deps: v.optional(v.string({ min: 3 })),
         lifespan: v.optional(v.string({ min: 3 })),
       }),
@@ -188,7 +197,7 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
   return {
     executable: findPython(r.executable),
     cwd: r.cwd,
-    env: r.env ?? {},
+    env: r.secrets === undefined || r.secrets.length === 0 ? (r.env ?? {}) : withSecretNames(r.env ?? {}, r.secrets),
     agents: (r.agents ?? []) as AgentSpec[], // resolveOptions omits absent optional fields
     tools: (r.tools ?? []) as ToolSpec[],
     concurrency: r.concurrency ?? PYTHON_PROCESS_DEFAULTS.concurrency,

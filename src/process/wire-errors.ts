@@ -2,7 +2,7 @@
  * Translation of Python-side failures into coded {@link SynapseError}s, once, at the edge.
  */
 import { synErr } from '../errors.ts';
-import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
+import type { ErrorCode, ErrorDetails, ProviderErrorDetails, SynapseError } from '../errors.ts';
 import type { ErrorFrame, PyErrorKind } from '../protocol/frames.ts';
 
 /** Error `kind` on the wire → Synapse error code (docs/protocol.md, "Semantics"). */
@@ -18,12 +18,15 @@ export const ERROR_KIND_CODES: Readonly<Record<PyErrorKind, ErrorCode>> = Object
   protocol: 'SYN_ERR_PROTOCOL',
   invalid_option: 'SYN_ERR_INVALID_OPTION',
   invalid_argument: 'SYN_ERR_INVALID_ARGUMENT',
+  provider: 'SYN_ERR_PROVIDER',
 });
 
 /**
  * The coded error for an `error` frame; `details` carries `kind`, `type`, `traceback`,
  * `retryable` and the given context (pid, agent, runId…), plus `errors` (pydantic's list, for
- * bad deps) and `option` (the rejected option) when the frame has them.
+ * bad deps), `option` (the rejected option) and, for a provider failure, the fields of its
+ * `provider` object (`category`, `status`, `retryAfterMs`, `providerCode`, `retryable`:
+ * {@link ProviderErrorDetails}) when the frame has them.
  */
 export function errorFromFrame(frame: ErrorFrame, context: ErrorDetails = {}): SynapseError {
   const code = ERROR_KIND_CODES[frame.kind];
@@ -36,6 +39,7 @@ export function errorFromFrame(frame: ErrorFrame, context: ErrorDetails = {}): S
     retryable: frame.retryable,
     ...(frame.errors === undefined ? {} : { errors: frame.errors }),
     ...(frame.option === undefined ? {} : { option: frame.option }),
+    ...frame.provider,
   });
 }
 

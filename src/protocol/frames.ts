@@ -57,6 +57,23 @@ export const FEATURE_STRUCTURED_OUTPUT = 'structured_output';
  */
 export const FEATURE_MULTIMODAL_PROMPT = 'multimodal_prompt';
 
+/**
+ * The optional feature (announced by Python in `hello.features`) that continues the W3C trace
+ * context of `run.options.trace` around the run (OpenTelemetry; docs/observability.md). Node sends
+ * the field to any bridge with `run_options`: one without this feature ignores it (unknown option
+ * fields are ignored), so nothing is refused.
+ */
+export const FEATURE_TRACE_CONTEXT = 'trace_context';
+
+/**
+ * `run.options.trace`: the W3C trace context of the Node turn span (`traceparent` version 00,
+ * optional `tracestate`), a text-map carrier as-is (feature {@link FEATURE_TRACE_CONTEXT}).
+ */
+export interface TraceContextFrame {
+  readonly traceparent: string;
+  readonly tracestate?: string;
+}
+
 // ─── Node → Python ────────────────────────────────────────────────────────────
 
 /**
@@ -72,6 +89,8 @@ export interface AgentSpec {
   readonly modelSettings?: Readonly<Record<string, unknown>>;
   /** pydantic-ai `UsageLimits` fields (snake_case, as in Python). */
   readonly usageLimits?: Readonly<Record<string, unknown>>;
+  /** The agent's retry policy of failed model requests (`spawnAgent({ retry })`; docs/providers.md). */
+  readonly retry?: { readonly attempts: number; readonly minDelayMs?: number; readonly maxDelayMs?: number };
   /** `module:attr` / `file.py:attr` of a deps factory `(call_deps_json, ctx) -> deps` (feature {@link FEATURE_DEPS_FACTORY}). */
   readonly deps?: string;
   /** `module:attr` / `file.py:attr` of an async context manager entered once per worker (feature {@link FEATURE_DEPS_FACTORY}). */
@@ -93,6 +112,8 @@ export interface RunOptionsFrame {
   readonly deps?: unknown;
   /** A JSON Schema output type, run as pydantic-ai `StructuredDict` (feature {@link FEATURE_STRUCTURED_OUTPUT}). */
   readonly output?: { readonly schema: Readonly<Record<string, unknown>>; readonly name?: string; readonly description?: string };
+  /** The W3C trace context of the turn span (feature {@link FEATURE_TRACE_CONTEXT}); set by Synapse, never by the caller. */
+  readonly trace?: TraceContextFrame;
 }
 
 /**
@@ -288,7 +309,8 @@ export type PyErrorKind =
   | 'tool'
   | 'invalid_option'
   | 'invalid_argument'
-  | 'deps';
+  | 'deps'
+  | 'provider';
 
 /** Every error kind of protocol v1. */
 export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
@@ -303,6 +325,7 @@ export const PY_ERROR_KINDS: readonly PyErrorKind[] = Object.freeze([
   'invalid_option',
   'invalid_argument',
   'deps',
+  'provider',
 ]);
 
 /** `error`: the run `id` failed, or (with `id: null`) the process failed. */
@@ -318,6 +341,36 @@ export interface ErrorFrame {
   readonly errors?: readonly unknown[];
   /** `invalid_option`: the option that was rejected (e.g. `options.model`). */
   readonly option?: string;
+  /** `provider`: how the model provider's API failed (becomes `SYN_ERR_PROVIDER`'s details). */
+  readonly provider?: ProviderFailure;
+}
+
+/** The `provider` object of a `provider` error frame (docs/protocol.md). */
+export interface ProviderFailure {
+  /** `rate_limit`, `quota`, `server`, `connection`, `timeout`, `auth`, `not_found`, `bad_request` or `unknown`. */
+  readonly category: string;
+  /** The HTTP status, when there was a response. */
+  readonly status?: number;
+  /** How long the provider asked to wait (its `retry-after-ms` / `Retry-After`), in ms. */
+  readonly retryAfterMs?: number;
+  /** The provider's machine-readable error code (e.g. `rate_limit_exceeded`, `insufficient_quota`). */
+  readonly providerCode?: string;
+  /** Whether retrying can help (false for quota, auth, bad_request, not_found). */
+  readonly retryable: boolean;
+}
+
+function providerFailure(o: Obj, t: string): ProviderFailure {
+  const p = obj(o, t, 'provider');
+  const status = p.status === undefined ? {} : { status: nonNegInt(p, t, 'status', 'provider.') };
+  const retryAfterMs = p.retryAfterMs === undefined ? {} : { retryAfterMs: nonNegInt(p, t, 'retryAfterMs', 'provider.') };
+  const providerCode = optStr(p, t, 'providerCode');
+  return {
+    category: str(p, t, 'category'),
+    ...status,
+    ...retryAfterMs,
+    ...(providerCode === undefined ? {} : { providerCode }),
+    retryable: bool(p, t, 'retryable'),
+  };
 }
 
 /** `tool_call`: Python asks Node to run a TypeScript tool. */
@@ -493,6 +546,7 @@ export function parseInbound(value: unknown): InboundFrame {
         retryable: bool(o, t, 'retryable'),
         ...(o.errors === undefined ? {} : { errors: o.errors as unknown[] }),
         ...(option === undefined ? {} : { option }),
+        ...(o.provider === undefined ? {} : { provider: providerFailure(o, t) }),
       };
     }
     case 'tool_call':
@@ -545,7 +599,7 @@ function toolResultsFrame(o: Obj, t: string): ToolResultsFrame {
   return r as ToolResultsFrame;
 }
 
-/** The run options of `run.options` (all seven) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
+/** The run options of `run.options` (all eight) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
 function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): RunOptionsFrame {
   const out: Record<string, unknown> = {};
   const check = (f: string, expected: string, ok: (x: unknown) => boolean): void => {
@@ -561,6 +615,7 @@ function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): Run
     check('metadata', 'not null', (x) => x !== null);
     if (Object.hasOwn(o, 'deps')) out.deps = o.deps;
     check('output', 'an object with a "schema" object', (x) => isObj(x) && isObj(x.schema));
+    check('trace', 'an object with a string "traceparent" (and a string "tracestate" when present)', (x) => isObj(x) && typeof x.traceparent === 'string' && (x.tracestate === undefined || typeof x.tracestate === 'string'));
   }
   return out as RunOptionsFrame;
 }

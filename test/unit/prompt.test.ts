@@ -60,6 +60,9 @@ describe('checkPrompt', () => {
     [[{ kind: 'text-content', content: 'a\0b' }], 'nul', 'message.prompt[0].content'],
     [['\ud800'], 'invalid_unicode', 'message.prompt[0]'],
     [[{ ...IMAGE, vendor_metadata: { n: 1n } }], 'not_json', 'message.prompt[0]'],
+    [['x', { ...IMAGE, vendor_metadata: { f: () => 1 } }], 'not_json', 'message.prompt[1]'], // JSON.stringify would drop it silently
+    [[{ ...IMAGE, vendor_metadata: { at: new Date(0) } }], 'not_json', 'message.prompt[0]'], // … or send a string
+    [[{ kind: 'structured-content', content: (() => { const o: Record<string, unknown> = {}; o.o = o; return o; })() }], 'not_json', 'message.prompt[0]'],
   ])('rejects bad prompt #%# with SYN_ERR_INVALID_ARGUMENT', (prompt, reason, argument) => {
     expect(error(() => checkPrompt({ prompt }, 1 << 20))).toMatchObject({ code: 'SYN_ERR_INVALID_ARGUMENT', details: { reason, argument } });
   });

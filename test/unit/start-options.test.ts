@@ -25,6 +25,7 @@ const BAD: [string, Record<string, unknown>][] = [
   ['logLevel', { logLevel: 'loud' }],
   ['metrics', { metrics: true }],
   ['metrics.port', { metrics: { port: 70_000 } }],
+  ['metrics.backlogSize', { metrics: { port: 0, backlogSize: 0 } }],
   ['conversations.policy', { conversations: { policy: 'drop' } }],
   ['stateDir', { stateDir: '' }],
   ['nope', { nope: 1 }],
@@ -51,5 +52,15 @@ describe('Synapse.start options', () => {
     const system = await Synapse.start({ history: store, logLevel: 'silent', metrics: false, mailbox: { capacity: 10, overflow: 'drop-oldest' }, redact: ['a.b'] });
     expect(await system.history('none')).toEqual([]);
     await system.stop();
+  });
+
+  it('passes metrics.backlogSize to the live view server', async () => {
+    const system = await Synapse.start({ logLevel: 'silent', reapOrphans: false, metrics: { port: 0, backlogSize: 7 } });
+    try {
+      const body = (await (await fetch(`${system.observeUrl!}events.json`)).json()) as { capacity: number };
+      expect(body.capacity).toBe(7);
+    } finally {
+      await system.stop();
+    }
   });
 });

@@ -4,7 +4,7 @@
 // and partial structured output streamed as `{ kind: 'output' }` items (text agents keep deltas).
 import { describe, expect, it } from 'vitest';
 import type { ActorSystem, StreamItem } from '../../../src/system.ts';
-import { example, rejection, useAgents } from '../../helpers/system.ts';
+import { example, fixture, rejection, useAgents } from '../../helpers/system.ts';
 
 let system: ActorSystem;
 useAgents(
@@ -14,6 +14,8 @@ useAgents(
     { id: 'whales', agent: example('whales.py') },
     { id: 'flights', agent: example('flights.py') },
     { id: 'support', agent: example('support.py') },
+    { id: 'sloppy', agent: example('modelless.py'), model: fixture('schema_retry.py', 'model') },
+    { id: 'approval', agent: example('approval.py') },
   ],
 );
 
@@ -51,6 +53,32 @@ describe('output: a JSON Schema output type per call (real Python)', () => {
     expect(await system.history('bad-schema-1')).toEqual([]);
     expect(system.agentStatus('modelless')).toMatchObject({ pids: before.pids, restarts: 0, inFlight: 0 });
     expect((await system.sendMessage('modelless', { prompt: 'hi' }, { conversationId: 'bad-schema-1', output: { schema: CITY } })).output).toEqual({ city: 'a', population: 0 });
+  });
+
+  it('an output violating the schema is retried by pydantic-ai; the result is the validated object', async () => {
+    for (const stream of [false, true]) {
+      const r = stream
+        ? (await collect(system.streamMessage('sloppy', { prompt: 'a city' }, { output: { schema: CITY, name: 'City' } }))).at(-1)
+        : await system.sendMessage('sloppy', { prompt: 'a city' }, { output: { schema: CITY, name: 'City' } });
+      expect(r).toMatchObject({ output: { city: 'Lima', population: 10_000_000 }, outputType: 'City' });
+      if (r === undefined || !('conversationId' in r) || r.conversationId === undefined) throw new Error('a committed result');
+      const history = JSON.stringify(await system.history(r.conversationId));
+      expect(history).toContain("at $.population: 'ten million' is not of type 'integer'"); // the retry the model was sent
+    }
+  });
+
+  it('an output that never matches the schema: SYN_ERR_AGENT_FAILED once the output retries are spent, nothing committed', async () => {
+    const before = system.agentStatus('sloppy');
+    const error = await rejection(system.sendMessage('sloppy', { prompt: 'never' }, { conversationId: 'never-valid', output: { schema: CITY } }));
+    expect(error).toMatchObject({ code: 'SYN_ERR_AGENT_FAILED', details: { kind: 'unexpected_model_behavior', type: 'UnexpectedModelBehavior' } });
+    expect(error.message).toContain('output retries');
+    expect(await system.history('never-valid')).toEqual([]);
+    expect(system.agentStatus('sloppy')).toMatchObject({ pids: before.pids, restarts: 0, inFlight: 0 });
+  });
+
+  it("a per-call output keeps the agent's DeferredToolRequests: an approval tool still ends the turn deferred", async () => {
+    const r = await system.sendMessage('approval', { prompt: 'refund 42 30' }, { output: { schema: CITY } });
+    expect(r).toMatchObject({ output: null, outputType: 'DeferredToolRequests', deferred: { approvals: [{ tool: 'refund', args: { order_id: 42, amount: 30 } }], calls: [] } });
   });
 
   it('a schema Node can reject cheaply never reaches Python', async () => {

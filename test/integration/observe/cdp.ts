@@ -111,6 +111,25 @@ export class HeadlessChromium {
     return sessionId;
   }
 
+  /**
+   * Like {@link HeadlessChromium.open}, with the page's viewport set to `width × height` CSS px
+   * (device scale 1) before the navigation, so layout is measured at that size.
+   */
+  async openAt(url: string, width: number, height: number): Promise<string> {
+    const { targetId } = await this.send<{ targetId: string }>('Target.createTarget', { url: 'about:blank' });
+    const { sessionId } = await this.send<{ sessionId: string }>('Target.attachToTarget', { targetId, flatten: true });
+    await this.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false }, sessionId);
+    const nav = await this.send<{ errorText?: string }>('Page.navigate', { url }, sessionId);
+    if (nav.errorText !== undefined) throw new Error(`navigation to ${url} failed: ${nav.errorText}`);
+    return sessionId;
+  }
+
+  /** A PNG screenshot of the page's viewport. */
+  async screenshot(sessionId: string): Promise<Buffer> {
+    const { data } = await this.send<{ data: string }>('Page.captureScreenshot', { format: 'png' }, sessionId);
+    return Buffer.from(data, 'base64');
+  }
+
   /** Pids of live processes whose command line names this browser's profile directory (empty after `close()`). */
   livePids(): number[] {
     const found: number[] = [];

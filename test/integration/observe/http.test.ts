@@ -284,3 +284,101 @@ describe('observability HTTP server', () => {
     await expect(startObserveServer({ bogus: 1 } as never)).rejects.toSatisfy((e: unknown) => isSynapseError(e, 'SYN_ERR_INVALID_OPTION'));
   });
 });
+
+describe('observability HTTP server: backlog and series', () => {
+  /** Reads the SSE stream until `count` data events arrived; returns `[id, type]` pairs. */
+  async function readIds(res: Response, count: number): Promise<[number, string][]> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    const out: [number, string][] = [];
+    while (out.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        const id = block.find((l) => l.startsWith('id: '));
+        const data = block.find((l) => l.startsWith('data: '));
+        if (id !== undefined && data !== undefined) out.push([Number(id.slice(4)), (JSON.parse(data.slice(6)) as InspectEvent).type]);
+      }
+    }
+    await reader.cancel();
+    return out;
+  }
+  const restart = (events: SynapseEventEmitter, attempt: number): void =>
+    emit(events, 'supervisor.restarted', { supervisor: 'agent:support', child: 'worker:0', actor: `a${attempt}`, attempt });
+
+  it('keeps a bounded, redacted backlog with no client connected, without per-request events, in /events.json', async () => {
+    const events = new SynapseEventEmitter();
+    const server = await serve({ events, backlogSize: 3 });
+    emit(events, 'actor.crashed', { actor: 'a0', reason: 'boom', error: { env: { OPENAI_API_KEY: 'sk-secret' } } });
+    for (let i = 1; i <= 3; i++) restart(events, i);
+    emit(events, 'call.completed', { agent: 'support', requestId: 'r1', latencyMs: 3 }); // streams live, not kept
+    const res = await fetch(`${server.url}events.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const body = (await res.json()) as { capacity: number; dropped: number; lastId: number; events: { id: number; event: InspectEvent }[] };
+    expect(body).toMatchObject({ capacity: 3, dropped: 1, lastId: 5 });
+    expect(body.events.map((e) => [e.id, e.event.type, (e.event as { attempt?: number }).attempt])).toEqual([
+      [2, 'supervisor.restarted', 1],
+      [3, 'supervisor.restarted', 2],
+      [4, 'supervisor.restarted', 3],
+    ]);
+
+    const all = await serve({ events, backlogExclude: [] });
+    emit(events, 'actor.crashed', { actor: 'a0', reason: 'boom', error: { env: { OPENAI_API_KEY: 'sk-secret' } } });
+    emit(events, 'call.completed', { agent: 'support', requestId: 'r2', latencyMs: 3 });
+    const kept = (await (await fetch(`${all.url}events.json`)).json()) as { events: { event: InspectEvent }[] };
+    expect(kept.events.map((e) => e.event.type)).toEqual(['actor.crashed', 'call.completed']);
+    expect(JSON.stringify(kept)).not.toContain('sk-secret');
+
+    await expect(startObserveServer({ backlogSize: 0 })).rejects.toSatisfy((e: unknown) => isSynapseError(e, 'SYN_ERR_INVALID_OPTION'));
+    await expect(startObserveServer({ backlogExclude: ['no.such.event'] as never })).rejects.toSatisfy((e: unknown) => isSynapseError(e, 'SYN_ERR_INVALID_OPTION'));
+  });
+
+  it('replays the backlog after ?after=<id> or Last-Event-ID to a new SSE client, then streams live', async () => {
+    const events = new SynapseEventEmitter();
+    const server = await serve({ events });
+    for (let i = 1; i <= 3; i++) restart(events, i);
+    // From the page's fetch of /events.json (lastId 1): ids 2 and 3 are replayed, then live ones follow.
+    const res = await fetch(`${server.url}events?after=1`);
+    expect(server.sseClients).toBe(1); // registered before its headers were sent
+    const got = readIds(res, 3);
+    restart(events, 4);
+    expect(await got).toEqual([
+      [2, 'supervisor.restarted'],
+      [3, 'supervisor.restarted'],
+      [4, 'supervisor.restarted'],
+    ]);
+    // A reconnecting browser sends Last-Event-ID, which wins over the query.
+    const again = await fetch(`${server.url}events?after=0`, { headers: { 'last-event-id': '3' } });
+    expect(await readIds(again, 1)).toEqual([[4, 'supervisor.restarted']]);
+    // An id from an earlier server (above ours) gets everything; no id means live only (as before).
+    const stale = await fetch(`${server.url}events`, { headers: { 'last-event-id': '999' } });
+    expect((await readIds(stale, 4)).map(([id]) => id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('serves /series.json sampled on the injected clock, and close() clears the sampling timer', async () => {
+    const clock = new SimulatedClock();
+    const events = new SynapseEventEmitter();
+    const metrics = new SynapseMetrics();
+    cleanup.push(() => metrics.close());
+    metrics.bindEvents(events);
+    metrics.setSources({ agents: () => [{ agent: 'support', queued: 2, inFlight: 1 }] });
+    const server = await serve({ events, metrics, clock, sseHeartbeatMs: 60_000, seriesIntervalMs: 1000, seriesPoints: 10 });
+    expect(clock.pending).toBe(2); // heartbeat + series
+    await clock.advance(0);
+    metrics.recordCall('support', 50);
+    restart(events, 1);
+    await clock.advance(1000);
+    const view = (await (await fetch(`${server.url}series.json`)).json()) as { intervalMs: number; windowMs: number; agents: Record<string, { restarts: number[]; queueDepth: number[]; turnsPerSec: number[] }> };
+    expect(view).toMatchObject({ intervalMs: 1000, windowMs: 10_000 });
+    expect(view.agents.support).toMatchObject({ restarts: [1], queueDepth: [2], turnsPerSec: [1] });
+    expect((await fetch(`${(await serve({})).url}series.json`)).status).toBe(404); // no metrics: no series
+    await server.close();
+    expect(clock.pending).toBe(0);
+  });
+});

@@ -2,11 +2,17 @@
  * The live view in a real headless Chromium, driven over the DevTools protocol (./cdp.ts),
  * against a real system: a real agent's worker is SIGKILLed and the page must show the
  * restart — the crash and restart in its event list (from the SSE stream), the live and the
- * metrics restart counters, and the new worker pid in the supervision tree.
+ * metrics restart counters, and the new worker pid in the supervision tree. A page opened only
+ * after a restart must show it from the server's backlog and in the restarts sparkline, and the
+ * page must not scroll sideways at 1280 × 800; that test saves a screenshot (into
+ * `SYNAPSE_SCREENSHOT_DIR` when set, to look at; else a temp dir it removes).
  *
  * Runs whenever `/usr/bin/chromium` exists (`.ci/run` installs it); otherwise skips with a
  * message.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActorSystem } from '../../../src/system.ts';
 import { example, nextEvent, startSystem } from '../../helpers/system.ts';
@@ -89,6 +95,68 @@ describe.skipIf(!available)('live view in headless Chromium', () => {
     expect(page.tree).toContain(`pid ${newPid}`);
     expect(page.tree).not.toContain(`pid ${pid}`);
     expect(page.tree).toMatch(/support\s*ready.*restarts 1/s);
+
+    await browser.close();
+    expect(browser.livePids()).toEqual([]);
+  });
+});
+
+interface AfterIncident {
+  backlog: { type: string; source: string; text: string }[];
+  restartsChart: { points: number; max: number };
+  turnsChart: { points: number; max: number };
+  scrollWidth: number;
+  clientWidth: number;
+}
+
+describe.skipIf(!available)('live view opened after an incident', () => {
+  it('shows the restart from the backlog and in a chart, and does not overflow at 1280 px', async () => {
+    const { system, stopAndCheck } = await startSystem({ metrics: { port: 0 } });
+    cleanups.push(() => stopAndCheck());
+    await system.spawnAgent({ id: 'support', agent: example('support.py'), restart: { backoff: { minMs: 10, maxMs: 50 } } });
+    for (let i = 0; i < 3; i++) await system.sendMessage('support', { prompt: `where is order ${i}?` });
+    const pid = system.agentStatus('support').pids[0]!;
+    const restarted = nextEvent(system, 'supervisor.restarted', (e) => e.supervisor === 'agent:support');
+    const ready = nextEvent(system, 'worker.ready', (e) => e.agent === 'support' && e.pid !== pid);
+    process.kill(pid, 'SIGKILL');
+    await restarted;
+    await ready;
+
+    // Only now does anyone look.
+    const browser = HeadlessChromium.launch();
+    cleanups.push(() => browser.close());
+    const session = await browser.openAt(observeUrl(system), 1280, 800);
+    const page = await waitInPage<AfterIncident>(
+      browser,
+      session,
+      `() => {
+        const items = [...document.querySelectorAll('#events li')].map((li) => ({ type: li.dataset.type, source: li.dataset.source, text: li.textContent }));
+        const svg = (name) => document.querySelector('#trends .trend[data-agent="support"] figure[data-chart="' + name + '"] svg');
+        const stats = (e) => e && { points: Number(e.getAttribute('data-points')), max: Number(e.getAttribute('data-max')) };
+        const restartsChart = stats(svg('restarts'));
+        const turnsChart = stats(svg('turns'));
+        if (document.getElementById('conn').textContent !== 'live' || !items.some((i) => i.type === 'supervisor.restarted') || !restartsChart || restartsChart.max < 1 || !document.getElementById('agents').textContent.includes('support')) return undefined;
+        return { backlog: items, restartsChart, turnsChart, scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth };
+      }`,
+      15_000,
+    );
+    const restart = page.backlog.find((i) => i.type === 'supervisor.restarted')!;
+    expect(restart.source).toBe('backlog');
+    expect(restart.text).toContain('supervisor=agent:support');
+    expect(page.backlog.find((i) => i.type === 'worker.crashed')).toMatchObject({ source: 'backlog', text: expect.stringContaining(`pid=${pid}`) });
+    expect(page.restartsChart.points).toBeGreaterThanOrEqual(1);
+    expect(page.restartsChart.max).toBe(1);
+    expect(page.turnsChart.max).toBeGreaterThan(0);
+    expect(page.scrollWidth).toBeLessThanOrEqual(page.clientWidth);
+
+    const keep = process.env.SYNAPSE_SCREENSHOT_DIR;
+    const dir = keep ?? mkdtempSync(join(tmpdir(), 'synapse-live-view-'));
+    mkdirSync(dir, { recursive: true });
+    const png = await browser.screenshot(session);
+    writeFileSync(join(dir, 'live-view-after-restart.png'), png);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+    else console.log(`[live-view.browser.test] screenshot: ${join(dir, 'live-view-after-restart.png')}`);
 
     await browser.close();
     expect(browser.livePids()).toEqual([]);

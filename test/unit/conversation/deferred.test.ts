@@ -7,11 +7,11 @@ const calls = [{ id: 'n1', tool: 'status' }, { id: 'r1', tool: 'refund' }, { id:
 const mixed = [userRequest('p'), toolCallResponse(calls), toolReturnRequest([calls[0]!])];
 const deferred = { approvals: [{ toolCallId: 'r1', tool: 'refund', args: {} }], calls: [{ toolCallId: 'e1', tool: 'quote', args: {} }] };
 
-function thrown(fn: () => unknown): { code: string; details: Record<string, unknown> } {
+function thrown(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> } {
   try {
     fn();
   } catch (err) {
-    return err as { code: string; details: Record<string, unknown> };
+    return err as { code: string; message: string; details: Record<string, unknown> };
   }
   return expect.fail('did not throw');
 }
@@ -56,6 +56,18 @@ describe('pending deferred tool calls', () => {
     [{ approvals: { a: true }, calls: { a: 1 } }, 'message.toolResults'],
   ])('a malformed toolResults %j is SYN_ERR_INVALID_ARGUMENT naming %s', (value, argument) => {
     expect(thrown(() => checkToolResultsShape(value))).toMatchObject({ code: 'SYN_ERR_INVALID_ARGUMENT', details: { argument } });
+  });
+
+  it.each([
+    ['a function', { calls: { e1: () => 1 } }, 'calls.e1 (a function)'],
+    ['a BigInt', { calls: { e1: { n: 10n } } }, 'calls.e1.n (a bigint)'],
+    ['a Date', { calls: { e1: new Date(0) } }, 'calls.e1 (a Date instance)'],
+    ['a cycle', { calls: { e1: (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })() } }, 'calls.e1.self (a cycle)'],
+    ['a function in overrideArgs', { approvals: { r1: { approved: true, overrideArgs: { f: () => 1 } } } }, 'approvals.r1.overrideArgs.f (a function)'],
+  ])('a toolResults value that is not plain JSON (%s) is SYN_ERR_INVALID_ARGUMENT before anything is sent', (_what, value, where) => {
+    const error = thrown(() => checkToolResultsShape(value));
+    expect(error).toMatchObject({ code: 'SYN_ERR_INVALID_ARGUMENT', details: { argument: 'message.toolResults' } });
+    expect(error.message).toContain(where);
   });
 
   it('well-formed answers pass through', () => {

@@ -12,8 +12,12 @@ class FakeElement {
   children: FakeElement[] = [];
   parent: FakeElement | undefined;
   #text = '';
+  readonly attributes: Record<string, string> = {};
   readonly classList = { add: (c: string) => void (this.className = `${this.className} ${c}`.trim()) };
   constructor(readonly tag: string) {}
+  setAttribute(name: string, value: string): void {
+    this.attributes[name] = value;
+  }
   get textContent(): string {
     return this.#text + this.children.map((c) => c.textContent).join(' ');
   }
@@ -56,19 +60,21 @@ class FakeElement {
   }
 }
 
-function harness(responses: { inspect: () => unknown; metrics: () => unknown }) {
+function harness(responses: { inspect: () => unknown; metrics: () => unknown; backlog?: () => unknown; series?: () => unknown }) {
   const script = /<script>([\s\S]*)<\/script>/.exec(liveViewHtml({ title: 't', refreshMs: 1000 }))![1]!;
   const ids = new Map<string, FakeElement>();
   const document = {
-    body: Object.assign(new FakeElement('body'), { dataset: { refresh: '1000' } }),
+    body: Object.assign(new FakeElement('body'), { dataset: { refresh: '1000', maxEvents: '200' } }),
     getElementById: (id: string) => {
       if (!ids.has(id)) ids.set(id, new FakeElement('div'));
       return ids.get(id);
     },
     createElement: (tag: string) => new FakeElement(tag),
+    createElementNS: (_ns: string, tag: string) => new FakeElement(tag),
   };
+  const routes: Record<string, (() => unknown) | undefined> = { inspect: responses.inspect, 'metrics.json': responses.metrics, 'events.json': responses.backlog, 'series.json': responses.series };
   const fetch = async (url: string) => {
-    const body = url === 'inspect' ? responses.inspect() : url === 'metrics.json' ? responses.metrics() : undefined;
+    const body = routes[url]?.();
     return { ok: body !== undefined, status: body === undefined ? 404 : 200, json: async () => body };
   };
   const sources: { onmessage?: (m: { data: string }) => void; onopen?: () => void; url: string }[] = [];
@@ -146,12 +152,78 @@ describe('live view script', () => {
     expect(h.intervals).toHaveLength(1);
   });
 
-  it('keeps at most 200 events and never interprets event text as HTML', async () => {
+  it('keeps at most data-max-events events and never interprets event text as HTML', async () => {
+    expect(liveViewHtml({ title: 't', refreshMs: 1000, maxEvents: 200 })).toContain('data-max-events="200"');
     const h = harness({ inspect: () => tree(0), metrics: () => snapshot });
     await h.settle();
     for (let i = 0; i < 250; i++) h.sources[0]!.onmessage?.({ data: JSON.stringify({ type: 'call.failed', at: i, agent: '<img src=x onerror=alert(1)>' }) });
     expect(h.el('events').children).toHaveLength(200);
     expect(h.el('events').children[0]!.className).toBe('ev-warn');
     expect(h.el('events').children[0]!.textContent).toContain('<img src=x'); // kept as text
+  });
+});
+
+describe('live view: backlog and sparklines', () => {
+  const backlog = {
+    capacity: 500,
+    dropped: 0,
+    lastId: 41,
+    events: [
+      { id: 7, event: { type: 'worker.crashed', at: 1000, agent: 'support', pid: 4242, signal: 'SIGKILL' } },
+      { id: 9, event: { type: 'supervisor.restarted', at: 1100, supervisor: 'agent:support', child: 'worker:0', attempt: 1 } },
+    ],
+  };
+  const series = {
+    intervalMs: 5000,
+    points: 180,
+    windowMs: 900_000,
+    partial: true,
+    agents: {
+      support: {
+        ageMs: [10_000, 5000, 0],
+        turnsPerSec: [1, 3, 2],
+        p95LatencyMs: [null, 120, 80],
+        errors: [0, 2, 0],
+        errorsByCode: { SYN_ERR_PROVIDER: [0, 2, 0] },
+        restarts: [0, 1, 0],
+        queueDepth: [0, 5, 1],
+      },
+    },
+  };
+
+  it('shows the backlog (newest first, marked as backlog) and streams on from its last id', async () => {
+    const h = harness({ inspect: () => tree(0), metrics: () => snapshot, backlog: () => backlog, series: () => series });
+    await h.settle();
+    const items = h.el('events').children;
+    expect(items.map((li) => li.dataset.type)).toEqual(['supervisor.restarted', 'worker.crashed']);
+    expect(items.map((li) => li.dataset.source)).toEqual(['backlog', 'backlog']);
+    expect(items[1]!.className).toContain('ev-warn');
+    expect(h.el('backlog').textContent).toBe('2');
+    expect(h.el('live-restarts').textContent).toBe('1');
+    expect(h.sources.map((src) => src.url)).toEqual(['events?after=41']);
+    expect(h.timeouts).toHaveLength(0); // backlog events do not trigger refreshes
+    h.sources[0]!.onmessage?.({ data: JSON.stringify({ type: 'worker.ready', at: 2000, agent: 'support', pid: 4343 }) });
+    expect(h.el('events').children[0]!.dataset.source).toBe('live');
+  });
+
+  it('draws one sparkline per series per agent, as SVG with numeric attributes only', async () => {
+    const h = harness({ inspect: () => tree(0), metrics: () => snapshot, backlog: () => backlog, series: () => series });
+    await h.settle();
+    const rows = h.el('trends').children;
+    expect(rows.map((r) => r.dataset.agent)).toEqual(['support']);
+    const charts = new Map(rows[0]!.find((e) => e.tag === 'figure').map((f) => [f.dataset.chart, f]));
+    expect([...charts.keys()]).toEqual(['turns', 'p95', 'errors', 'restarts', 'queue']);
+    const svg = (name: string) => charts.get(name)!.find((e) => e.tag === 'svg')[0]!;
+    expect(svg('turns').attributes['data-points']).toBe('3');
+    expect(svg('p95').attributes['data-points']).toBe('2'); // null (no calls) is a gap, not a zero
+    const line = svg('turns').find((e) => e.tag === 'polyline')[0]!.attributes.points!;
+    expect(line.split(' ')).toHaveLength(3);
+    expect(line).toMatch(/^[\d.,\s]+$/);
+    expect(svg('restarts').find((e) => e.tag === 'rect')).toHaveLength(1);
+    expect(svg('errors').find((e) => e.tag === 'rect')).toHaveLength(1);
+    expect(charts.get('restarts')!.textContent).toContain('1');
+    expect(rows[0]!.textContent).toContain('SYN_ERR_PROVIDER ×2');
+    expect(h.el('window').textContent).toBe('last 60 s of 15 min, 5 s buckets'); // a young process: the axis spans its data (≥ 1 min)
+    expect(svg('turns').find((e) => e.tag === 'title')[0]!.textContent).toBe('max 3.00 turns/s · 3 points');
   });
 });

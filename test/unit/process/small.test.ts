@@ -11,7 +11,7 @@ import { PidFile, reapStale } from '../../../src/process/pidfile.ts';
 import { readProcStat } from '../../../src/process/proc.ts';
 import { StderrTail } from '../../../src/process/stderr-tail.ts';
 import { ERROR_KIND_CODES, errorFromFrame } from '../../../src/process/wire-errors.ts';
-import { PY_ERROR_KINDS } from '../../../src/protocol/frames.ts';
+import { PY_ERROR_KINDS, parseInbound, type ErrorFrame } from '../../../src/protocol/frames.ts';
 import { SynapseError } from '../../../src/errors.ts';
 
 function codeOf(fn: () => unknown): { code: string; details: Record<string, unknown> } | undefined {
@@ -100,6 +100,30 @@ describe('wire errors', () => {
     const e = errorFromFrame({ t: 'error', id: null, kind: 'protocol', type: 'ProtocolError', message: 'bad', traceback: '', retryable: false }, { pid: 1 });
     expect(e.code).toBe('SYN_ERR_PROTOCOL');
     expect(e.details).toEqual({ pid: 1, kind: 'protocol', type: 'ProtocolError', traceback: '', retryable: false });
+  });
+
+  it('a provider error frame becomes SYN_ERR_PROVIDER with its provider object as typed details', () => {
+    const frame = parseInbound({
+      t: 'error', id: 'r1', kind: 'provider', type: 'ModelRateLimitError', message: 'status_code: 429', traceback: 'tb', retryable: true,
+      provider: { category: 'rate_limit', status: 429, retryAfterMs: 2000, providerCode: 'rate_limit_exceeded', retryable: true, extra: 'ignored' },
+    });
+    const e = errorFromFrame(frame as ErrorFrame, { agent: 'a' });
+    expect(e.code).toBe('SYN_ERR_PROVIDER');
+    expect(e.kind).toBe('failure');
+    expect(e.details).toEqual({ agent: 'a', runId: 'r1', kind: 'provider', type: 'ModelRateLimitError', traceback: 'tb', category: 'rate_limit', status: 429, retryAfterMs: 2000, providerCode: 'rate_limit_exceeded', retryable: true });
+    // A quota error says retrying will not help, whatever the frame's top-level flag says.
+    const quota = errorFromFrame({ ...(frame as ErrorFrame), provider: { category: 'quota', retryable: false } });
+    expect(quota.details).toMatchObject({ category: 'quota', retryable: false });
+    expect(quota.details.status).toBeUndefined();
+  });
+
+  it('a malformed provider object is a protocol violation naming the field', () => {
+    const base = { t: 'error', id: 'r1', kind: 'provider', type: 'X', message: 'm', traceback: '', retryable: true };
+    for (const [provider, field] of [[{ retryable: true }, 'category'], [{ category: 'server' }, 'retryable'], [{ category: 'server', retryable: true, status: -1 }, 'provider.status'], [{ category: 'server', retryable: true, retryAfterMs: 1.5 }, 'provider.retryAfterMs'], ['x', 'provider']] as const) {
+      const got = codeOf(() => parseInbound({ ...base, provider }));
+      expect(got?.code).toBe('SYN_ERR_PROTOCOL');
+      expect(() => parseInbound({ ...base, provider })).toThrow(field);
+    }
   });
 });
 
