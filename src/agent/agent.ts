@@ -14,7 +14,7 @@ import { isSynapseError, synErr } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
-import type { PythonProcess } from '../process/index.ts';
+import type { PythonWorker } from '../process/index.ts';
 import type { SparePool } from '../process/spares.ts';
 import type { ToolCallRequest } from '../process/runs.ts';
 import type { ZygotePool } from '../process/zygote.ts';
@@ -70,7 +70,7 @@ export class PythonAgent {
   readonly options: ResolvedAgentOptions;
   readonly router: AgentRouter;
   /** Live processes by worker index (for status, metrics and the chaos kit). */
-  readonly processes = new Map<number, PythonProcess>();
+  readonly processes = new Map<number, PythonWorker>();
   /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
   readonly spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
@@ -94,7 +94,6 @@ export class PythonAgent {
     this.router = new AgentRouter({
       agent: options.id,
       workers: options.workers,
-      concurrency: options.concurrency,
       queueCapacity: options.queue,
       timeoutMs: options.timeoutMs,
       whenUnavailable: options.whenUnavailable,

@@ -1,5 +1,5 @@
 /**
- * Options of {@link PythonProcess.start}: the resolver, the frozen defaults, and the
+ * Options of {@link PythonWorker.start}: the resolver, the frozen defaults, and the
  * interpreter lookup.
  */
 import { statSync } from 'node:fs';
@@ -20,7 +20,7 @@ export interface ProcessLabel {
   readonly worker?: number | undefined;
 }
 
-/** Options of {@link PythonProcess.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
+/** Options of {@link PythonWorker.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
 export interface PythonProcessOptions {
   /** Interpreter path. Default: the first of env `SYNAPSE_PYTHON`, `$VIRTUAL_ENV`, `./.venv`, the package's `.venv` that exists (`resolvePython`, docs/install.md). Always the real interpreter, not a shim. */
   executable?: string;
@@ -70,7 +70,7 @@ export interface PythonProcessOptions {
   zygotes?: ZygotePool;
 }
 
-/** Default option values of {@link PythonProcess.start}. */
+/** Default option values of {@link PythonWorker.start}. */
 export const PYTHON_PROCESS_DEFAULTS = Object.freeze({
   concurrency: 16,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
