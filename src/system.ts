@@ -362,7 +362,7 @@ export class ActorSystem {
     this.#assertRunning();
     const resolved = resolveAgentOptions(options);
     if (this.#agents.has(resolved.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${resolved.id}" already exists`, { agent: resolved.id });
-    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, zygotes: this.#zygotes, agentsSupervisor: AGENTS_SUPERVISOR });
+    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, zygotes: this.#zygotes });
     this.#agents.set(resolved.id, agent);
     emit(this.events, 'agent.spawned', { agent: resolved.id, workers: resolved.workers });
     try {

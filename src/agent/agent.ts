@@ -6,20 +6,20 @@
  *                                                                       + spares (actor, if spares > 0)
  * The agent supervisor's intensity is the agent's crash budget; when it is spent the agent
  * supervisor escalates and the agents DynamicSupervisor restarts it after the quarantine
- * backoff. This object follows those supervision events to keep the router's state right.
+ * backoff. Its child specs carry supervisor hooks ({@link ChildHooks}) that keep the router's state right.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { isSynapseError, synErr } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
-import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
+import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
 import type { PythonWorker } from '../process/index.ts';
 import type { SparePool } from '../process/spares.ts';
 import type { ToolCallRequest } from '../process/runs.ts';
 import type { ZygotePool } from '../process/zygote.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
-import type { ChildSpec } from '../supervisor/spec.ts';
+import type { ChildHooks, ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
 import { AgentRouter, type AgentState, type StartupFailure } from './router.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
@@ -61,8 +61,6 @@ export interface AgentDeps {
   readonly pidFile: PidFile | null;
   /** The system's zygotes: workers of an agent with `python.zygote` fork from them. */
   readonly zygotes?: ZygotePool | undefined;
-  /** Label of the agents DynamicSupervisor (to recognise its events about this agent). */
-  readonly agentsSupervisor: string;
 }
 
 export class PythonAgent {
@@ -84,7 +82,6 @@ export class PythonAgent {
    * supervisor's event about it (which says when it retries). At most one per worker.
    */
   readonly #failedStarts = new Map<string, { summary: StartupFailure; error: unknown }>();
-  readonly #unsubscribe: () => void;
 
   constructor(options: ResolvedAgentOptions, deps: AgentDeps) {
     this.id = options.id;
@@ -100,45 +97,40 @@ export class PythonAgent {
       clock: deps.clock,
       events: deps.events,
     });
-    const onScheduled = (e: SynapseEvents['supervisor.restart_scheduled']) => {
-      const own = e.supervisor === this.supervisorLabel;
-      if (!own && !(e.supervisor === deps.agentsSupervisor && e.child === this.id)) return;
-      if (e.startup) this.#restarts++; // an attempt that failed to start (a successful one is counted on `restarted`)
-      const nextRetryAt = deps.clock.now() + e.delayMs; // one instant: the router and the event agree
-      if (own) {
-        // A worker's restart failed at start-up: callers learn why now instead of at their deadline.
-        const failed = e.startup ? this.#failedStarts.get(e.child) : undefined;
-        if (failed !== undefined) {
-          this.#failedStarts.delete(e.child);
-          this.router.startupFailed(failed.summary, failed.error, nextRetryAt);
-        }
-        return;
-      }
-      // The agent's own (re)start: its retry after quarantine failed at start-up, or it escalated.
-      const failed = e.startup ? this.#takeLatestFailure() : undefined;
-      this.#failedStarts.clear();
-      this.router.quarantine(nextRetryAt, failed);
-      emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
-    };
-    const onRestarted = (e: SynapseEvents['supervisor.restarted']) => {
-      if (e.supervisor === this.supervisorLabel) this.#restarts++;
-      else if (e.supervisor === deps.agentsSupervisor && e.child === this.id) {
-        this.#restarts++;
-        this.router.unquarantine();
-        emit(deps.events, 'agent.recovered', { agent: this.id });
-      }
-    };
-    const onCrashed = (e: SynapseEvents['worker.crashed']) => {
-      if (e.agent === this.id) this.#crashes++;
-    };
-    deps.events.on('supervisor.restart_scheduled', onScheduled);
-    deps.events.on('supervisor.restarted', onRestarted);
-    deps.events.on('worker.crashed', onCrashed);
-    this.#unsubscribe = () => {
-      deps.events.off('supervisor.restart_scheduled', onScheduled);
-      deps.events.off('supervisor.restarted', onRestarted);
-      deps.events.off('worker.crashed', onCrashed);
-    };
+  }
+
+  /**
+   * A worker's restart is scheduled (hook of its child spec in `agent:<id>`): a start-up attempt
+   * that failed is counted, and callers learn why now instead of at their deadline.
+   */
+  #workerRestartScheduled(child: string, delayMs: number, startup: boolean): void {
+    if (!startup) return; // a successful attempt is counted on `restarted`
+    this.#restarts++;
+    const failed = this.#failedStarts.get(child);
+    if (failed === undefined) return;
+    this.#failedStarts.delete(child);
+    this.router.startupFailed(failed.summary, failed.error, this.#deps.clock.now() + delayMs);
+  }
+
+  /**
+   * The agent's own (re)start is scheduled (hook of its child spec in the agents
+   * DynamicSupervisor): it escalated (restart intensity spent), or its retry after quarantine
+   * failed at start-up. Either way it is quarantined until then.
+   */
+  #agentRestartScheduled(delayMs: number, startup: boolean): void {
+    if (startup) this.#restarts++;
+    const nextRetryAt = this.#deps.clock.now() + delayMs; // one instant: the router and the event agree
+    const failed = startup ? this.#takeLatestFailure() : undefined;
+    this.#failedStarts.clear();
+    this.router.quarantine(nextRetryAt, failed);
+    emit(this.#deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
+  }
+
+  /** The agent was restarted after quarantine. */
+  #agentRestarted(): void {
+    this.#restarts++;
+    this.router.unquarantine();
+    emit(this.#deps.events, 'agent.recovered', { agent: this.id });
   }
 
   /** A worker's process failed before ready (the worker hook): counted, kept for the supervisor's retry event. */
@@ -170,6 +162,7 @@ export class PythonAgent {
     const o = this.options;
     const workerDeps = {
       onStartupFailure: (index: number, error: unknown) => this.#onStartupFailure(index, error),
+      onCrash: () => void this.#crashes++,
       options: o,
       router: this.router,
       clock: this.#deps.clock,
@@ -189,6 +182,10 @@ export class PythonAgent {
       backoff: o.restart.backoff,
       // The process layer's own start-up deadline fires first with the precise code.
       startTimeoutMs: o.python.startTimeoutMs + 5_000,
+      hooks: {
+        restartScheduled: ({ delayMs, startup }) => this.#workerRestartScheduled(`worker:${index}`, delayMs, startup),
+        restarted: () => void this.#restarts++,
+      },
     }));
     // Last, so spares start filling only once every worker is ready (and are stopped first).
     if (o.spares > 0) workers.push({ id: 'spares', start: () => sparesBehaviour(workerDeps), restart: 'permanent', shutdown: o.python.shutdownTimeoutMs + 1_000 });
@@ -199,6 +196,10 @@ export class PythonAgent {
       shutdown: 'infinity',
       backoff: o.restart.quarantine,
       startTimeoutMs: o.python.startTimeoutMs * 2 + 10_000,
+      hooks: {
+        restartScheduled: ({ delayMs, startup }) => this.#agentRestartScheduled(delayMs, startup),
+        restarted: () => this.#agentRestarted(),
+      },
       start: () =>
         supervisor({
           name: this.supervisorLabel,
@@ -238,11 +239,10 @@ export class PythonAgent {
     };
   }
 
-  /** Stops admitting requests and forgets event subscriptions (the supervisor stops the workers). */
+  /** Stops admitting requests (the supervisor stops the workers). */
   close(): void {
     this.router.close();
     void this.spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
-    this.#unsubscribe();
   }
 }
 

@@ -41,6 +41,8 @@ export interface WorkerDeps {
    * called before `init` rejects — not when the start was abandoned because the worker is stopping.
    */
   readonly onStartupFailure?: ((index: number, error: unknown) => void) | undefined;
+  /** This worker's process died after it was ready (called before `worker.crashed` is emitted). */
+  readonly onCrash?: ((index: number) => void) | undefined;
 }
 
 /** The process options of a worker of this agent (also the options every spare of the agent is spawned with). */
@@ -175,6 +177,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
           exitCode: exit.exitCode,
           signal: exit.signal,
         });
+      deps.onCrash?.(index);
       emit(events, 'worker.crashed', {
         agent: o.id,
         worker: index,
