@@ -298,8 +298,8 @@ export class ActorSystem {
       if (metrics !== undefined) {
         metrics.bindEvents(events);
         metrics.setSources({
-          agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })),
-          spares: () => [...system.#agents.values()].map((a) => ({ agent: a.id, pids: a.spares.pool?.pids() ?? [] })),
+          agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, ...a.load() })),
+          spares: () => [...system.#agents.values()].map((a) => ({ agent: a.id, pids: a.sparePids() })),
         });
         const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
         if (serve?.port !== undefined) {
@@ -398,7 +398,7 @@ export class ActorSystem {
     await this.#agentsSup.terminateChild(id).catch((error: unknown) => {
       if (!isSynapseError(error, 'SYN_ERR_NO_CHILD')) throw error;
     });
-    agent.router.reopen();
+    agent.reopen();
     try {
       await this.#agentsSup.startChild(agent.childSpec());
     } catch (error) {
@@ -497,14 +497,13 @@ export class ActorSystem {
       { conversationId, agent: agentId, ...(turnId === undefined ? {} : { turnId }), ...(o.signal === undefined ? {} : { signal: o.signal }) },
       async (ctx) => {
         checkToolResults(ctx.pending, toolResults, ctx.conversationId); // before anything is sent: nothing runs or commits
-        const r = await agent.router.request({
+        const r = await agent.request({
           prompt: prompt ?? null,
           ...(toolResults === undefined ? {} : { toolResults }),
           history: [...ctx.history],
           timeoutMs: o.timeoutMs,
           signal: ctx.signal,
           onEvent,
-          onToolCall: (call) => agent.callTool(call, { conversationId: ctx.conversationId, turnId: ctx.turnId }),
           conversationId: ctx.conversationId,
           turnId: ctx.turnId,
           runOptions,
@@ -552,37 +551,7 @@ export class ActorSystem {
 
   /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares. */
   inspect(): InspectNode {
-    const agents: InspectNode[] = [...this.#agents.values()].map((a) => {
-      const s = a.status();
-      const spares = a.spares.pool?.pids() ?? [];
-      const workers = Array.from({ length: a.options.workers }, (_, i): InspectNode => {
-        const p = a.processes.get(i);
-        const st = p?.stats();
-        return {
-          kind: 'worker',
-          id: `${a.id}/${i}`,
-          name: `worker:${i}`,
-          state: p === undefined ? 'down' : p.state,
-          restarts: this.#supervision.restartsOf(a.supervisorLabel, `worker:${i}`),
-          ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
-          children: [],
-        };
-      });
-      // Idle warm spares (agents with `spares > 0`): ready to replace a crashed worker.
-      const spareNodes = spares.map((pid): InspectNode => ({ kind: 'spare', id: `${a.id}/spare:${pid}`, name: 'spare', state: 'idle', pid, children: [] }));
-      return {
-        kind: 'agent',
-        id: a.id,
-        name: a.id,
-        state: s.state,
-        restarts: s.restarts,
-        inFlight: s.inFlight,
-        queued: s.queued,
-        ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
-        meta: { agent: a.options.agent, workers: a.options.workers, crashes: s.crashes, strategy: 'one_for_one', spares: a.options.spares, sparesIdle: spares.length },
-        children: [...workers, ...spareNodes],
-      };
-    });
+    const agents = [...this.#agents.values()].map((a) => a.inspect((child) => this.#supervision.restartsOf(a.supervisorLabel, child)));
     return {
       kind: 'system',
       id: 'synapse',

@@ -21,7 +21,8 @@ import type { ZygotePool } from '../process/zygote.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { ChildHooks, ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
-import { AgentRouter, type AgentState, type StartupFailure } from './router.ts';
+import { AgentRouter, type AgentState, type RequestOptions, type RunResult, type StartupFailure } from './router.ts';
+import type { InspectNode } from '../observe/inspect.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
 
 /** `system.agentStatus(id)`. */
@@ -66,11 +67,11 @@ export interface AgentDeps {
 export class PythonAgent {
   readonly id: string;
   readonly options: ResolvedAgentOptions;
-  readonly router: AgentRouter;
-  /** Live processes by worker index (for status, metrics and the chaos kit). */
-  readonly processes = new Map<number, PythonWorker>();
+  readonly #router: AgentRouter;
+  /** Live processes by worker index (for status, inspection and the chaos kit). */
+  readonly #processes = new Map<number, PythonWorker>();
   /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
-  readonly spares: { pool: SparePool | undefined } = { pool: undefined };
+  readonly #spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
   /** The label of this agent's own supervisor in `supervisor.*` events (`agent:<id>`). */
   readonly supervisorLabel: string;
@@ -88,7 +89,7 @@ export class PythonAgent {
     this.options = options;
     this.#deps = deps;
     this.supervisorLabel = `agent:${options.id}`;
-    this.router = new AgentRouter({
+    this.#router = new AgentRouter({
       agent: options.id,
       workers: options.workers,
       queueCapacity: options.queue,
@@ -109,7 +110,7 @@ export class PythonAgent {
     const failed = this.#failedStarts.get(child);
     if (failed === undefined) return;
     this.#failedStarts.delete(child);
-    this.router.startupFailed(failed.summary, failed.error, this.#deps.clock.now() + delayMs);
+    this.#router.startupFailed(failed.summary, failed.error, this.#deps.clock.now() + delayMs);
   }
 
   /**
@@ -122,14 +123,14 @@ export class PythonAgent {
     const nextRetryAt = this.#deps.clock.now() + delayMs; // one instant: the router and the event agree
     const failed = startup ? this.#takeLatestFailure() : undefined;
     this.#failedStarts.clear();
-    this.router.quarantine(nextRetryAt, failed);
+    this.#router.quarantine(nextRetryAt, failed);
     emit(this.#deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
   }
 
   /** The agent was restarted after quarantine. */
   #agentRestarted(): void {
     this.#restarts++;
-    this.router.unquarantine();
+    this.#router.unquarantine();
     emit(this.#deps.events, 'agent.recovered', { agent: this.id });
   }
 
@@ -154,7 +155,7 @@ export class PythonAgent {
    */
   restartFailed(error: unknown): void {
     const failed = this.#takeLatestFailure() ?? { summary: startupFailureOf(error, this.#deps.clock.now()), error };
-    this.router.startupFailed(failed.summary, failed.error, undefined);
+    this.#router.startupFailed(failed.summary, failed.error, undefined);
   }
 
   /** The child spec for the agents DynamicSupervisor: a supervisor of this agent's workers. */
@@ -164,14 +165,14 @@ export class PythonAgent {
       onStartupFailure: (index: number, error: unknown) => this.#onStartupFailure(index, error),
       onCrash: () => void this.#crashes++,
       options: o,
-      router: this.router,
+      router: this.#router,
       clock: this.#deps.clock,
       log: this.#deps.log,
       events: this.#deps.events,
       pidFile: this.#deps.pidFile,
       zygotes: this.#deps.zygotes,
-      processes: this.processes,
-      spares: this.spares,
+      processes: this.#processes,
+      spares: this.#spares,
     };
     const workers: ChildSpec[] = Array.from({ length: o.workers }, (_, index) => ({
       id: `worker:${index}`,
@@ -211,8 +212,76 @@ export class PythonAgent {
     };
   }
 
+  /**
+   * Runs one turn's request on this agent's workers: the router queues and dispatches it, and
+   * the agent answers its TypeScript tool calls (with the turn's conversation and turn ids).
+   * @throws what {@link AgentRouter.request} throws.
+   */
+  request(options: Omit<RequestOptions, 'onToolCall'>): Promise<RunResult> {
+    const context = { conversationId: options.conversationId, turnId: options.turnId };
+    return this.#router.request({ ...options, onToolCall: (call) => this.#callTool(call, context) });
+  }
+
+  /** Admits again after quarantine or close (before a manual restart). */
+  reopen(): void {
+    this.#router.reopen();
+  }
+
+  /** Queued and in-flight calls (metrics). */
+  load(): { readonly queued: number; readonly inFlight: number } {
+    return { queued: this.#router.queued, inFlight: this.#router.inFlight };
+  }
+
+  /** Pids of the idle warm spares (metrics, inspection). */
+  sparePids(): number[] {
+    return this.#spares.pool?.pids() ?? [];
+  }
+
+  /** The live worker processes by index (the chaos kit of `synapse/testing`). */
+  get processes(): ReadonlyMap<number, { readonly pid: number }> {
+    return this.#processes;
+  }
+
+  /**
+   * This agent's subtree of `system.inspect()`: its workers (state, pid, restarts, in-flight,
+   * RSS, loop lag) then its idle warm spares. `restartsOf(child)` counts a child's restarts by
+   * its supervisor (`agent:<id>`).
+   */
+  inspect(restartsOf: (child: string) => number): InspectNode {
+    const s = this.status();
+    const spares = this.sparePids();
+    const workers = Array.from({ length: this.options.workers }, (_, i): InspectNode => {
+      const p = this.#processes.get(i);
+      const st = p?.stats();
+      return {
+        kind: 'worker',
+        id: `${this.id}/${i}`,
+        name: `worker:${i}`,
+        state: p === undefined ? 'down' : p.state,
+        restarts: restartsOf(`worker:${i}`),
+        ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
+        children: [],
+      };
+    });
+    // Idle warm spares (agents with `spares > 0`): ready to replace a crashed worker.
+    const spareNodes = spares.map((pid): InspectNode => ({ kind: 'spare', id: `${this.id}/spare:${pid}`, name: 'spare', state: 'idle', pid, children: [] }));
+    const o = this.options;
+    return {
+      kind: 'agent',
+      id: this.id,
+      name: this.id,
+      state: s.state,
+      restarts: s.restarts,
+      inFlight: s.inFlight,
+      queued: s.queued,
+      ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
+      meta: { agent: o.agent, workers: o.workers, crashes: s.crashes, strategy: 'one_for_one', spares: o.spares, sparesIdle: spares.length },
+      children: [...workers, ...spareNodes],
+    };
+  }
+
   /** Runs a TS tool for Python. */
-  async callTool(call: ToolCallRequest, context: { conversationId?: string | undefined; turnId?: string | undefined }): Promise<unknown> {
+  async #callTool(call: ToolCallRequest, context: { conversationId?: string | undefined; turnId?: string | undefined }): Promise<unknown> {
     const tool = this.options.tools[call.tool];
     if (tool === undefined) throw synErr('SYN_ERR_TOOL_FAILED', `Agent "${this.id}" has no TypeScript tool "${call.tool}"`, { agent: this.id, tool: call.tool });
     try {
@@ -224,7 +293,7 @@ export class PythonAgent {
   }
 
   status(): AgentStatus {
-    const r = this.router;
+    const r = this.#router;
     return {
       id: this.id,
       state: r.state,
@@ -241,8 +310,8 @@ export class PythonAgent {
 
   /** Stops admitting requests (the supervisor stops the workers). */
   close(): void {
-    this.router.close();
-    void this.spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
+    this.#router.close();
+    void this.#spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
   }
 }
 
