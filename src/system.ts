@@ -30,7 +30,7 @@ import { EventLog } from './observe/event-log.ts';
 import { SynapseEventEmitter, type SynapseEventName, type SynapseEvents, type InspectEvent } from './observe/events.ts';
 import { startObserveServer, type ObserveServer } from './observe/http.ts';
 import { healthFromTree, type InspectNode } from './observe/inspect.ts';
-import { SupervisionFacts, actorForest } from './observe/actor-tree.ts';
+import { SupervisionFacts, actorForest } from './actor/inspect-forest.ts';
 import { createLogger } from './observe/log.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { isSynapseError, synErr } from '../errors.ts';
+import { errorCodeOf, isSynapseError, synErr } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
@@ -317,7 +317,7 @@ export class PythonAgent {
 
 /** The facts of a start-up error a caller needs (code, exit, Python traceback, stderr tail). */
 function startupFailureOf(error: unknown, at: number): StartupFailure {
-  if (!isSynapseError(error)) return { code: 'unknown', message: error instanceof Error ? error.message : String(error), exitCode: null, signal: null, stderrTail: '', at };
+  if (!isSynapseError(error)) return { code: errorCodeOf(error), message: error instanceof Error ? error.message : String(error), exitCode: null, signal: null, stderrTail: '', at };
   const d = error.details;
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const traceback = str(d.traceback);

@@ -8,7 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import { holdEventLoop, type Clock, type TimerHandle } from '../clock.ts';
-import { synErr, type SynapseError } from '../errors.ts';
+import { errorCodeOf, synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
@@ -380,7 +380,7 @@ export class AgentRouter {
       this.#emit('call.completed', { agent: request.agent, requestId: request.id, latencyMs: this.#o.clock.now() - p.startedAt });
       p.resolve(result!);
     } else {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'UNKNOWN';
+      const code = errorCodeOf(error);
       const latencyMs = this.#o.clock.now() - p.startedAt;
       this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, latencyMs, conversationId: request.conversationId, turnId: request.turnId });
       p.reject(error);

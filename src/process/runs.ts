@@ -209,14 +209,6 @@ export class RunTable {
     return synErr('SYN_ERR_ABORTED', `Run ${runId} was aborted`, { ...this.#o.context(), runId }, signal.reason);
   }
 
-  /** Cancels a run: the caller rejects now with `error`, Python gets `cancel`. Returns false if unknown or already settled. */
-  cancel(id: string, error?: SynapseError): boolean {
-    const run = this.#runs.get(id);
-    if (run === undefined || run.settled) return false;
-    this.#interrupt(run, error ?? synErr('SYN_ERR_ABORTED', `Run ${id} was cancelled`, { ...this.#o.context(), runId: id }));
-    return true;
-  }
-
   /** Dispatches an `event` frame. Returns false for an unknown run id (a protocol violation). */
   event(frame: EventFrame): boolean {
     const run = this.#runs.get(frame.id);

@@ -574,11 +574,6 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
     }
   }
 
-  /** Cancels a run: its caller rejects with SYN_ERR_ABORTED now; Python cancels the task. Returns false if not in flight. */
-  cancel(id: string): boolean {
-    return this.#runs.cancel(id);
-  }
-
   /** Why a new run cannot start now, or undefined if it can. */
   #unavailable(): SynapseError | undefined {
     const s = this.#state;

@@ -9,7 +9,7 @@
 import { ExitSignal } from '../actor/types.ts';
 import type { ActorContext, ActorId, ActorRef, ExitReason, SpawnOptions, TimerRef } from '../actor/types.ts';
 import { isSynapseError, synErr } from '../errors.ts';
-import { formatReason } from '../observe/events.ts';
+import { formatReason } from '../actor/reason.ts';
 import { awaitStarted, shutdownChild } from './lifecycle.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { ChildCounts, ChildInfo, Reply, SupervisorMessage } from './messages.ts';

@@ -121,9 +121,10 @@ describe('worker death and protocol violations', () => {
     const logs = captureLogs('debug');
     const { proc } = await startFaults({ cancelGraceMs: 300, heartbeatTimeoutMs: 60_000, log: logs.log });
     const bystander = bystanders(proc, 1)[0]!;
-    const blocked = rejection(proc.run({ id: 'stuck', agent: 'faults', prompt: 'block_loop 30' }));
+    const ac = new AbortController();
+    const blocked = rejection(proc.run({ id: 'stuck', agent: 'faults', prompt: 'block_loop 30' }, { signal: ac.signal }));
     await logs.waitFor((r) => typeof r.msg === 'string' && r.msg.startsWith('blocking the loop'));
-    expect(proc.cancel('stuck')).toBe(true);
+    ac.abort();
     expect((await blocked).code).toBe('SYN_ERR_ABORTED');
     const error = await bystander;
     expect(error).toMatchObject({ code: 'SYN_ERR_AGENT_CRASHED', details: { reason: 'cancel_unacknowledged', runId: 'stuck' } });

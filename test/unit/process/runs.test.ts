@@ -80,9 +80,10 @@ describe('RunTable', () => {
 
   it('an unacknowledged cancel reports the run as unresponsive after the grace period', async () => {
     const { clock, table, unresponsive } = setup(300);
-    const p = rejection(add(table, req('r1'), {}));
-    expect(table.cancel('r1')).toBe(true);
-    expect(table.cancel('r1')).toBe(false);
+    const ac = new AbortController();
+    const p = rejection(add(table, req('r1'), { signal: ac.signal }));
+    ac.abort();
+    ac.abort(); // once only
     expect((await p).code).toBe('SYN_ERR_ABORTED');
     await clock.advance(299);
     expect(unresponsive).toEqual([]);
@@ -110,12 +111,13 @@ describe('RunTable', () => {
 
   it('failAll rejects every unsettled run once and clears timers', async () => {
     const { clock, table } = setup();
-    const ps = [rejection(add(table, req('a', { timeoutMs: 1000 }), {})), rejection(add(table, req('b'), {}))];
-    table.cancel('b');
+    const ac = new AbortController();
+    const ps = [rejection(add(table, req('a', { timeoutMs: 1000 }), {})), rejection(add(table, req('b'), { signal: ac.signal }))];
+    ac.abort();
     table.failAll(new (await import('../../../src/errors.ts')).SynapseError('SYN_ERR_AGENT_CRASHED', 'died'));
     const [a, b] = await Promise.all(ps);
     expect(a?.code).toBe('SYN_ERR_AGENT_CRASHED');
-    expect(b?.code).toBe('SYN_ERR_ABORTED'); // already settled by the cancel
+    expect(b?.code).toBe('SYN_ERR_ABORTED'); // already settled by the abort
     expect(table.size).toBe(0);
     expect(clock.pending).toBe(0);
   });
@@ -166,8 +168,10 @@ describe('RunTable', () => {
     const { clock, table, sent } = setup();
     let signal: AbortSignal | undefined;
     let finish!: (v: unknown) => void;
+    const ac = new AbortController();
     void rejection(
       add(table, req('r1'), {
+        signal: ac.signal,
         onToolCall: (call) => {
           signal = call.signal;
           return new Promise((resolve) => (finish = resolve));
@@ -176,7 +180,7 @@ describe('RunTable', () => {
     );
     table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c1', tool: 't', args: {} });
     await clock.advance(0);
-    table.cancel('r1');
+    ac.abort();
     expect(signal?.aborted).toBe(true);
     table.error({ t: 'error', id: 'r1', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
     finish('late');

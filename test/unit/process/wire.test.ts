@@ -166,12 +166,13 @@ describe('run admission (RunTable.admit)', () => {
     const usage = { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 };
     const done = table.admit({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined);
     const failed = table.admit({ id: 'r2', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined).catch((e: unknown) => e);
-    const cancelled = table.admit({ id: 'r3', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined).catch((e: unknown) => e);
+    const ac = new AbortController();
+    const cancelled = table.admit({ id: 'r3', agent: 'a', prompt: 'hi' }, { signal: ac.signal }, ['a'], undefined).catch((e: unknown) => e);
     const lost = table.admit({ id: 'r4', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined).catch((e: unknown) => e);
     expect(table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage })).toBe(true);
     expect((await done).output).toBe('ok');
     table.error({ t: 'error', id: 'r2', kind: 'agent', type: 'ValueError', message: 'x', traceback: '', retryable: false });
-    expect(table.cancel('r3')).toBe(true);
+    ac.abort();
     expect(freed).toEqual([3, 2]); // the cancelled run still holds its slot
     table.error({ t: 'error', id: 'r3', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
     expect(freed).toEqual([3, 2, 1]);
