@@ -13,7 +13,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { PythonProcess } from '../src/process/python-process.ts';
+import { PythonWorker } from '../src/process/worker.ts';
 import type { PythonProcessOptions } from '../src/process/options.ts';
 import { formatMachineInfo } from './lib/machine.ts';
 import { markdownTable, si, summarize } from './lib/stats.ts';
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       { name: 'turn', ref: `${ROOT}bench/echo/noop_agent.py:agent` },
     ],
   };
-  const proc = await PythonProcess.start(options);
+  const proc = await PythonWorker.start(options);
   const rawCall: Call = (id) => raw.call(id, 'hello');
   const bridgeCall: Call = (id) => proc.run({ id, agent: 'noop', prompt: 'hello' });
   const rttBlock = (call: Call) => (block: number) => rttSamples((id) => call(`${block}-${id}`), RTT_N / RTT_BLOCKS, block === 0 ? WARMUP : 20);
@@ -173,12 +173,12 @@ async function main(): Promise<void> {
 
   // 4: kill -9 → ready
   const restart: number[] = [];
-  let current = await PythonProcess.start(options);
+  let current = await PythonWorker.start(options);
   for (let i = 0; i < RESTARTS; i++) {
     const t0 = performance.now();
     current.kill();
     await current.exited;
-    current = await PythonProcess.start(options);
+    current = await PythonWorker.start(options);
     restart.push(performance.now() - t0);
   }
   await current.close();

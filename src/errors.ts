@@ -127,6 +127,12 @@ export function isSynapseError(value: unknown, code?: ErrorCode): value is Synap
   return value instanceof SynapseError && (code === undefined || value.code === code);
 }
 
+/** The code an outcome reports in events and metrics: a SynapseError's (or any error's string `code`), else `'UNKNOWN'`. */
+export function errorCodeOf(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}
+
 /** Shorthand used across the code base. */
 export function synErr(code: ErrorCode, message: string, details?: ErrorDetails, cause?: unknown): SynapseError {
   const options: { cause?: unknown; details?: ErrorDetails } = {};

@@ -6,7 +6,7 @@
  * prompt"). The array check is cheap and structural; Python validates each part into
  * pydantic-ai's classes and answers a bad one with SYN_ERR_INVALID_ARGUMENT (`details.errors`).
  */
-import { jsonSize } from './agent/run-options.ts';
+import { jsonSize } from './json.ts';
 import { synErr } from './errors.ts';
 
 /** An image, audio, document or video by URL (pydantic-ai `ImageUrl`, `AudioUrl`, `DocumentUrl`, `VideoUrl`). */

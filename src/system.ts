@@ -31,7 +31,7 @@ import { EventLog } from './observe/event-log.ts';
 import { SynapseEventEmitter, type SynapseEventName, type SynapseEvents, type InspectEvent } from './observe/events.ts';
 import { startObserveServer, type ObserveServer } from './observe/http.ts';
 import { healthFromTree, type InspectNode } from './observe/inspect.ts';
-import { SupervisionFacts, actorForest } from './observe/actor-tree.ts';
+import { SupervisionFacts, actorForest } from './actor/inspect-forest.ts';
 import { createLogger } from './observe/log.ts';
 import { TURN_SPAN_ATTRIBUTES, TurnTracer } from './observe/tracing.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
@@ -326,8 +326,8 @@ export class ActorSystem {
       if (metrics !== undefined) {
         metrics.bindEvents(events);
         metrics.setSources({
-          agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, queued: a.router.queued, inFlight: a.router.inFlight })),
-          spares: () => [...system.#agents.values()].map((a) => ({ agent: a.id, pids: a.spares.pool?.pids() ?? [] })),
+          agents: () => [...system.#agents.values()].map((a) => ({ agent: a.id, ...a.load() })),
+          spares: () => [...system.#agents.values()].map((a) => ({ agent: a.id, pids: a.sparePids() })),
         });
         const serve = o.metrics === undefined || o.metrics === false ? undefined : o.metrics;
         if (serve?.port !== undefined) {
@@ -392,7 +392,7 @@ export class ActorSystem {
     this.#assertRunning();
     const resolved = resolveAgentOptions(options);
     if (this.#agents.has(resolved.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${resolved.id}" already exists`, { agent: resolved.id });
-    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, zygotes: this.#zygotes, agentsSupervisor: AGENTS_SUPERVISOR });
+    const agent = new PythonAgent(resolved, { clock: this.clock, log: this.log, events: this.events, pidFile: this.#pidFile, zygotes: this.#zygotes });
     this.#agents.set(resolved.id, agent);
     emit(this.events, 'agent.spawned', { agent: resolved.id, workers: resolved.workers });
     try {
@@ -428,7 +428,7 @@ export class ActorSystem {
     await this.#agentsSup.terminateChild(id).catch((error: unknown) => {
       if (!isSynapseError(error, 'SYN_ERR_NO_CHILD')) throw error;
     });
-    agent.router.reopen();
+    agent.reopen();
     try {
       await this.#agentsSup.startChild(agent.childSpec());
     } catch (error) {
@@ -530,14 +530,13 @@ export class ActorSystem {
       async (ctx) => {
         span?.set(TURN_SPAN_ATTRIBUTES.turn, ctx.turnId);
         checkToolResults(ctx.pending, toolResults, ctx.conversationId); // before anything is sent: nothing runs or commits
-        const r = await agent.router.request({
+        const r = await agent.request({
           prompt: prompt ?? null,
           ...(toolResults === undefined ? {} : { toolResults }),
           history: [...ctx.history],
           timeoutMs: o.timeoutMs,
           signal: ctx.signal,
           onEvent,
-          onToolCall: (call) => agent.callTool(call, { conversationId: ctx.conversationId, turnId: ctx.turnId }),
           conversationId: ctx.conversationId,
           turnId: ctx.turnId,
           runOptions,
@@ -593,37 +592,7 @@ export class ActorSystem {
 
   /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares. */
   inspect(): InspectNode {
-    const agents: InspectNode[] = [...this.#agents.values()].map((a) => {
-      const s = a.status();
-      const spares = a.spares.pool?.pids() ?? [];
-      const workers = Array.from({ length: a.options.workers }, (_, i): InspectNode => {
-        const p = a.processes.get(i);
-        const st = p?.stats();
-        return {
-          kind: 'worker',
-          id: `${a.id}/${i}`,
-          name: `worker:${i}`,
-          state: p === undefined ? 'down' : p.state,
-          restarts: this.#supervision.restartsOf(a.supervisorLabel, `worker:${i}`),
-          ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
-          children: [],
-        };
-      });
-      // Idle warm spares (agents with `spares > 0`): ready to replace a crashed worker.
-      const spareNodes = spares.map((pid): InspectNode => ({ kind: 'spare', id: `${a.id}/spare:${pid}`, name: 'spare', state: 'idle', pid, children: [] }));
-      return {
-        kind: 'agent',
-        id: a.id,
-        name: a.id,
-        state: s.state,
-        restarts: s.restarts,
-        inFlight: s.inFlight,
-        queued: s.queued,
-        ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
-        meta: { agent: a.options.agent, workers: a.options.workers, crashes: s.crashes, strategy: 'one_for_one', spares: a.options.spares, sparesIdle: spares.length },
-        children: [...workers, ...spareNodes],
-      };
-    });
+    const agents = [...this.#agents.values()].map((a) => a.inspect((child) => this.#supervision.restartsOf(a.supervisorLabel, child)));
     return {
       kind: 'system',
       id: 'synapse',

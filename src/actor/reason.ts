@@ -1,8 +1,15 @@
 /**
  * Exit-reason helpers shared by the actor core (Erlang semantics, see ./types.ts).
  */
-import { formatReason } from '../observe/events.ts';
 import type { ExitReason } from './types.ts';
+
+/** Human-readable form of an exit reason for logs and events. */
+export function formatReason(reason: ExitReason | 'noproc'): string {
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === 'object' && reason !== null && 'shutdown' in reason) return `{shutdown, ${String((reason as { shutdown: unknown }).shutdown)}}`;
+  return String(reason);
+}
 
 /** True for the reasons a supervisor treats as a deliberate stop: `normal`, `shutdown`, `{ shutdown: x }`. */
 export function isCleanExit(reason: ExitReason | 'noproc'): boolean {
@@ -35,4 +42,3 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-export { formatReason };

@@ -6,22 +6,23 @@
  *                                                                       + spares (actor, if spares > 0)
  * The agent supervisor's intensity is the agent's crash budget; when it is spent the agent
  * supervisor escalates and the agents DynamicSupervisor restarts it after the quarantine
- * backoff. This object follows those supervision events to keep the router's state right.
+ * backoff. Its child specs carry supervisor hooks ({@link ChildHooks}) that keep the router's state right.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { isSynapseError, synErr } from '../errors.ts';
+import { errorCodeOf, isSynapseError, synErr } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
-import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
+import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
-import type { PythonProcess } from '../process/index.ts';
+import type { PythonWorker } from '../process/index.ts';
 import type { SparePool } from '../process/spares.ts';
 import type { ToolCallRequest } from '../process/runs.ts';
 import type { ZygotePool } from '../process/zygote.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
-import type { ChildSpec } from '../supervisor/spec.ts';
+import type { ChildHooks, ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
-import { AgentRouter, type AgentState, type StartupFailure } from './router.ts';
+import { AgentRouter, type AgentState, type RequestOptions, type RunResult, type StartupFailure } from './router.ts';
+import type { InspectNode } from '../observe/inspect.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
 
 /** `system.agentStatus(id)`. */
@@ -61,18 +62,16 @@ export interface AgentDeps {
   readonly pidFile: PidFile | null;
   /** The system's zygotes: workers of an agent with `python.zygote` fork from them. */
   readonly zygotes?: ZygotePool | undefined;
-  /** Label of the agents DynamicSupervisor (to recognise its events about this agent). */
-  readonly agentsSupervisor: string;
 }
 
 export class PythonAgent {
   readonly id: string;
   readonly options: ResolvedAgentOptions;
-  readonly router: AgentRouter;
-  /** Live processes by worker index (for status, metrics and the chaos kit). */
-  readonly processes = new Map<number, PythonProcess>();
+  readonly #router: AgentRouter;
+  /** Live processes by worker index (for status, inspection and the chaos kit). */
+  readonly #processes = new Map<number, PythonWorker>();
   /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
-  readonly spares: { pool: SparePool | undefined } = { pool: undefined };
+  readonly #spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
   /** The label of this agent's own supervisor in `supervisor.*` events (`agent:<id>`). */
   readonly supervisorLabel: string;
@@ -84,62 +83,55 @@ export class PythonAgent {
    * supervisor's event about it (which says when it retries). At most one per worker.
    */
   readonly #failedStarts = new Map<string, { summary: StartupFailure; error: unknown }>();
-  readonly #unsubscribe: () => void;
 
   constructor(options: ResolvedAgentOptions, deps: AgentDeps) {
     this.id = options.id;
     this.options = options;
     this.#deps = deps;
     this.supervisorLabel = `agent:${options.id}`;
-    this.router = new AgentRouter({
+    this.#router = new AgentRouter({
       agent: options.id,
       workers: options.workers,
-      concurrency: options.concurrency,
       queueCapacity: options.queue,
       timeoutMs: options.timeoutMs,
       whenUnavailable: options.whenUnavailable,
       clock: deps.clock,
       events: deps.events,
     });
-    const onScheduled = (e: SynapseEvents['supervisor.restart_scheduled']) => {
-      const own = e.supervisor === this.supervisorLabel;
-      if (!own && !(e.supervisor === deps.agentsSupervisor && e.child === this.id)) return;
-      if (e.startup) this.#restarts++; // an attempt that failed to start (a successful one is counted on `restarted`)
-      const nextRetryAt = deps.clock.now() + e.delayMs; // one instant: the router and the event agree
-      if (own) {
-        // A worker's restart failed at start-up: callers learn why now instead of at their deadline.
-        const failed = e.startup ? this.#failedStarts.get(e.child) : undefined;
-        if (failed !== undefined) {
-          this.#failedStarts.delete(e.child);
-          this.router.startupFailed(failed.summary, failed.error, nextRetryAt);
-        }
-        return;
-      }
-      // The agent's own (re)start: its retry after quarantine failed at start-up, or it escalated.
-      const failed = e.startup ? this.#takeLatestFailure() : undefined;
-      this.#failedStarts.clear();
-      this.router.quarantine(nextRetryAt, failed);
-      emit(deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
-    };
-    const onRestarted = (e: SynapseEvents['supervisor.restarted']) => {
-      if (e.supervisor === this.supervisorLabel) this.#restarts++;
-      else if (e.supervisor === deps.agentsSupervisor && e.child === this.id) {
-        this.#restarts++;
-        this.router.unquarantine();
-        emit(deps.events, 'agent.recovered', { agent: this.id });
-      }
-    };
-    const onCrashed = (e: SynapseEvents['worker.crashed']) => {
-      if (e.agent === this.id) this.#crashes++;
-    };
-    deps.events.on('supervisor.restart_scheduled', onScheduled);
-    deps.events.on('supervisor.restarted', onRestarted);
-    deps.events.on('worker.crashed', onCrashed);
-    this.#unsubscribe = () => {
-      deps.events.off('supervisor.restart_scheduled', onScheduled);
-      deps.events.off('supervisor.restarted', onRestarted);
-      deps.events.off('worker.crashed', onCrashed);
-    };
+  }
+
+  /**
+   * A worker's restart is scheduled (hook of its child spec in `agent:<id>`): a start-up attempt
+   * that failed is counted, and callers learn why now instead of at their deadline.
+   */
+  #workerRestartScheduled(child: string, delayMs: number, startup: boolean): void {
+    if (!startup) return; // a successful attempt is counted on `restarted`
+    this.#restarts++;
+    const failed = this.#failedStarts.get(child);
+    if (failed === undefined) return;
+    this.#failedStarts.delete(child);
+    this.#router.startupFailed(failed.summary, failed.error, this.#deps.clock.now() + delayMs);
+  }
+
+  /**
+   * The agent's own (re)start is scheduled (hook of its child spec in the agents
+   * DynamicSupervisor): it escalated (restart intensity spent), or its retry after quarantine
+   * failed at start-up. Either way it is quarantined until then.
+   */
+  #agentRestartScheduled(delayMs: number, startup: boolean): void {
+    if (startup) this.#restarts++;
+    const nextRetryAt = this.#deps.clock.now() + delayMs; // one instant: the router and the event agree
+    const failed = startup ? this.#takeLatestFailure() : undefined;
+    this.#failedStarts.clear();
+    this.#router.quarantine(nextRetryAt, failed);
+    emit(this.#deps.events, 'agent.quarantined', { agent: this.id, nextRetryAt, crashes: this.#crashes });
+  }
+
+  /** The agent was restarted after quarantine. */
+  #agentRestarted(): void {
+    this.#restarts++;
+    this.#router.unquarantine();
+    emit(this.#deps.events, 'agent.recovered', { agent: this.id });
   }
 
   /** A worker's process failed before ready (the worker hook): counted, kept for the supervisor's retry event. */
@@ -163,7 +155,7 @@ export class PythonAgent {
    */
   restartFailed(error: unknown): void {
     const failed = this.#takeLatestFailure() ?? { summary: startupFailureOf(error, this.#deps.clock.now()), error };
-    this.router.startupFailed(failed.summary, failed.error, undefined);
+    this.#router.startupFailed(failed.summary, failed.error, undefined);
   }
 
   /** The child spec for the agents DynamicSupervisor: a supervisor of this agent's workers. */
@@ -171,15 +163,16 @@ export class PythonAgent {
     const o = this.options;
     const workerDeps = {
       onStartupFailure: (index: number, error: unknown) => this.#onStartupFailure(index, error),
+      onCrash: () => void this.#crashes++,
       options: o,
-      router: this.router,
+      router: this.#router,
       clock: this.#deps.clock,
       log: this.#deps.log,
       events: this.#deps.events,
       pidFile: this.#deps.pidFile,
       zygotes: this.#deps.zygotes,
-      processes: this.processes,
-      spares: this.spares,
+      processes: this.#processes,
+      spares: this.#spares,
     };
     const workers: ChildSpec[] = Array.from({ length: o.workers }, (_, index) => ({
       id: `worker:${index}`,
@@ -190,6 +183,10 @@ export class PythonAgent {
       backoff: o.restart.backoff,
       // The process layer's own start-up deadline fires first with the precise code.
       startTimeoutMs: o.python.startTimeoutMs + 5_000,
+      hooks: {
+        restartScheduled: ({ delayMs, startup }) => this.#workerRestartScheduled(`worker:${index}`, delayMs, startup),
+        restarted: () => void this.#restarts++,
+      },
     }));
     // Last, so spares start filling only once every worker is ready (and are stopped first).
     if (o.spares > 0) workers.push({ id: 'spares', start: () => sparesBehaviour(workerDeps), restart: 'permanent', shutdown: o.python.shutdownTimeoutMs + 1_000 });
@@ -200,6 +197,10 @@ export class PythonAgent {
       shutdown: 'infinity',
       backoff: o.restart.quarantine,
       startTimeoutMs: o.python.startTimeoutMs * 2 + 10_000,
+      hooks: {
+        restartScheduled: ({ delayMs, startup }) => this.#agentRestartScheduled(delayMs, startup),
+        restarted: () => this.#agentRestarted(),
+      },
       start: () =>
         supervisor({
           name: this.supervisorLabel,
@@ -211,8 +212,76 @@ export class PythonAgent {
     };
   }
 
+  /**
+   * Runs one turn's request on this agent's workers: the router queues and dispatches it, and
+   * the agent answers its TypeScript tool calls (with the turn's conversation and turn ids).
+   * @throws what {@link AgentRouter.request} throws.
+   */
+  request(options: Omit<RequestOptions, 'onToolCall'>): Promise<RunResult> {
+    const context = { conversationId: options.conversationId, turnId: options.turnId };
+    return this.#router.request({ ...options, onToolCall: (call) => this.#callTool(call, context) });
+  }
+
+  /** Admits again after quarantine or close (before a manual restart). */
+  reopen(): void {
+    this.#router.reopen();
+  }
+
+  /** Queued and in-flight calls (metrics). */
+  load(): { readonly queued: number; readonly inFlight: number } {
+    return { queued: this.#router.queued, inFlight: this.#router.inFlight };
+  }
+
+  /** Pids of the idle warm spares (metrics, inspection). */
+  sparePids(): number[] {
+    return this.#spares.pool?.pids() ?? [];
+  }
+
+  /** The live worker processes by index (the chaos kit of `synapse/testing`). */
+  get processes(): ReadonlyMap<number, { readonly pid: number }> {
+    return this.#processes;
+  }
+
+  /**
+   * This agent's subtree of `system.inspect()`: its workers (state, pid, restarts, in-flight,
+   * RSS, loop lag) then its idle warm spares. `restartsOf(child)` counts a child's restarts by
+   * its supervisor (`agent:<id>`).
+   */
+  inspect(restartsOf: (child: string) => number): InspectNode {
+    const s = this.status();
+    const spares = this.sparePids();
+    const workers = Array.from({ length: this.options.workers }, (_, i): InspectNode => {
+      const p = this.#processes.get(i);
+      const st = p?.stats();
+      return {
+        kind: 'worker',
+        id: `${this.id}/${i}`,
+        name: `worker:${i}`,
+        state: p === undefined ? 'down' : p.state,
+        restarts: restartsOf(`worker:${i}`),
+        ...(st === undefined ? {} : { pid: st.pid, inFlight: st.inFlight, meta: { rssBytes: st.rssBytes, loopLagMs: st.loopLagMs } }),
+        children: [],
+      };
+    });
+    // Idle warm spares (agents with `spares > 0`): ready to replace a crashed worker.
+    const spareNodes = spares.map((pid): InspectNode => ({ kind: 'spare', id: `${this.id}/spare:${pid}`, name: 'spare', state: 'idle', pid, children: [] }));
+    const o = this.options;
+    return {
+      kind: 'agent',
+      id: this.id,
+      name: this.id,
+      state: s.state,
+      restarts: s.restarts,
+      inFlight: s.inFlight,
+      queued: s.queued,
+      ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
+      meta: { agent: o.agent, workers: o.workers, crashes: s.crashes, strategy: 'one_for_one', spares: o.spares, sparesIdle: spares.length },
+      children: [...workers, ...spareNodes],
+    };
+  }
+
   /** Runs a TS tool for Python. */
-  async callTool(call: ToolCallRequest, context: { conversationId?: string | undefined; turnId?: string | undefined }): Promise<unknown> {
+  async #callTool(call: ToolCallRequest, context: { conversationId?: string | undefined; turnId?: string | undefined }): Promise<unknown> {
     const tool = this.options.tools[call.tool];
     if (tool === undefined) throw synErr('SYN_ERR_TOOL_FAILED', `Agent "${this.id}" has no TypeScript tool "${call.tool}"`, { agent: this.id, tool: call.tool });
     try {
@@ -224,7 +293,7 @@ export class PythonAgent {
   }
 
   status(): AgentStatus {
-    const r = this.router;
+    const r = this.#router;
     return {
       id: this.id,
       state: r.state,
@@ -239,17 +308,16 @@ export class PythonAgent {
     };
   }
 
-  /** Stops admitting requests and forgets event subscriptions (the supervisor stops the workers). */
+  /** Stops admitting requests (the supervisor stops the workers). */
   close(): void {
-    this.router.close();
-    void this.spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
-    this.#unsubscribe();
+    this.#router.close();
+    void this.#spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
   }
 }
 
 /** The facts of a start-up error a caller needs (code, exit, Python traceback, stderr tail). */
 function startupFailureOf(error: unknown, at: number): StartupFailure {
-  if (!isSynapseError(error)) return { code: 'unknown', message: error instanceof Error ? error.message : String(error), exitCode: null, signal: null, stderrTail: '', at };
+  if (!isSynapseError(error)) return { code: errorCodeOf(error), message: error instanceof Error ? error.message : String(error), exitCode: null, signal: null, stderrTail: '', at };
   const d = error.details;
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const traceback = str(d.traceback);

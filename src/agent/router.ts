@@ -1,7 +1,6 @@
 /**
  * The per-agent request router: admission (bounded queue, fast rejection while
- * quarantined), dispatch to the least-loaded ready worker under the per-worker concurrency
- * cap, and the caller's deadline and AbortSignal while a request waits in the queue. Once
+ * quarantined), dispatch to the ready worker with the most free slots (each worker counts its own), and the caller's deadline and AbortSignal while a request waits in the queue. Once
  * dispatched, the worker owns them (time left is passed down; the process layer sends
  * `cancel` and kills a worker that will not let go). One owner per phase. Workers come and go as the supervisor restarts them;
  * the router only sees ready ones. Not an actor: it sits on the hot path and holds no
@@ -9,7 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import { holdEventLoop, type Clock, type TimerHandle } from '../clock.ts';
-import { synErr, type SynapseError } from '../errors.ts';
+import { errorCodeOf, synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter, SynapseEvents } from '../observe/events.ts';
 import type { RunHandlers, RunRequest, RunResult, ToolCallRequest } from '../process/runs.ts';
@@ -21,20 +20,19 @@ export type { RunResult };
 export type AgentEvent = StreamEvent;
 
 /**
- * A ready worker as the router sees it (implemented by the worker actor over a PythonProcess).
- * Once dispatched, the worker owns the run's deadline (`request.timeoutMs`, the time left),
- * its `signal`, the `cancel` frame and the kill of a worker that will not let go.
+ * A ready worker as the router sees it (implemented by the worker actor over a {@link PythonWorker}).
+ * The worker is the only counter of its slots: `free()` is how many runs it takes now (a cancelled
+ * run frees its caller at once but keeps its Python slot until Python acknowledges the cancel), and
+ * the owner calls {@link AgentRouter.pump} on the worker's `'capacity'` event. Once dispatched, the
+ * worker owns the run's deadline (`request.timeoutMs`, the time left), its `signal`, the `cancel`
+ * frame and the kill of a worker that will not let go.
  */
 export interface WorkerSlot {
   readonly index: number;
   readonly pid: number;
+  /** Runs this worker can start now (0 when full or no longer ready). */
+  free(): number;
   run(request: RunRequest, handlers: RunHandlers): Promise<RunResult>;
-  /**
-   * Runs the worker itself counts as occupying a slot. It can exceed the router's count: a
-   * cancelled run frees the caller at once but keeps its Python slot until Python acknowledges
-   * the cancel. The router dispatches against the larger of the two.
-   */
-  load?(): number;
 }
 
 /**
@@ -71,7 +69,6 @@ export type AgentState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'qua
 export interface RouterOptions {
   agent: string;
   workers: number;
-  concurrency: number;
   queueCapacity: number;
   timeoutMs: number;
   /** While no worker is up (start-up, restart backoff): queue requests (bounded) or reject at once. */
@@ -118,14 +115,9 @@ interface Pending {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-interface Worker {
-  readonly slot: WorkerSlot;
-  inFlight: number;
-}
-
 export class AgentRouter {
   readonly #o: RouterOptions;
-  readonly #workers = new Map<number, Worker>();
+  readonly #workers = new Map<number, WorkerSlot>();
   readonly #queue: Pending[] = [];
   #state: AgentState = 'starting';
   #nextRetryAt: number | undefined;
@@ -159,12 +151,12 @@ export class AgentRouter {
     return this.#startupFailure?.summary;
   }
   pids(): number[] {
-    return [...this.#workers.values()].map((w) => w.slot.pid);
+    return [...this.#workers.values()].map((w) => w.pid);
   }
 
   /** A worker became ready. */
   attach(slot: WorkerSlot): void {
-    if (this.#workers.get(slot.index)?.slot !== slot) this.#workers.set(slot.index, { slot, inFlight: 0 });
+    this.#workers.set(slot.index, slot);
     this.#nextRetryAt = undefined;
     this.#startupFailure = undefined; // a start succeeded: the breaker closes
     this.#updateState();
@@ -178,7 +170,7 @@ export class AgentRouter {
    */
   detach(index: number, slot?: WorkerSlot): void {
     const current = this.#workers.get(index);
-    if (current === undefined || (slot !== undefined && current.slot !== slot)) return;
+    if (current === undefined || (slot !== undefined && current !== slot)) return;
     this.#workers.delete(index);
     this.#updateState();
     if (this.#workers.size === 0 && this.#o.whenUnavailable === 'reject') {
@@ -304,34 +296,34 @@ export class AgentRouter {
     });
   }
 
-  /** Re-checks the queue: call when a worker freed capacity the router cannot see (an acknowledged cancel). */
+  /** Re-checks the queue: call on a worker's `'capacity'` event (a slot may have been freed). */
   pump(): void {
     this.#pump();
   }
 
-  #pickWorker(): Worker | undefined {
-    let best: Worker | undefined;
-    let bestLoad = Infinity;
+  /** The ready worker with the most free slots (ties: the first attached), or undefined if all are full. */
+  #pickWorker(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    let bestFree = 0;
     for (const w of this.#workers.values()) {
-      const load = Math.max(w.inFlight, w.slot.load?.() ?? 0);
-      if (load < this.#o.concurrency && load < bestLoad) {
+      const free = w.free();
+      if (free > bestFree) {
         best = w;
-        bestLoad = load;
+        bestFree = free;
       }
     }
     return best;
   }
 
-  #dispatch(p: Pending, worker: Worker): void {
+  #dispatch(p: Pending, worker: WorkerSlot): void {
     this.#clearQueuePhase(p);
-    worker.inFlight++;
     this.#inFlight++;
     const { request, options } = p;
     if (Number.isFinite(p.deadline)) request.timeoutMs = Math.max(1, p.deadline - this.#o.clock.now());
     this.#emit('message.routed', {
       agent: request.agent,
       requestId: request.id,
-      worker: worker.slot.index,
+      worker: worker.index,
       conversationId: request.conversationId,
       turnId: request.turnId,
     });
@@ -341,18 +333,17 @@ export class AgentRouter {
     if (options.signal !== undefined) handlers.signal = options.signal;
     let run: Promise<RunResult>;
     try {
-      run = worker.slot.run(request, handlers);
+      run = worker.run(request, handlers);
     } catch (err) {
       run = Promise.reject(err);
     }
     run.then(
-      (result) => this.#finish(p, worker, undefined, result),
-      (error: unknown) => this.#finish(p, worker, error, undefined),
+      (result) => this.#finish(p, undefined, result),
+      (error: unknown) => this.#finish(p, error, undefined),
     );
   }
 
-  #finish(p: Pending, worker: Worker, error: unknown, result: RunResult | undefined): void {
-    worker.inFlight--;
+  #finish(p: Pending, error: unknown, result: RunResult | undefined): void {
     this.#inFlight--;
     if (error === undefined) this.#settle(p, undefined, result);
     else this.#settle(p, error, undefined);
@@ -389,7 +380,7 @@ export class AgentRouter {
       this.#emit('call.completed', { agent: request.agent, requestId: request.id, latencyMs: this.#o.clock.now() - p.startedAt });
       p.resolve(result!);
     } else {
-      const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'UNKNOWN';
+      const code = errorCodeOf(error);
       const latencyMs = this.#o.clock.now() - p.startedAt;
       this.#emit('call.failed', { agent: request.agent, requestId: request.id, code, latencyMs, conversationId: request.conversationId, turnId: request.turnId });
       p.reject(error);

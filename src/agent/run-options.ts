@@ -8,6 +8,7 @@
  */
 import { synErr, type ErrorCode } from '../errors.ts';
 import { v, type Field } from '../options.ts';
+import { JSON_MAX_DEPTH, jsonSize, notJson } from '../json.ts';
 import type { RunOptionsFrame, TraceContextFrame } from '../protocol/frames.ts';
 
 /** Size limits of the per-call JSON options (UTF-8 bytes of their JSON); larger → SYN_ERR_INVALID_ARGUMENT. */
@@ -19,7 +20,7 @@ export const RUN_OPTION_LIMITS = Object.freeze({
   /** Largest per-call `output.schema` (256 KiB; SYN_ERR_INVALID_OPTION above it). */
   maxOutputSchemaBytes: 256 * 1024,
   /** Deepest nesting of a JSON option. */
-  maxDepth: 64,
+  maxDepth: JSON_MAX_DEPTH,
 });
 
 /** pydantic-ai `UsageLimits` fields; keys may be snake_case (as in Python) or camelCase (`requestLimit`). */
@@ -65,45 +66,7 @@ export interface RunOptions {
   output?: OutputOption;
 }
 
-function notJson(code: ErrorCode, path: string, what: string): never {
-  const key = code === 'SYN_ERR_INVALID_OPTION' ? 'option' : 'argument';
-  throw synErr(code, `Invalid ${key} "${path}": ${what} is not JSON`, { [key]: path });
-}
-
-/**
- * Checks that `value` is plain JSON and returns the UTF-8 size of its encoding.
- * @throws `code` naming `path` (and the offending location inside it), never the value itself.
- */
-export function jsonSize(value: unknown, path: string, code: ErrorCode): number {
-  const ancestors = new Set<object>();
-  const walk = (x: unknown, at: string, depth: number): void => {
-    switch (typeof x) {
-      case 'string':
-      case 'boolean':
-        return;
-      case 'number':
-        if (!Number.isFinite(x)) notJson(code, path, `${at} (a non-finite number)`);
-        return;
-      case 'object': {
-        if (x === null) return;
-        if (depth > RUN_OPTION_LIMITS.maxDepth) notJson(code, path, `${at} (nested deeper than ${RUN_OPTION_LIMITS.maxDepth})`);
-        if (ancestors.has(x)) notJson(code, path, `${at} (a cycle)`);
-        const proto: unknown = Object.getPrototypeOf(x);
-        const isArray = Array.isArray(x);
-        if (!isArray && proto !== Object.prototype && proto !== null) notJson(code, path, `${at} (a ${(x as object).constructor?.name ?? 'class'} instance)`);
-        ancestors.add(x);
-        if (isArray) (x as unknown[]).forEach((item, i) => walk(item, `${at}[${i}]`, depth + 1));
-        else for (const [k, item] of Object.entries(x as Record<string, unknown>)) walk(item, `${at}.${k}`, depth + 1);
-        ancestors.delete(x);
-        return;
-      }
-      default: // function, bigint, symbol, undefined
-        notJson(code, path, `${at} (a ${typeof x})`);
-    }
-  };
-  walk(value, path, 0);
-  return Buffer.byteLength(JSON.stringify(value));
-}
+export { jsonSize };
 
 function jsonOf(code: ErrorCode, maxBytes: number): Field<unknown> {
   return (value, path) => {

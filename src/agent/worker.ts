@@ -16,7 +16,7 @@ import { synErr, type SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { PidFile } from '../process/pidfile.ts';
-import { PythonProcess, type ProcessExit } from '../process/index.ts';
+import { PythonWorker, type ProcessExit } from '../process/index.ts';
 import type { ProcessLabel, PythonProcessOptions } from '../process/options.ts';
 import { SparePool } from '../process/spares.ts';
 import type { ZygotePool } from '../process/zygote.ts';
@@ -33,7 +33,7 @@ export interface WorkerDeps {
   /** The system's zygotes (used when the agent sets `python.zygote`). */
   readonly zygotes?: ZygotePool | undefined;
   /** Test/chaos hook: the live process of each worker index. */
-  readonly processes: Map<number, PythonProcess>;
+  readonly processes: Map<number, PythonWorker>;
   /** The agent's spare pool while its spares actor runs (absent or empty slot: always spawn fresh). */
   readonly spares?: { pool: SparePool | undefined };
   /**
@@ -41,6 +41,8 @@ export interface WorkerDeps {
    * called before `init` rejects — not when the start was abandoned because the worker is stopping.
    */
   readonly onStartupFailure?: ((index: number, error: unknown) => void) | undefined;
+  /** This worker's process died after it was ready (called before `worker.crashed` is emitted). */
+  readonly onCrash?: ((index: number) => void) | undefined;
 }
 
 /** The process options of a worker of this agent (also the options every spare of the agent is spawned with). */
@@ -101,7 +103,7 @@ type WorkerMessage = { readonly type: 'process-exit'; readonly exit: ProcessExit
 
 export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<WorkerMessage, void> {
   const { options: o, router, events } = deps;
-  let proc: PythonProcess | undefined;
+  let proc: PythonWorker | undefined;
   /** This incarnation's router slot (detaching by slot never removes a later incarnation's). */
   let slot: WorkerSlot | undefined;
   const starting = new AbortController();
@@ -124,7 +126,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
       // A warm spare if one is idle (init → ready only), else a fresh interpreter.
       const fromSpare = deps.spares?.pool?.assign({ label, signal: starting.signal });
       try {
-        proc = await (fromSpare ?? PythonProcess.start(workerProcessOptions(deps, label), { signal: starting.signal }));
+        proc = await (fromSpare ?? PythonWorker.start(workerProcessOptions(deps, label), { signal: starting.signal }));
       } catch (error) {
         if (!stopping) deps.onStartupFailure?.(index, error);
         throw error;
@@ -149,20 +151,18 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         }
       });
       emit(events, 'worker.ready', { agent: o.id, worker: index, pid: p.pid, startupMs: Math.round(deps.clock.now() - t0) });
-      const own: WorkerSlot = { index, pid: p.pid, run: (request, handlers) => p.run(request, handlers), load: () => p.stats().inFlight };
+      const own: WorkerSlot = { index, pid: p.pid, free: () => p.free(), run: (request, handlers) => p.run(request, handlers) };
       slot = own;
-      router.attach(own);
       // Leave the router the moment the process stops accepting runs (defect found, stop begun):
       // the actor's exit comes later (OS exit, pipes drained), and until then new requests must
       // queue for the replacement instead of failing at once with the old error.
       p.on('state', (state) => {
         if (state !== 'ready') router.detach(index, own);
-        else if (!stopping) router.attach(own); // resumed after a drain
       });
-      // A cancelled run holds its Python slot until acknowledged: queued work goes in the moment
-      // Python acknowledges it ('released'); heartbeats re-check too, as a backstop.
-      p.on('released', () => router.pump());
-      p.on('health', () => router.pump());
+      // The worker counts its own slots: queued work goes in the moment one frees (a run settled,
+      // a cancelled run acknowledged by Python).
+      p.on('capacity', () => router.pump());
+      router.attach(own);
     },
 
     handle(message) {
@@ -178,6 +178,7 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
           exitCode: exit.exitCode,
           signal: exit.signal,
         });
+      deps.onCrash?.(index);
       emit(events, 'worker.crashed', {
         agent: o.id,
         worker: index,

@@ -6,7 +6,7 @@
 import { isSynapseError } from '../errors.ts';
 import { PYTHON_SETUP_COMMAND, PYTHON_STEP_LABELS, resolvePython } from '../process/interpreter.ts';
 import type { PythonResolution } from '../process/interpreter.ts';
-import { PythonProcess } from '../process/python-process.ts';
+import { PythonWorker } from '../process/worker.ts';
 import { VERSION } from '../version.ts';
 import type { CliIo } from './io.ts';
 
@@ -38,7 +38,7 @@ export async function doctor(refs: readonly string[], io: CliIo): Promise<number
 
   let failed = false;
   try {
-    const proc = await PythonProcess.start({ ...WORKER, executable: found.executable, cwd: io.cwd, agents: [] });
+    const proc = await PythonWorker.start({ ...WORKER, executable: found.executable, cwd: io.cwd, agents: [] });
     const hello = proc.hello;
     await proc.close();
     io.out(`python       ${hello?.python ?? '?'}`);
@@ -58,7 +58,7 @@ export async function doctor(refs: readonly string[], io: CliIo): Promise<number
 
   for (const ref of refs) {
     try {
-      const proc = await PythonProcess.start({ ...WORKER, executable: found.executable, cwd: io.cwd, agents: [{ name: 'doctor', ref }] });
+      const proc = await PythonWorker.start({ ...WORKER, executable: found.executable, cwd: io.cwd, agents: [{ name: 'doctor', ref }] });
       await proc.close();
       io.out(`agent        ${ref}: ok`);
     } catch (error) {

@@ -11,7 +11,7 @@
  * (`toolResults.approvals` / `toolResults.calls`), and nothing else: {@link checkToolResults}
  * decides before anything is sent to Python.
  */
-import { jsonSize } from '../agent/run-options.ts';
+import { jsonSize } from '../json.ts';
 import { synErr } from '../errors.ts';
 import type { ApprovalAnswer, DeferredRequests, ToolResultsFrame } from '../protocol/frames.ts';
 import type { StoredTurn } from './record.ts';

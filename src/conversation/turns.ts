@@ -6,7 +6,7 @@
  * → validate `history + new messages` → commit → resolve. If `fn` rejects or its messages are
  * not well-formed, nothing is committed.
  */
-import { synErr } from '../errors.ts';
+import { errorCodeOf, synErr } from '../errors.ts';
 import type { SynapseError } from '../errors.ts';
 import { emit } from '../observe/emit.ts';
 import type { SynapseEventEmitter } from '../observe/events.ts';
@@ -313,7 +313,7 @@ export class TurnSerializer {
       if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length }, { now: this.#now });
       return { conversationId, turnId, messages, output: out.output, usage: out.usage, ...extra, replayed: false };
     } catch (err) {
-      const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
+      const code = errorCodeOf(err);
       if (this.#events) emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code }, { now: this.#now });
       throw err;
     } finally {

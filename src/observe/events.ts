@@ -4,7 +4,6 @@
  * Fields are documented in docs/observability.md.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { ExitReason } from '../actor/types.ts';
 
 /** Every typed event of `system.on(name, listener)`, by name, with its payload (docs/observability.md lists them with their log levels). */
 export interface SynapseEvents {
@@ -57,11 +56,3 @@ export type InspectEvent = { [K in SynapseEventName]: { type: K; at: number } & 
 
 /** Typed emitter: `events.on('worker.crashed', (e) => …)`. */
 export class SynapseEventEmitter extends EventEmitter<{ [K in SynapseEventName]: (event: SynapseEvents[K]) => void } & { inspect: (event: InspectEvent) => void }> {}
-
-/** Human-readable form of an exit reason for logs and events. */
-export function formatReason(reason: ExitReason | 'noproc'): string {
-  if (typeof reason === 'string') return reason;
-  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
-  if (typeof reason === 'object' && reason !== null && 'shutdown' in reason) return `{shutdown, ${String((reason as { shutdown: unknown }).shutdown)}}`;
-  return String(reason);
-}

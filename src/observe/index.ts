@@ -2,7 +2,7 @@
  * Observability layer: logging, typed events, metrics, inspection, HTTP endpoint.
  * `src/index.ts` re-exports the public parts from here.
  */
-export { SynapseEventEmitter, formatReason } from './events.ts';
+export { SynapseEventEmitter } from './events.ts';
 export type { InspectEvent, SynapseEventName, SynapseEvents } from './events.ts';
 export { emit, reportListenerError } from './emit.ts';
 export type { EmitOptions } from './emit.ts';

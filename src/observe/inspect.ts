@@ -10,7 +10,7 @@ export type InspectNodeKind = 'system' | 'supervisor' | 'agent' | 'worker' | 'sp
 /**
  * One node of the tree. `state` is free text from the owning layer, with these conventional
  * values so the live view can colour them: `running`, `ready`, `idle`, `starting`, `restarting`,
- * `backoff`, `draining`, `stopping`, `stopped`, `crashed`, `quarantined`.
+ * `backoff`, `parked`, `stopping`, `stopped`, `crashed`, `quarantined`.
  *
  * @example
  * ```ts

@@ -13,8 +13,13 @@
  */
 import { createRequire } from 'node:module';
 import { isSynapseError } from '../errors.ts';
-import type { TraceContextFrame } from '../protocol/frames.ts';
 import { VERSION } from '../version.ts';
+
+/** W3C trace context as it travels in `run.options.trace` (the shape of the protocol's `TraceContext`). */
+export interface TraceContext {
+  readonly traceparent: string;
+  readonly tracestate?: string;
+}
 
 /** The parts of `@opentelemetry/api`'s span that Synapse uses. */
 interface OtelSpan {
@@ -55,7 +60,7 @@ export type TurnOutcome = 'ok' | 'deferred' | 'aborted' | 'timeout' | 'error';
 /** The span of one turn: its wire trace context, a scope to run the turn in, and its end. */
 export interface TurnSpan {
   /** The W3C trace context to send in `run.options.trace` (`undefined`: nothing to continue). */
-  readonly trace: TraceContextFrame | undefined;
+  readonly trace: TraceContext | undefined;
   /** Runs `fn` with this span active (the caller's context manager, if any, propagates it). */
   run<T>(fn: () => T): T;
   /** Sets an attribute (e.g. the generated turn id once the turn starts). */
@@ -123,7 +128,7 @@ export class TurnTracer {
     const A = TURN_SPAN_ATTRIBUTES;
     const span = this.#tracer.startSpan(`synapse.turn ${agentId}`, { attributes: { [A.agent]: agentId, [A.conversation]: conversationId, ...(turnId === undefined ? {} : { [A.turn]: turnId }) } }, parent);
     const sc = span.spanContext();
-    let trace: TraceContextFrame | undefined;
+    let trace: TraceContext | undefined;
     if (api.trace.isSpanContextValid(sc)) {
       const state = sc.traceState?.serialize();
       trace = { traceparent: traceparentOf(sc), ...(state ? { tracestate: state } : {}) };

@@ -1,5 +1,5 @@
 /**
- * Options of {@link PythonProcess.start}: the resolver, the frozen defaults, and the
+ * Options of {@link PythonWorker.start}: the resolver, the frozen defaults, and the
  * interpreter lookup.
  */
 import { statSync } from 'node:fs';
@@ -12,7 +12,6 @@ import { DEFAULT_MAX_HISTORY_BYTES } from '../protocol/history-chunks.ts';
 import type { AgentSpec, ToolSpec } from '../protocol/frames.ts';
 import { findPython } from './interpreter.ts';
 import type { PidFile } from './pidfile.ts';
-import { withSecretNames } from './scrub.ts';
 import type { ZygotePool } from './zygote.ts';
 
 /** Labels attached to a process's logs and errors (which agent and worker it serves). */
@@ -21,7 +20,7 @@ export interface ProcessLabel {
   readonly worker?: number | undefined;
 }
 
-/** Options of {@link PythonProcess.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
+/** Options of {@link PythonWorker.start}. Defaults in {@link PYTHON_PROCESS_DEFAULTS}. */
 export interface PythonProcessOptions {
   /** Interpreter path. Default: the first of env `SYNAPSE_PYTHON`, `$VIRTUAL_ENV`, `./.venv`, the package's `.venv` that exists (`resolvePython`, docs/install.md). Always the real interpreter, not a shim. */
   executable?: string;
@@ -77,7 +76,7 @@ export interface PythonProcessOptions {
   zygotes?: ZygotePool;
 }
 
-/** Default option values of {@link PythonProcess.start}. */
+/** Default option values of {@link PythonWorker.start}. */
 export const PYTHON_PROCESS_DEFAULTS = Object.freeze({
   concurrency: 16,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -162,6 +161,8 @@ export interface ResolvedProcessOptions {
   readonly executable: string;
   readonly cwd: string | undefined;
   readonly env: Readonly<Record<string, string>>;
+  /** Names of `env` variables whose values are scrubbed whatever their length (`python.secrets`). */
+  readonly secrets: readonly string[];
   readonly agents: readonly AgentSpec[];
   readonly tools: readonly ToolSpec[];
   readonly concurrency: number;
@@ -197,7 +198,8 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
   return {
     executable: findPython(r.executable),
     cwd: r.cwd,
-    env: r.secrets === undefined || r.secrets.length === 0 ? (r.env ?? {}) : withSecretNames(r.env ?? {}, r.secrets),
+    env: r.env ?? {},
+    secrets: r.secrets ?? [],
     agents: (r.agents ?? []) as AgentSpec[], // resolveOptions omits absent optional fields
     tools: (r.tools ?? []) as ToolSpec[],
     concurrency: r.concurrency ?? PYTHON_PROCESS_DEFAULTS.concurrency,

@@ -1,15 +1,37 @@
 /**
- * The in-flight runs of one worker: settles each caller exactly once, enforces the Node-side
- * deadline, and keeps a cancelled run's slot until Python acknowledges it (or kills the worker
- * through `onUnresponsive` when it does not within the grace period).
+ * The in-flight runs of one worker: admission (the one place that says whether a run may start:
+ * agent loaded, id unique, a free slot, the bridge's features, the frame's size), settling each
+ * caller exactly once, the Node-side deadline, and a cancelled run's slot kept until Python
+ * acknowledges it (or the worker is killed through `onUnresponsive` when it does not within the
+ * grace period). The table is the only counter of the worker's slots.
  */
 import type { Clock, TimerHandle } from '../clock.ts';
-import { synErr } from '../errors.ts';
-import type { ErrorDetails, SynapseError } from '../errors.ts';
-import type { DeferredRequests, ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
+import { isSynapseError, synErr } from '../errors.ts';
+import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
+import { encodeFrame } from '../protocol/codec.ts';
+import { encodeRunChunked } from '../protocol/history-chunks.ts';
+import { FEATURE_DEFERRED_TOOLS, FEATURE_HISTORY_CHUNKS, FEATURE_MULTIMODAL_PROMPT, FEATURE_RUN_OPTIONS, FEATURE_STRUCTURED_OUTPUT } from '../protocol/frames.ts';
+import type { DeferredRequests, ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
 import type { Prompt } from '../prompt.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { rethrowLater } from '../rethrow.ts';
+
+/**
+ * What a run may carry only when the worker's bridge announced a feature in `hello` (an older
+ * bridge would ignore or misread it): one row per feature, checked by {@link RunTable.admit}.
+ */
+export const RUN_GATES: readonly {
+  readonly feature: string;
+  readonly uses: (frame: RunFrame) => boolean;
+  readonly code: ErrorCode;
+  readonly what: string;
+  readonly details: ErrorDetails;
+}[] = [
+  { feature: FEATURE_RUN_OPTIONS, uses: (f) => f.options !== undefined, code: 'SYN_ERR_INVALID_OPTION', what: 'run options', details: { option: 'options' } },
+  { feature: FEATURE_STRUCTURED_OUTPUT, uses: (f) => f.options?.output !== undefined, code: 'SYN_ERR_INVALID_OPTION', what: 'a structured output option', details: { option: 'options.output' } },
+  { feature: FEATURE_MULTIMODAL_PROMPT, uses: (f) => Array.isArray(f.prompt), code: 'SYN_ERR_INVALID_ARGUMENT', what: 'multimodal prompts (send a string prompt)', details: { argument: 'message.prompt', reason: 'unsupported' } },
+  { feature: FEATURE_DEFERRED_TOOLS, uses: (f) => f.toolResults !== undefined, code: 'SYN_ERR_INVALID_OPTION', what: 'deferred tool results', details: { option: 'toolResults' } },
+];
 
 /** One request to a worker. */
 export interface RunRequest {
@@ -81,40 +103,36 @@ interface PendingRun {
   unlisten: (() => void) | undefined;
 }
 
-/** Re-throws a user callback's error outside our call stack (xstate's reportUnhandledError). */
-function reportUnhandled(error: unknown): void {
-  rethrowLater(error);
+/** What a {@link RunTable} needs from its worker. */
+export interface RunTableOptions {
+  readonly clock: Clock;
+  readonly cancelGraceMs: number;
+  /** Most runs occupying a slot at once (SYN_ERR_OVERLOADED above). */
+  readonly concurrency: number;
+  readonly maxFrameBytes: number;
+  /** Cap on a chunked history's bytes (SYN_ERR_HISTORY_TOO_LARGE above it). */
+  readonly maxHistoryBytes: number;
+  readonly send: (frame: OutboundFrame) => void;
+  /** Writes an already encoded `run` line (and its history chunks). */
+  readonly sendLine: (line: string) => void;
+  readonly onUnresponsive: (runId: string, graceMs: number) => void;
+  /** A slot was freed (a run finished, or Python acknowledged a cancelled one). */
+  readonly onFreed?: () => void;
+  readonly context: () => ErrorDetails;
 }
 
 /**
- * The bookkeeping of a worker's in-flight runs (owned by {@link PythonProcess}). Every timer
+ * The bookkeeping of a worker's in-flight runs (owned by {@link PythonWorker}). Every timer
  * goes through the injected clock; `failAll` clears them all.
  */
 export class RunTable {
   readonly #runs = new Map<string, PendingRun>();
-  readonly #clock: Clock;
-  readonly #cancelGraceMs: number;
-  readonly #send: (frame: OutboundFrame) => void;
-  readonly #onUnresponsive: (runId: string, graceMs: number) => void;
-  readonly #context: () => ErrorDetails;
-  readonly #onCancelAcknowledged: (() => void) | undefined;
-  #idleWaiters: (() => void)[] = [];
+  readonly #o: RunTableOptions;
+  /** The features the worker's bridge announced in `hello` (set by the worker). */
+  features: ReadonlySet<string> = new Set();
 
-  constructor(options: {
-    clock: Clock;
-    cancelGraceMs: number;
-    send: (frame: OutboundFrame) => void;
-    onUnresponsive: (runId: string, graceMs: number) => void;
-    context: () => ErrorDetails;
-    /** Python answered a run that was already settled (cancelled, timed out): its slot is free again. */
-    onCancelAcknowledged?: () => void;
-  }) {
-    this.#onCancelAcknowledged = options.onCancelAcknowledged;
-    this.#clock = options.clock;
-    this.#cancelGraceMs = options.cancelGraceMs;
-    this.#send = options.send;
-    this.#onUnresponsive = options.onUnresponsive;
-    this.#context = options.context;
+  constructor(options: RunTableOptions) {
+    this.#o = options;
   }
 
   /** Runs occupying a slot (including cancelled runs Python has not acknowledged yet). */
@@ -126,16 +144,55 @@ export class RunTable {
     return this.#runs.has(id);
   }
 
+  /**
+   * Admits a run (already validated at the public edge) and writes its `run` line: encoded once,
+   * written as is. A run too large for one frame because of its history becomes `history_chunk`
+   * lines plus the `run` line (when the bridge supports it; see `protocol/history-chunks.ts`).
+   * Returns the caller's promise.
+   *
+   * @throws `unavailable` (the worker is not ready), SYN_ERR_NO_AGENT, a {@link RUN_GATES} error,
+   *   SYN_ERR_INVALID_ARGUMENT (duplicate in-flight id), SYN_ERR_ABORTED (signal already aborted),
+   *   SYN_ERR_OVERLOADED (`concurrency` runs in flight), SYN_ERR_FRAME_TOO_LARGE (above
+   *   `maxFrameBytes` not because of its history, or a bridge without `history_chunks`),
+   *   SYN_ERR_HISTORY_TOO_LARGE (history above `maxHistoryBytes`).
+   */
+  admit(request: RunRequest, handlers: RunHandlers, agents: readonly string[], unavailable: SynapseError | undefined): Promise<RunResult> {
+    if (unavailable !== undefined) throw unavailable;
+    const frame = runFrame(request);
+    if (!agents.includes(frame.agent)) throw synErr('SYN_ERR_NO_AGENT', `Agent "${frame.agent}" is not loaded in this worker (loaded: ${agents.join(', ') || 'none'})`, { agent: frame.agent });
+    const pid = this.#o.context().pid;
+    for (const gate of RUN_GATES) {
+      if (gate.uses(frame) && !this.features.has(gate.feature)) {
+        throw synErr(gate.code, `Python worker ${pid} does not support ${gate.what}: its bridge does not announce "${gate.feature}" (reinstall the bundled bridge)`, { ...this.#o.context(), ...gate.details });
+      }
+    }
+    if (this.#runs.has(frame.id)) throw synErr('SYN_ERR_INVALID_ARGUMENT', `A run with id "${frame.id}" is already in flight`, { runId: frame.id });
+    if (handlers.signal?.aborted) throw synErr('SYN_ERR_ABORTED', `Run ${frame.id} was aborted`, { runId: frame.id }, handlers.signal.reason);
+    if (this.#runs.size >= this.#o.concurrency) {
+      throw synErr('SYN_ERR_OVERLOADED', `Python worker ${pid} already runs ${this.#o.concurrency} requests`, { ...this.#o.context(), concurrency: this.#o.concurrency });
+    }
+    let line: string;
+    try {
+      line = encodeFrame(frame, this.#o.maxFrameBytes);
+    } catch (error) {
+      if (!this.features.has(FEATURE_HISTORY_CHUNKS) || frame.history.length === 0 || !isSynapseError(error, 'SYN_ERR_FRAME_TOO_LARGE')) throw error;
+      line = encodeRunChunked(frame, this.#o.maxFrameBytes, this.#o.maxHistoryBytes);
+    }
+    const result = this.#add(request, handlers);
+    this.#o.sendLine(line);
+    return result;
+  }
+
   /** Registers a run whose `run` frame is about to be written; returns the caller's promise. */
-  add(request: RunRequest, handlers: RunHandlers): Promise<RunResult> {
+  #add(request: RunRequest, handlers: RunHandlers): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
       const run: PendingRun = { id: request.id, handlers, resolve, reject, settled: false, deadline: undefined, grace: undefined, tools: undefined, unlisten: undefined };
       this.#runs.set(run.id, run);
       const timeoutMs = request.timeoutMs;
       if (typeof timeoutMs === 'number') {
-        run.deadline = this.#clock.setTimeout(() => {
+        run.deadline = this.#o.clock.setTimeout(() => {
           run.deadline = undefined;
-          this.#interrupt(run, synErr('SYN_ERR_TIMEOUT', `Run ${run.id} timed out after ${timeoutMs} ms`, { ...this.#context(), runId: run.id, timeoutMs }));
+          this.#interrupt(run, synErr('SYN_ERR_TIMEOUT', `Run ${run.id} timed out after ${timeoutMs} ms`, { ...this.#o.context(), runId: run.id, timeoutMs }));
         }, timeoutMs);
       }
       const signal = handlers.signal;
@@ -149,15 +206,7 @@ export class RunTable {
 
   /** The error a run rejects with when its signal aborted. */
   #abortError(runId: string, signal: AbortSignal): SynapseError {
-    return synErr('SYN_ERR_ABORTED', `Run ${runId} was aborted`, { ...this.#context(), runId }, signal.reason);
-  }
-
-  /** Cancels a run: the caller rejects now with `error`, Python gets `cancel`. Returns false if unknown or already settled. */
-  cancel(id: string, error?: SynapseError): boolean {
-    const run = this.#runs.get(id);
-    if (run === undefined || run.settled) return false;
-    this.#interrupt(run, error ?? synErr('SYN_ERR_ABORTED', `Run ${id} was cancelled`, { ...this.#context(), runId: id }));
-    return true;
+    return synErr('SYN_ERR_ABORTED', `Run ${runId} was aborted`, { ...this.#o.context(), runId }, signal.reason);
   }
 
   /** Dispatches an `event` frame. Returns false for an unknown run id (a protocol violation). */
@@ -168,7 +217,7 @@ export class RunTable {
     try {
       run.handlers.onEvent(frame.event);
     } catch (error) {
-      reportUnhandled(error);
+      rethrowLater(error);
     }
     return true;
   }
@@ -186,7 +235,8 @@ export class RunTable {
         usage: frame.usage,
         ...(frame.deferred === undefined ? {} : { deferred: frame.deferred }),
       });
-    } else this.#onCancelAcknowledged?.();
+    }
+    this.#o.onFreed?.();
     return true;
   }
 
@@ -196,8 +246,9 @@ export class RunTable {
     if (run === undefined) return false;
     if (!run.settled) {
       run.settled = true;
-      run.reject(errorFromFrame(frame, this.#context()));
-    } else this.#onCancelAcknowledged?.();
+      run.reject(errorFromFrame(frame, this.#o.context()));
+    }
+    this.#o.onFreed?.();
     return true;
   }
 
@@ -207,8 +258,8 @@ export class RunTable {
     if (run === undefined) return false;
     const reply = (ok: boolean, valueOrError: unknown): void => {
       if (this.#runs.get(frame.id) !== run) return; // the run finished or the worker died meanwhile
-      if (ok) this.#send({ t: 'tool_result', id: frame.id, callId: frame.callId, ok: true, value: valueOrError });
-      else this.#send({ t: 'tool_result', id: frame.id, callId: frame.callId, ok: false, error: String(valueOrError) });
+      if (ok) this.#o.send({ t: 'tool_result', id: frame.id, callId: frame.callId, ok: true, value: valueOrError });
+      else this.#o.send({ t: 'tool_result', id: frame.id, callId: frame.callId, ok: false, error: String(valueOrError) });
     };
     const handler = run.handlers.onToolCall;
     if (run.settled) {
@@ -246,13 +297,6 @@ export class RunTable {
         run.reject(error);
       }
     }
-    this.#notifyIdle();
-  }
-
-  /** Resolves once no run occupies a slot. */
-  whenIdle(): Promise<void> {
-    if (this.#runs.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #interrupt(run: PendingRun, error: SynapseError): void {
@@ -260,14 +304,14 @@ export class RunTable {
     run.settled = true;
     run.tools?.abort(error);
     run.reject(error);
-    if (run.deadline !== undefined) this.#clock.clearTimeout(run.deadline);
+    if (run.deadline !== undefined) this.#o.clock.clearTimeout(run.deadline);
     run.deadline = undefined;
     run.unlisten?.();
-    this.#send({ t: 'cancel', id: run.id });
-    run.grace = this.#clock.setTimeout(() => {
+    this.#o.send({ t: 'cancel', id: run.id });
+    run.grace = this.#o.clock.setTimeout(() => {
       run.grace = undefined;
-      if (this.#runs.get(run.id) === run) this.#onUnresponsive(run.id, this.#cancelGraceMs);
-    }, this.#cancelGraceMs);
+      if (this.#runs.get(run.id) === run) this.#o.onUnresponsive(run.id, this.#o.cancelGraceMs);
+    }, this.#o.cancelGraceMs);
   }
 
   #finish(id: string): PendingRun | undefined {
@@ -275,24 +319,34 @@ export class RunTable {
     if (run === undefined) return undefined;
     this.#runs.delete(id);
     this.#cleanup(run);
-    this.#notifyIdle();
     return run;
   }
 
   #cleanup(run: PendingRun): void {
-    if (run.deadline !== undefined) this.#clock.clearTimeout(run.deadline);
-    if (run.grace !== undefined) this.#clock.clearTimeout(run.grace);
+    if (run.deadline !== undefined) this.#o.clock.clearTimeout(run.deadline);
+    if (run.grace !== undefined) this.#o.clock.clearTimeout(run.grace);
     run.deadline = undefined;
     run.grace = undefined;
     run.unlisten?.();
     run.unlisten = undefined;
     if (run.tools !== undefined && !run.tools.signal.aborted) run.tools.abort();
   }
+}
 
-  #notifyIdle(): void {
-    if (this.#runs.size !== 0 || this.#idleWaiters.length === 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
-  }
+/** The `run` frame of a request (fields as given: the public edge validated them). */
+function runFrame(request: RunRequest): RunFrame {
+  const { id, agent, prompt, history = [], timeoutMs = null, stream = false, conversationId, turnId, options, toolResults } = request;
+  return {
+    t: 'run',
+    id,
+    agent,
+    prompt,
+    history,
+    timeoutMs,
+    stream,
+    ...(conversationId === undefined ? {} : { conversationId }),
+    ...(turnId === undefined ? {} : { turnId }),
+    ...(options === undefined ? {} : { options }),
+    ...(toolResults === undefined ? {} : { toolResults }),
+  };
 }

@@ -26,27 +26,12 @@ export const MIN_SECRET_LENGTH = 8;
 export const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /**
- * Where a resolved `env` carries the names listed in `python.secrets` (a non-enumerable property,
- * so it never reaches the child's environment). A stop-gap until the process layer passes
- * `secrets` to {@link secretValues} itself.
- */
-const SECRET_NAMES: unique symbol = Symbol('synapse.secretNames');
-
-/** `env` (a copy) carrying `names` for {@link secretValues}. */
-export function withSecretNames(env: Readonly<Record<string, string>>, names: readonly string[]): Readonly<Record<string, string>> {
-  const copy: Record<string, string> = { ...env };
-  Object.defineProperty(copy, SECRET_NAMES, { value: Object.freeze([...names]), enumerable: false });
-  return copy;
-}
-
-/**
  * The values of `env` to scrub, longest first (so a secret containing another is replaced
- * whole): of every variable named in `names` (default: those attached by
- * {@link withSecretNames}), and of every variable whose name matches {@link SECRET_NAME} and whose
+ * whole): of every variable named in `names` (`python.secrets`), and of every variable whose name matches {@link SECRET_NAME} and whose
  * value has at least {@link MIN_SECRET_LENGTH} characters.
  */
 export function secretValues(env: Readonly<Record<string, string>>, names?: readonly string[]): readonly string[] {
-  const listed = new Set(names ?? (env as { [SECRET_NAMES]?: readonly string[] })[SECRET_NAMES] ?? []);
+  const listed = new Set(names ?? []);
   const values = new Set<string>();
   for (const [key, value] of Object.entries(env)) {
     if (value.length === 0) continue;

@@ -1,5 +1,5 @@
 /**
- * A bounded pool of warm spares for one agent (see {@link SpareProcess}).
+ * A bounded pool of warm spares for one agent (see {@link PythonWorker}).
  *
  * - At most `size` processes are idle, spawning or being assigned at any time.
  * - Refill happens in the background: one spawn at a time, started only after an assignment
@@ -21,9 +21,8 @@ import { invalid, resolveOptions, v } from '../options.ts';
 import { nextDelay } from '../backoff.ts';
 import { resolveProcessOptions } from './options.ts';
 import type { PythonProcessOptions } from './options.ts';
-import { PythonProcess } from './python-process.ts';
-import type { ProcessExit } from './python-process.ts';
-import type { SpareAssignOptions, SpareProcess } from './spare.ts';
+import { PythonWorker } from './worker.ts';
+import type { ProcessExit, SpareAssignOptions } from './worker.ts';
 import { rethrowLater } from '../rethrow.ts';
 
 /** Largest allowed pool: each spare is an idle interpreter (~50–70 MB RSS). */
@@ -60,8 +59,10 @@ export interface SparePoolEvents {
 }
 
 interface Idle {
-  readonly spare: SpareProcess;
+  readonly spare: PythonWorker;
   readonly since: number;
+  /** Taken by {@link SparePool.assign}: the taker owns it from then on. */
+  assigned: boolean;
 }
 
 let silentLogger: Logger | undefined;
@@ -72,7 +73,7 @@ let silentLogger: Logger | undefined;
  * @example
  * ```ts
  * const pool = new SparePool({ size: 1, process: { agents: [{ name: 'bot', ref: 'bot.py:agent' }], env } });
- * const proc = (await pool.assign({ label: { agent: 'bot', worker: 0 } })) ?? (await PythonProcess.start(options));
+ * const proc = (await pool.assign({ label: { agent: 'bot', worker: 0 } })) ?? (await PythonWorker.start(options));
  * await pool.close();
  * ```
  */
@@ -148,16 +149,17 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
    * none is idle (the caller then spawns a fresh process). The refill starts once the assignment
    * settled. The resolved process belongs to the caller.
    *
-   * @throws (rejects) as {@link SpareProcess.assign}.
+   * @throws (rejects) as {@link PythonWorker.assign}.
    */
-  assign(options: SpareAssignOptions = {}): Promise<PythonProcess> | undefined {
+  assign(options: SpareAssignOptions = {}): Promise<PythonWorker> | undefined {
     if (this.#closed) return undefined;
     let entry: Idle | undefined;
-    while ((entry = this.#idle.shift()) !== undefined && !entry.spare.alive) {
+    while ((entry = this.#idle.shift()) !== undefined && entry.spare.state !== 'parked') {
       // Died a moment ago; its exit handler has not run yet. It counts once, there.
     }
     if (entry === undefined) return undefined;
     this.#assigning++;
+    entry.assigned = true;
     const assigned = entry.spare.assign(options);
     void assigned.then(
       () => {
@@ -194,9 +196,9 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
   }
 
   async #spawnOne(): Promise<void> {
-    let spare: SpareProcess;
+    let spare: PythonWorker;
     try {
-      spare = await PythonProcess.spawnSpare(this.#process, { signal: this.#abort.signal });
+      spare = await PythonWorker.spawnSpare(this.#process, { signal: this.#abort.signal });
     } catch (error) {
       if (!this.#closed) this.#failed(error as SynapseError);
       return;
@@ -205,14 +207,14 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
       await spare.close({ timeoutMs: this.#shutdownTimeoutMs });
       return;
     }
-    const entry: Idle = { spare, since: this.#clock.now() };
+    const entry: Idle = { spare, since: this.#clock.now(), assigned: false };
     this.#idle.push(entry);
     void spare.exited.then((exit) => this.#onExit(entry, exit));
     this.#emitSafely('spare', spare.pid); // reported (and logged) as spare.ready by the agent layer
   }
 
   #onExit(entry: Idle, exit: ProcessExit): void {
-    if (entry.spare.assigned || this.#closed) return; // assigned: the taker owns it; closed: we stopped it
+    if (entry.assigned || this.#closed) return; // assigned: the taker owns it; closed: we stopped it
     const i = this.#idle.indexOf(entry);
     if (i >= 0) this.#idle.splice(i, 1);
     const livedMs = this.#clock.now() - entry.since;

@@ -27,7 +27,7 @@ export interface WireHandlers {
   readonly ignoreInbound: () => boolean;
 }
 
-/** Framed I/O over one child's pipes. Owned by {@link PythonProcess}. */
+/** Framed I/O over one child's pipes. Owned by {@link PythonWorker}. */
 export class WireChannel {
   readonly #decoder: FrameDecoder;
   readonly #maxFrameBytes: number;

@@ -123,7 +123,7 @@ type ZygoteState =
  * @example
  * ```ts
  * const pool = new ZygotePool({ pidFile });
- * const proc = await PythonProcess.start({ agents, zygotes: pool }); // forked, or spawned if forking is unavailable
+ * const proc = await PythonWorker.start({ agents, zygotes: pool }); // forked, or spawned if forking is unavailable
  * await proc.close();
  * await pool.close();
  * ```

@@ -9,11 +9,12 @@
 import { ExitSignal } from '../actor/types.ts';
 import type { ActorContext, ActorId, ActorRef, ExitReason, SpawnOptions, TimerRef } from '../actor/types.ts';
 import { isSynapseError, synErr } from '../errors.ts';
-import { formatReason } from '../observe/events.ts';
+import { formatReason } from '../actor/reason.ts';
 import { awaitStarted, shutdownChild } from './lifecycle.ts';
 import { SUP, fail, ok } from './messages.ts';
 import type { ChildCounts, ChildInfo, Reply, SupervisorMessage } from './messages.ts';
 import { notify } from './notify.ts';
+import { rethrowLater } from '../rethrow.ts';
 import { countInWindow, intensityExceeded, isAbnormal, nextDelay, recordRestart, shouldRestart } from './policy.ts';
 import type { AutoShutdown, ResolvedChildSpec, Strategy } from './spec.ts';
 
@@ -254,6 +255,7 @@ export class SupervisorCore {
       m.state = 'backoff';
       m.job = job;
     }
+    callHook(() => child.spec.hooks?.restartScheduled?.({ delayMs: delay, attempt: child.attempt, startup }));
     notify(this.#ctx, 'supervisor.restart_scheduled', { supervisor: this.label, child: child.spec.id, delayMs: delay, attempt: child.attempt, startup });
     // A first restart without backoff happens inside this handler (exactly OTP).
     if (delay === 0 && !startup) return this.#runJob(job);
@@ -302,6 +304,7 @@ export class SupervisorCore {
           continue;
         }
         m.restarts++;
+        callHook(() => m.spec.hooks?.restarted?.({ attempt: m.attempt }));
         notify(this.#ctx, 'supervisor.restarted', { supervisor: this.label, child: m.spec.id, actor: reply.value.id, attempt: m.attempt });
         continue;
       }
@@ -437,4 +440,13 @@ export class SupervisorCore {
 /** The `started` rejection of an actor whose `init` returned `'ignore'` (see `IGNORE`). */
 function isIgnored(error: unknown): boolean {
   return isSynapseError(error, 'SYN_ERR_START_FAILED') && (error.details as { ignored?: unknown } | undefined)?.ignored === true;
+}
+
+/** Runs a child's hook; a throw is the owner's bug, reported on a fresh macrotask (never unwinds the restart logic). */
+function callHook(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    rethrowLater(error);
+  }
 }

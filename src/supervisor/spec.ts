@@ -57,6 +57,19 @@ export interface StartInfo {
  * const spec: ChildSpec = { id: 'cache', start: () => cacheBehaviour(), restart: 'transient', shutdown: 2000 };
  * ```
  */
+/**
+ * Callbacks for the owner of a child (e.g. the agent layer keeping its router's state), called by
+ * the supervisor that owns the child, synchronously, just before the matching `supervisor.*`
+ * event is emitted — so the owner never has to filter global events by label. A throw is
+ * reported on a fresh macrotask and never unwinds the restart logic.
+ */
+export interface ChildHooks {
+  /** A restart of this child is scheduled after `delayMs` (`startup`: its last start attempt failed). */
+  restartScheduled?(info: { readonly delayMs: number; readonly attempt: number; readonly startup: boolean }): void;
+  /** This child was restarted (it is up again). */
+  restarted?(info: { readonly attempt: number }): void;
+}
+
 export interface ChildSpec {
   /** Unique within its supervisor. */
   id: string;
@@ -86,6 +99,8 @@ export interface ChildSpec {
   startTimeoutMs?: number;
   /** Options passed to `spawn` for each incarnation. */
   spawn?: { name?: string; mailbox?: MailboxOptions };
+  /** The owner's callbacks about this child's restarts (see {@link ChildHooks}). */
+  hooks?: ChildHooks;
 }
 
 /** A child spec with every default applied. */
@@ -99,6 +114,7 @@ export interface ResolvedChildSpec {
   readonly backoff: Readonly<BackoffSpec> | false;
   readonly startTimeoutMs: number;
   readonly spawn: { name?: string; mailbox?: MailboxOptions };
+  readonly hooks: ChildHooks | undefined;
 }
 
 /** Default backoff: 100 ms doubling up to 10 s (full jitter), reset after 30 s of uptime. */
@@ -153,6 +169,7 @@ const childSchema = {
   backoff: v.optional(backoffField),
   startTimeoutMs: v.optional(ms),
   spawn: v.optional(v.object({ name: v.optional(v.string({ min: 1, max: 200 })), mailbox: v.optional(mailboxField) })),
+  hooks: v.optional(v.object({ restartScheduled: v.optional(v.func<NonNullable<ChildHooks['restartScheduled']>>()), restarted: v.optional(v.func<NonNullable<ChildHooks['restarted']>>()) })),
 };
 
 /**
@@ -181,6 +198,7 @@ export function resolveChildSpec(input: unknown, path = 'childSpec'): ResolvedCh
     backoff: r.backoff === undefined ? DEFAULT_BACKOFF : r.backoff === false ? false : Object.freeze(r.backoff),
     startTimeoutMs: r.startTimeoutMs ?? CHILD_DEFAULTS.startTimeoutMs,
     spawn,
+    hooks: r.hooks === undefined ? undefined : stripUndefined(r.hooks),
   });
 }
 

@@ -139,7 +139,7 @@ export function chaos(system: ChaosTarget): Chaos {
       note('garbage', agentId, target?.ref.index, target?.ref.pid);
       if (target === undefined) return undefined;
       const inject = target.proc[INJECT];
-      if (typeof inject !== 'function') throw new TypeError('this PythonProcess has no fault-injection hook');
+      if (typeof inject !== 'function') throw new TypeError('this PythonWorker has no fault-injection hook');
       inject.call(target.proc, bytes);
       return target.ref.pid;
     },

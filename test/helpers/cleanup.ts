@@ -46,7 +46,7 @@ export class CleanupRegistry {
  * @example
  * ```ts
  * const cleanup = useCleanup();
- * it('…', async () => { const p = cleanup.track(await PythonProcess.start(opts)); … });
+ * it('…', async () => { const p = cleanup.track(await PythonWorker.start(opts)); … });
  * ```
  */
 export function useCleanup(): CleanupRegistry {

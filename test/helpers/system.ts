@@ -10,7 +10,7 @@ import { dirname, basename, join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { isSynapseError, type SynapseError } from '../../src/errors.ts';
 import type { SynapseEventName, SynapseEvents } from '../../src/observe/events.ts';
-import type { PythonProcess } from '../../src/process/python-process.ts';
+import type { PythonWorker } from '../../src/process/worker.ts';
 import { Synapse, type ActorSystem, type SpawnAgentOptions, type SynapseOptions } from '../../src/index.ts';
 import { assertNoLeakedPids, isPidLive, waitForPidsGone } from './pids.ts';
 import { REPO_ROOT } from './python.ts';
@@ -229,8 +229,8 @@ export function until(
 }
 
 /** The live worker processes of an agent by worker index (the fault kit's internal hook on the system). */
-export function processesOf(system: ActorSystem, agent: string): ReadonlyMap<number, PythonProcess> {
-  return (system as unknown as Record<symbol, (id: string) => ReadonlyMap<number, PythonProcess>>)[Symbol.for('synapse.testing.processes')]!(agent);
+export function processesOf(system: ActorSystem, agent: string): ReadonlyMap<number, PythonWorker> {
+  return (system as unknown as Record<symbol, (id: string) => ReadonlyMap<number, PythonWorker>>)[Symbol.for('synapse.testing.processes')]!(agent);
 }
 
 /** In-flight runs of an agent's worker as its process counts them (cancelled runs Python has not acknowledged included). */

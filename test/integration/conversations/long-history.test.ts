@@ -3,7 +3,7 @@
 // sees all of it. Real Python, a 64 KiB frame limit to keep it fast.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PythonProcess } from '../../../src/process/python-process.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
 import type { ActorSystem } from '../../../src/system.ts';
 import { fixtureRef, workerOptions } from '../../helpers/python.ts';
 import { exchanges, fixture, rejection, useSystem } from '../../helpers/system.ts';
@@ -37,10 +37,10 @@ describe('long conversations (history larger than maxFrameBytes)', () => {
   }, 60_000);
 });
 
-describe('chunked history on one worker (PythonProcess)', () => {
-  let proc: PythonProcess;
+describe('chunked history on one worker (PythonWorker)', () => {
+  let proc: PythonWorker;
   beforeAll(async () => {
-    proc = await PythonProcess.start(workerOptions([{ name: 'sizer', ref: fixtureRef('history_size.py', 'agent') }], { maxFrameBytes: FRAME, maxHistoryBytes: 1024 * 1024 }));
+    proc = await PythonWorker.start(workerOptions([{ name: 'sizer', ref: fixtureRef('history_size.py', 'agent') }], { maxFrameBytes: FRAME, maxHistoryBytes: 1024 * 1024 }));
   }, 30_000);
   afterAll(async () => {
     // The leak check of every worker (this one included) is the system's stopAndCheck, after this.

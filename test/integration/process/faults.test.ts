@@ -2,8 +2,8 @@
 // the process is killed, `exited` and the 'exit' event report it once.
 import { describe, expect, it } from 'vitest';
 import type { SynapseError } from '../../../src/errors.ts';
-import { PythonProcess } from '../../../src/process/python-process.ts';
-import type { ProcessExit, ProcessStats } from '../../../src/process/python-process.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
+import type { ProcessExit, ProcessStats } from '../../../src/process/worker.ts';
 import type { StreamEvent } from '../../../src/protocol/frames.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
@@ -12,15 +12,15 @@ import { rejection } from '../../helpers/system.ts';
 
 const cleanup = useCleanup();
 
-async function startFaults(extra = {}): Promise<{ proc: PythonProcess; exits: ProcessExit[] }> {
-  const proc = cleanup.track(await PythonProcess.start(workerOptions([{ name: 'faults', ref: fixtureRef('faults.py', 'agent') }], { label: { agent: 'faults', worker: 3 }, ...extra })));
+async function startFaults(extra = {}): Promise<{ proc: PythonWorker; exits: ProcessExit[] }> {
+  const proc = cleanup.track(await PythonWorker.start(workerOptions([{ name: 'faults', ref: fixtureRef('faults.py', 'agent') }], { label: { agent: 'faults', worker: 3 }, ...extra })));
   const exits: ProcessExit[] = [];
   proc.on('exit', (e) => exits.push(e));
   return { proc, exits };
 }
 
 /** Starts `count` bystander runs that would take 30 s: they must be failed with the culprit. */
-function bystanders(proc: PythonProcess, count: number): Promise<SynapseError>[] {
+function bystanders(proc: PythonWorker, count: number): Promise<SynapseError>[] {
   return Array.from({ length: count }, (_, i) => rejection(proc.run({ id: `bystander-${i}`, agent: 'faults', prompt: 'slow 30' })));
 }
 
@@ -85,7 +85,7 @@ describe('worker death and protocol violations', () => {
 
   it('protocol stream EOF while the process keeps running → SYN_ERR_PROTOCOL at once (not the 60 s heartbeat timeout), killed', async () => {
     const ref = `${REPO_ROOT}test/integration/faults/fixtures/close_stdout.py:agent`;
-    const proc = cleanup.track(await PythonProcess.start(workerOptions([{ name: 'c', ref }], { heartbeatIntervalMs: 30_000, heartbeatTimeoutMs: 60_000 })));
+    const proc = cleanup.track(await PythonWorker.start(workerOptions([{ name: 'c', ref }], { heartbeatIntervalMs: 30_000, heartbeatTimeoutMs: 60_000 })));
     const bystander = rejection(proc.run({ id: 'other', agent: 'c', prompt: 'devnull' }));
     const error = await rejection(proc.run({ id: 'eof', agent: 'c', prompt: 'devnull' }));
     expect(error).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { reason: 'protocol_eof', pid: proc.pid } });
@@ -121,9 +121,10 @@ describe('worker death and protocol violations', () => {
     const logs = captureLogs('debug');
     const { proc } = await startFaults({ cancelGraceMs: 300, heartbeatTimeoutMs: 60_000, log: logs.log });
     const bystander = bystanders(proc, 1)[0]!;
-    const blocked = rejection(proc.run({ id: 'stuck', agent: 'faults', prompt: 'block_loop 30' }));
+    const ac = new AbortController();
+    const blocked = rejection(proc.run({ id: 'stuck', agent: 'faults', prompt: 'block_loop 30' }, { signal: ac.signal }));
     await logs.waitFor((r) => typeof r.msg === 'string' && r.msg.startsWith('blocking the loop'));
-    expect(proc.cancel('stuck')).toBe(true);
+    ac.abort();
     expect((await blocked).code).toBe('SYN_ERR_ABORTED');
     const error = await bystander;
     expect(error).toMatchObject({ code: 'SYN_ERR_AGENT_CRASHED', details: { reason: 'cancel_unacknowledged', runId: 'stuck' } });

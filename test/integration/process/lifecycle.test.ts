@@ -1,8 +1,8 @@
 // Start-up failures and the stop paths (close escalation, kill, drain) of real workers.
 import { describe, expect, it } from 'vitest';
 import type { SynapseError } from '../../../src/errors.ts';
-import { PythonProcess } from '../../../src/process/python-process.ts';
-import type { ProcessExit } from '../../../src/process/python-process.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
+import type { ProcessExit } from '../../../src/process/worker.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { captureLogs } from '../../helpers/log-capture.ts';
 import { findWorkerPids } from '../../helpers/pids.ts';
@@ -14,12 +14,12 @@ const cleanup = useCleanup();
 const noop = { name: 'noop', ref: exampleRef('noop.py', 'handler') };
 const faults = { name: 'faults', ref: fixtureRef('faults.py', 'agent') };
 
-async function start(agents = [noop], extra = {}): Promise<PythonProcess> {
-  return cleanup.track(await PythonProcess.start(workerOptions(agents, extra)));
+async function start(agents = [noop], extra = {}): Promise<PythonWorker> {
+  return cleanup.track(await PythonWorker.start(workerOptions(agents, extra)));
 }
 
 /** Resolves with the run's error once it rejects, and with the tool_call event once the tool started. */
-function runUntilTool(proc: PythonProcess, id: string, prompt: string): { started: Promise<void>; settled: Promise<SynapseError> } {
+function runUntilTool(proc: PythonWorker, id: string, prompt: string): { started: Promise<void>; settled: Promise<SynapseError> } {
   let toolStarted!: () => void;
   const started = new Promise<void>((resolve) => (toolStarted = resolve));
   const settled = rejection(proc.run({ id, agent: 'faults', prompt }, { onEvent: (e) => e.kind === 'tool_call' && toolStarted() }));
@@ -28,23 +28,23 @@ function runUntilTool(proc: PythonProcess, id: string, prompt: string): { starte
 
 describe('start-up', () => {
   it('rejects unknown and mistyped options with SYN_ERR_INVALID_OPTION naming the option', async () => {
-    const unknown = await rejection(PythonProcess.start({ agentz: [] } as never));
+    const unknown = await rejection(PythonWorker.start({ agentz: [] } as never));
     expect(unknown).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'agentz' } });
-    const typed = await rejection(PythonProcess.start({ concurrency: 0 }));
+    const typed = await rejection(PythonWorker.start({ concurrency: 0 }));
     expect(typed).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'concurrency' } });
-    const nested = await rejection(PythonProcess.start({ agents: [{ name: 'a', ref: 7 }] } as never));
+    const nested = await rejection(PythonWorker.start({ agents: [{ name: 'a', ref: 7 }] } as never));
     expect(nested.details.option).toBe('agents[0].ref');
-    const dup = await rejection(PythonProcess.start({ agents: [noop, noop] }));
+    const dup = await rejection(PythonWorker.start({ agents: [noop, noop] }));
     expect(dup.details.option).toBe('agents[1].name');
   });
 
   it('reports a missing interpreter with SYN_ERR_PYTHON_NOT_FOUND', async () => {
-    const error = await rejection(PythonProcess.start(workerOptions([noop], { executable: '/nonexistent/python3' })));
+    const error = await rejection(PythonWorker.start(workerOptions([noop], { executable: '/nonexistent/python3' })));
     expect(error).toMatchObject({ code: 'SYN_ERR_PYTHON_NOT_FOUND', details: { executable: '/nonexistent/python3' } });
   });
 
   it('kills a worker that is not ready in time: SYN_ERR_STARTUP_TIMEOUT, no process left', async () => {
-    const error = await rejection(PythonProcess.start(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }], { startTimeoutMs: 1_500 })));
+    const error = await rejection(PythonWorker.start(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }], { startTimeoutMs: 1_500 })));
     expect(error.code).toBe('SYN_ERR_STARTUP_TIMEOUT');
     expect(error.details).toMatchObject({ startTimeoutMs: 1_500, signal: 'SIGKILL' });
     expect(error.details.pid).toBeGreaterThan(0);
@@ -52,7 +52,7 @@ describe('start-up', () => {
   });
 
   it('reports an import error as SYN_ERR_STARTUP_FAILED with type, traceback, exit code and stderr tail', async () => {
-    const error = await rejection(PythonProcess.start(workerOptions([{ name: 'bad', ref: fixtureRef('crash_at_import.py', 'agent') }])));
+    const error = await rejection(PythonWorker.start(workerOptions([{ name: 'bad', ref: fixtureRef('crash_at_import.py', 'agent') }])));
     expect(error.code).toBe('SYN_ERR_STARTUP_FAILED');
     expect(error.message).toContain('crash_at_import fixture');
     expect(error.details).toMatchObject({ kind: 'startup', exitCode: 2, signal: null });
@@ -61,13 +61,13 @@ describe('start-up', () => {
   });
 
   it('reports an exit during start-up (no error frame) as SYN_ERR_STARTUP_FAILED with the exit code', async () => {
-    const error = await rejection(PythonProcess.start(workerOptions([{ name: 'bye', ref: fixtureRef('exit_at_import.py', 'agent') }])));
+    const error = await rejection(PythonWorker.start(workerOptions([{ name: 'bye', ref: fixtureRef('exit_at_import.py', 'agent') }])));
     expect(error.code).toBe('SYN_ERR_STARTUP_FAILED');
     expect(error.details).toMatchObject({ exitCode: 21, signal: null });
   });
 
   it('reports a missing attribute as SYN_ERR_STARTUP_FAILED', async () => {
-    const error = await rejection(PythonProcess.start(workerOptions([{ name: 'x', ref: exampleRef('noop.py', 'no_such_attr') }])));
+    const error = await rejection(PythonWorker.start(workerOptions([{ name: 'x', ref: exampleRef('noop.py', 'no_such_attr') }])));
     expect(error.code).toBe('SYN_ERR_STARTUP_FAILED');
     expect(error.message).toContain('no_such_attr');
   });
@@ -75,7 +75,7 @@ describe('start-up', () => {
   it('an aborted start kills the worker and rejects with SYN_ERR_ABORTED', async () => {
     const controller = new AbortController();
     const logs = captureLogs('debug');
-    const starting = PythonProcess.start(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }], { log: logs.log }), { signal: controller.signal });
+    const starting = PythonWorker.start(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }], { log: logs.log }), { signal: controller.signal });
     await logs.waitFor((r) => r.msg === 'python worker spawned');
     controller.abort();
     expect((await rejection(starting)).code).toBe('SYN_ERR_ABORTED');
@@ -129,19 +129,6 @@ describe('stopping', () => {
     expect((await settled).code).toBe('SYN_ERR_SHUTDOWN');
     expect(await proc.exited).toEqual({ exitCode: null, signal: 'SIGKILL' });
     expect(proc.state).toBe('exited');
-  });
-
-  it('drain() refuses new runs and waits for in-flight ones; resume() accepts again', async () => {
-    const proc = await start([noop, faults]);
-    const running = proc.run({ id: 'slow', agent: 'faults', prompt: 'slow 0.3' });
-    const drained = proc.drain();
-    expect(proc.state).toBe('draining');
-    expect((await rejection(proc.run({ id: 'refused', agent: 'noop', prompt: 'p' }))).code).toBe('SYN_ERR_SHUTDOWN');
-    await drained;
-    expect((await running).output).toContain('slow done');
-    proc.resume();
-    expect((await proc.run({ id: 'again', agent: 'noop', prompt: 'p' })).output).toBe('p');
-    await proc.close();
   });
 
   it('rejects runs beyond concurrency with SYN_ERR_OVERLOADED', async () => {

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PidFile, reapStale } from '../../../src/process/pidfile.ts';
 import { readProcStat } from '../../../src/process/proc.ts';
-import { PythonProcess } from '../../../src/process/python-process.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
 import { useCleanup } from '../../helpers/cleanup.ts';
 import { assertNoLeakedPids, waitForPidsGone } from '../../helpers/pids.ts';
 import { exampleRef, REPO_ROOT, VENV_PYTHON, workerOptions } from '../../helpers/python.ts';
@@ -112,9 +112,9 @@ describe('orphans', () => {
     expect(existsSync(liveFile)).toBe(true);
   });
 
-  it('a PythonProcess records its pid while alive and removes it at exit', async () => {
+  it('a PythonWorker records its pid while alive and removes it at exit', async () => {
     const pidFile = new PidFile({ dir: tempDir() });
-    const proc = cleanup.track(await PythonProcess.start(workerOptions([{ name: 'noop', ref: exampleRef('noop.py', 'handler') }], { pidFile })));
+    const proc = cleanup.track(await PythonWorker.start(workerOptions([{ name: 'noop', ref: exampleRef('noop.py', 'handler') }], { pidFile })));
     const content = JSON.parse(readFileSync(pidFile.path, 'utf8')) as { ownerPid: number; entries: { pid: number; startTime: string }[] };
     expect(content.ownerPid).toBe(process.pid);
     expect(content.entries).toEqual([{ pid: proc.pid, startTime: readProcStat(proc.pid)!.startTime }]);

@@ -4,8 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PidFile } from '../../../src/process/pidfile.ts';
-import { PythonProcess } from '../../../src/process/python-process.ts';
-import type { SpareProcess } from '../../../src/process/spare.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
 import { SparePool } from '../../../src/process/spares.ts';
 import type { SparePoolEvents } from '../../../src/process/spares.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
@@ -18,7 +17,7 @@ import { rejection } from '../../helpers/system.ts';
 const cleanup = useCleanup();
 const noop = { name: 'noop', ref: exampleRef('noop.py', 'handler') };
 
-function trackSpare(spare: SpareProcess): SpareProcess {
+function trackSpare(spare: PythonWorker): PythonWorker {
   cleanup.add(async () => {
     spare.kill();
     await spare.exited;
@@ -36,19 +35,19 @@ function next<E extends keyof SparePoolEvents>(pool: SparePool, event: E): Promi
   return new Promise((resolve) => pool.once(event, ((...args: Parameters<SparePoolEvents[E]>) => resolve(args)) as never));
 }
 
-describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
+describe('PythonWorker.spawnSpare / PythonWorker.assign', () => {
   it('a spare says hello without loading user code, then is assigned: ready, same pid, serving', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([noop])));
-    expect(spare.alive).toBe(true);
-    expect(spare.assigned).toBe(false);
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([noop])));
+    expect(spare.state).toBe('parked');
     expect(spare.hello).toMatchObject({ v: 1, pid: spare.pid });
     expect(isPidLive(spare.pid)).toBe(true);
 
     const proc = await spare.assign({ label: { agent: 'noop', worker: 3 } });
+    expect(proc).toBe(spare); // the same worker, now ready
     expect(proc.pid).toBe(spare.pid);
     expect(proc.state).toBe('ready');
     expect(proc.agents).toEqual(['noop']);
-    expect(spare.alive).toBe(false);
+    expect(spare.state).not.toBe('parked');
     await expect(proc.run({ id: 'r1', agent: 'noop', prompt: 'warm' })).resolves.toMatchObject({ output: 'warm' });
 
     await proc.close();
@@ -59,7 +58,7 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
     const tmp = tempDir('synapse-spare-pids-');
     cleanup.add(() => tmp.remove());
     const pidFile = new PidFile({ dir: tmp.dir });
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([noop], { pidFile })));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([noop], { pidFile })));
     expect(pidFile.entries().map((e) => e.pid)).toEqual([spare.pid]);
     await spare.close();
     expect(pidFile.entries()).toEqual([]);
@@ -74,7 +73,7 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
     process.env.SPARE_PARENT_ONLY = 'leak';
     cleanup.add(() => delete process.env.SPARE_PARENT_ONLY);
 
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([{ name: 'env', ref: `${file}:handler` }], { env: { SPARE_SECRET: 's3cr3t' } })));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([{ name: 'env', ref: `${file}:handler` }], { env: { SPARE_SECRET: 's3cr3t' } })));
     writeFileSync(file, version('v2')); // the user edits their agent after the spare was spawned
     const proc = await spare.assign();
     const r = await proc.run({ id: 'r1', agent: 'env', prompt: 'x' });
@@ -83,7 +82,7 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
   });
 
   it('an import error at assignment rejects with SYN_ERR_STARTUP_FAILED and the process is gone', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([{ name: 'bad', ref: fixtureRef('crash_at_import.py', 'agent') }])));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([{ name: 'bad', ref: fixtureRef('crash_at_import.py', 'agent') }])));
     const error = await rejection(spare.assign());
     expect(error.code).toBe('SYN_ERR_STARTUP_FAILED');
     await spare.exited;
@@ -91,7 +90,7 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
   });
 
   it('assigns at most once (SYN_ERR_INVALID_ARGUMENT) and validates its options', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([noop])));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([noop])));
     expect(await rejection(spare.assign({ lable: {} } as never))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'assign.lable' } });
     const proc = await spare.assign();
     expect((await rejection(spare.assign())).code).toBe('SYN_ERR_INVALID_ARGUMENT');
@@ -99,7 +98,7 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
   });
 
   it('an aborted assignment rejects with SYN_ERR_ABORTED and kills the process', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }])));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([{ name: 'slow', ref: fixtureRef('slow_import.py', 'handler') }])));
     const ac = new AbortController();
     const assigned = rejection(spare.assign({ signal: ac.signal }));
     ac.abort();
@@ -109,16 +108,16 @@ describe('PythonProcess.spawnSpare / SpareProcess.assign', () => {
   });
 
   it('a spare that dies while waiting reports it on exited; assigning it then fails', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([noop])));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([noop])));
     process.kill(spare.pid, 'SIGKILL');
     const exit = await spare.exited;
     expect(exit).toMatchObject({ signal: 'SIGKILL', error: { code: 'SYN_ERR_STARTUP_FAILED' } });
-    expect(spare.alive).toBe(false);
+    expect(spare.state).not.toBe('parked');
     expect((await rejection(spare.assign())).code).toBe('SYN_ERR_STARTUP_FAILED');
   });
 
   it('a spare is heartbeated: one that stops answering is killed (SYN_ERR_HEARTBEAT_TIMEOUT)', async () => {
-    const spare = trackSpare(await PythonProcess.spawnSpare(workerOptions([noop], { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 })));
+    const spare = trackSpare(await PythonWorker.spawnSpare(workerOptions([noop], { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 400 })));
     process.kill(spare.pid, 'SIGSTOP');
     const exit = await spare.exited;
     expect(exit.error?.details.causeCode ?? exit.error?.code).toBe('SYN_ERR_HEARTBEAT_TIMEOUT');

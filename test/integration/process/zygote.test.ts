@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PythonProcess } from '../../../src/process/python-process.ts';
+import { PythonWorker } from '../../../src/process/worker.ts';
 import { ZygotePool } from '../../../src/process/zygote.ts';
 import type { ActorSystem } from '../../../src/system.ts';
 import { chaos } from '../../../src/testing/index.ts';
@@ -126,13 +126,13 @@ describe('python.zygote', () => {
   it('a start aborted while its fork is pending (the zygote still starting): SYN_ERR_ABORTED, nothing left running', async () => {
     const pool = new ZygotePool({ pidFile: null });
     const abort = new AbortController();
-    const start = PythonProcess.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null }, { signal: abort.signal });
+    const start = PythonWorker.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null }, { signal: abort.signal });
     abort.abort();
     await expect(start).rejects.toMatchObject({ code: 'SYN_ERR_ABORTED' });
     const zygotes = pool.pids();
     expect(zygotes).toHaveLength(1); // it was starting
     // The fork completes after the abort: the worker is killed on adoption, and exits.
-    const next = await PythonProcess.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null });
+    const next = await PythonWorker.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null });
     await next.close();
     await pool.close();
     expect(await waitForPidsGone([...zygotes, next.pid], 10_000)).toEqual([]);

@@ -4,10 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { codedError } from '../../helpers/errors.ts';
 import { resolveOptions } from '../../../src/options.ts';
 import { CALL_RUN_OPTION_FIELDS, RUN_OPTION_LIMITS, runOptionsFrame } from '../../../src/agent/run-options.ts';
-import { admitRun } from '../../../src/process/dispatch.ts';
-import { RunTable } from '../../../src/process/runs.ts';
+import { admitRun } from '../../helpers/admit.ts';
 import { parseInbound, parseOutbound } from '../../../src/protocol/frames.ts';
-import { SimulatedClock } from '../../../src/testing/clock.ts';
 
 const resolve = (options: unknown) => resolveOptions('options', options, CALL_RUN_OPTION_FIELDS);
 const CITY = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
@@ -41,7 +39,7 @@ describe('output option', () => {
   });
 
   it('is sent only to a bridge that announced structured_output', () => {
-    const admission = (extra = {}) => ({ agents: ['a'], runs: new RunTable({ clock: new SimulatedClock(), cancelGraceMs: 1_000, send: () => {}, onUnresponsive: () => {}, context: () => ({ pid: 7 }) }), concurrency: 1, maxFrameBytes: 1 << 20, historyChunks: false, runOptions: true, maxHistoryBytes: 1 << 30, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
+    const admission = (extra = {}) => ({ runOptions: true, ...extra });
     const request = { id: 'r1', agent: 'a', prompt: 'hi', options: { output: { schema: CITY } } };
     expect(codedError(() => admitRun(request, {}, admission()))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'options.output' } });
     expect(admitRun(request, {}, admission({ structuredOutput: true }))).toContain('"options":{"output":{"schema":');

@@ -13,13 +13,35 @@ interface Call {
   reject: (e: unknown) => void;
 }
 
+/**
+ * The per-worker concurrency of the fake workers made after the last `makeRouter` (the worker,
+ * not the router, counts its slots: `free()` is what it takes now).
+ */
+let workerConcurrency = 2;
+
 function fakeWorker(index: number) {
   const calls: Call[] = [];
+  let active = 0;
   const slot: WorkerSlot = {
     index,
     pid: 1000 + index,
+    free: () => workerConcurrency - active,
     run(request, handlers) {
-      return new Promise((resolve, reject) => calls.push({ request: { ...request }, handlers, resolve, reject }));
+      active++;
+      return new Promise((resolve, reject) =>
+        calls.push({
+          request: { ...request },
+          handlers,
+          resolve: (r) => {
+            active--;
+            resolve(r);
+          },
+          reject: (e) => {
+            active--;
+            reject(e);
+          },
+        }),
+      );
     },
   };
   return { slot, calls };
@@ -38,7 +60,8 @@ function fakeKeepAlive() {
   return { hold, keepAlive };
 }
 
-function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>[0]> = {}) {
+function makeRouter({ concurrency = 2, ...overrides }: Partial<ConstructorParameters<typeof AgentRouter>[0]> & { concurrency?: number } = {}) {
+  workerConcurrency = concurrency;
   const clock = new SimulatedClock();
   const events = new SynapseEventEmitter();
   const { hold, keepAlive } = fakeKeepAlive();
@@ -46,7 +69,6 @@ function makeRouter(overrides: Partial<ConstructorParameters<typeof AgentRouter>
     keepAlive,
     agent: 'a',
     workers: 1,
-    concurrency: 2,
     queueCapacity: 3,
     timeoutMs: 1000,
     whenUnavailable: 'queue',
@@ -302,12 +324,12 @@ describe('AgentRouter', () => {
   });
 });
 
-describe('AgentRouter and worker-side load', () => {
-  it('dispatches against the larger of its own count and the worker load, and re-checks on pump()', async () => {
+describe('AgentRouter and the worker as the only counter of its slots', () => {
+  it('dispatches by free(), queues while it is 0, and re-checks on pump() (the worker\'s capacity event)', async () => {
     const { router } = makeRouter({ concurrency: 2 });
     const w = fakeWorker(0);
-    let held = 0; // cancelled runs Python has not acknowledged yet
-    const slot = { ...w.slot, load: () => w.calls.filter((c) => !(c as { done?: boolean }).done).length + held };
+    let held = 0; // cancelled runs Python has not acknowledged yet: the worker still counts them
+    const slot: WorkerSlot = { ...w.slot, free: () => w.slot.free() - held };
     router.attach(slot);
     held = 2;
     const p = router.request({ prompt: 'waits', history: [] });
@@ -318,6 +340,22 @@ describe('AgentRouter and worker-side load', () => {
     expect(w.calls).toHaveLength(1);
     w.calls[0]!.resolve(result('ok'));
     await expect(p).resolves.toMatchObject({ output: 'ok' });
+  });
+
+  it('picks the worker with the most free slots', () => {
+    const { router } = makeRouter({ workers: 2, concurrency: 3 });
+    const w0 = fakeWorker(0);
+    const w1 = fakeWorker(1);
+    let busy1 = 0;
+    router.attach(w0.slot);
+    router.attach({ ...w1.slot, free: () => w1.slot.free() + busy1 });
+    busy1 = 1; // w1 reports one more free slot than w0 from the start
+    void router.request({ prompt: 'a', history: [] }).catch(() => {});
+    expect(w1.calls).toHaveLength(1);
+    void router.request({ prompt: 'b', history: [] }).catch(() => {});
+    void router.request({ prompt: 'c', history: [] }).catch(() => {});
+    expect(w0.calls.length + w1.calls.length).toBe(3);
+    expect(w0.calls.length).toBeGreaterThanOrEqual(1);
   });
 });
 

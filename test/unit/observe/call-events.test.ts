@@ -15,9 +15,18 @@ function setup() {
   const completed: SynapseEvents['call.completed'][] = [];
   events.on('call.failed', (e) => failed.push(e));
   events.on('call.completed', (e) => completed.push(e));
-  const router = new AgentRouter({ agent: 'bot', workers: 1, concurrency: 1, queueCapacity: 4, timeoutMs: 1_000, whenUnavailable: 'queue', clock, events });
-  const runs: { resolve: (r: RunResult) => void; reject: (e: unknown) => void }[] = [];
-  const slot: WorkerSlot = { index: 0, pid: 4242, run: () => new Promise((resolve, reject) => runs.push({ resolve, reject })) };
+  const router = new AgentRouter({ agent: 'bot', workers: 1, queueCapacity: 4, timeoutMs: 1_000, whenUnavailable: 'queue', clock, events });
+  const runs: { settled: boolean; resolve: (r: RunResult) => void; reject: (e: unknown) => void }[] = [];
+  const slot: WorkerSlot = {
+    index: 0,
+    pid: 4242,
+    free: () => 1 - runs.filter((r) => !r.settled).length,
+    run: () =>
+      new Promise((resolve, reject) => {
+        const run = { settled: false, resolve: (r: RunResult) => ((run.settled = true), resolve(r)), reject: (e: unknown) => ((run.settled = true), reject(e)) };
+        runs.push(run);
+      }),
+  };
   return { clock, events, router, slot, runs, failed, completed };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isSynapseError } from '../../../src/errors.ts';
 import type { SynapseError } from '../../../src/errors.ts';
 import { RunTable } from '../../../src/process/runs.ts';
+import type { RunHandlers, RunRequest } from '../../../src/process/runs.ts';
 import type { OutboundFrame } from '../../../src/protocol/frames.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
 
@@ -12,9 +13,23 @@ function setup(cancelGraceMs = 1000) {
   const sent: OutboundFrame[] = [];
   const unresponsive: string[] = [];
   const released: number[] = [];
-  const table = new RunTable({ clock, cancelGraceMs, send: (f) => sent.push(f), onUnresponsive: (id) => unresponsive.push(id), context: () => ({ pid: 42 }), onCancelAcknowledged: () => released.push(table.size) });
+  const table = new RunTable({
+    clock,
+    cancelGraceMs,
+    concurrency: 8,
+    maxFrameBytes: 1 << 20,
+    maxHistoryBytes: 1 << 24,
+    send: (f) => sent.push(f),
+    sendLine: () => {},
+    onUnresponsive: (id) => unresponsive.push(id),
+    context: () => ({ pid: 42 }),
+    onFreed: () => released.push(table.size),
+  });
   return { clock, sent, unresponsive, table, released };
 }
+
+/** Admits a run on a worker that loaded agent `a` and is ready. */
+const add = (table: RunTable, request: RunRequest, handlers: RunHandlers) => table.admit(request, handlers, ['a'], undefined);
 
 async function rejection(p: Promise<unknown>): Promise<SynapseError> {
   try {
@@ -31,17 +46,17 @@ const req = (id: string, extra = {}) => ({ id, agent: 'a', prompt: 'p', ...extra
 describe('RunTable', () => {
   it('settles a run with its result exactly once', async () => {
     const { table, released } = setup();
-    const p = table.add(req('r1'), {});
+    const p = add(table, req('r1'), {});
     expect(table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage })).toBe(true);
     expect(await p).toEqual({ output: 'ok', messages: [], usage });
-    expect(released).toEqual([]); // a normal end is not a cancel acknowledgement
+    expect(released).toEqual([0]); // the slot is free again, told once
     expect(table.result({ t: 'result', id: 'r1', output: 'again', messages: [], usage })).toBe(false);
     expect(table.size).toBe(0);
   });
 
   it('maps error frames through the kind table with details', async () => {
     const { table } = setup();
-    const p = table.add(req('r1'), {});
+    const p = add(table, req('r1'), {});
     table.error({ t: 'error', id: 'r1', kind: 'usage_limit', type: 'UsageLimitExceeded', message: 'too many', traceback: 'tb', retryable: false });
     const e = await rejection(p);
     expect(e).toMatchObject({ code: 'SYN_ERR_AGENT_FAILED', message: 'too many', details: { pid: 42, runId: 'r1', kind: 'usage_limit', type: 'UsageLimitExceeded', traceback: 'tb', retryable: false } });
@@ -49,7 +64,7 @@ describe('RunTable', () => {
 
   it('Node deadline: rejects SYN_ERR_TIMEOUT, sends cancel, keeps the slot until Python answers', async () => {
     const { clock, table, sent, unresponsive, released } = setup();
-    const p = rejection(table.add(req('r1', { timeoutMs: 500 }), {}));
+    const p = rejection(add(table, req('r1', { timeoutMs: 500 }), {}));
     await clock.advance(500);
     expect((await p).code).toBe('SYN_ERR_TIMEOUT');
     expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
@@ -65,9 +80,10 @@ describe('RunTable', () => {
 
   it('an unacknowledged cancel reports the run as unresponsive after the grace period', async () => {
     const { clock, table, unresponsive } = setup(300);
-    const p = rejection(table.add(req('r1'), {}));
-    expect(table.cancel('r1')).toBe(true);
-    expect(table.cancel('r1')).toBe(false);
+    const ac = new AbortController();
+    const p = rejection(add(table, req('r1'), { signal: ac.signal }));
+    ac.abort();
+    ac.abort(); // once only
     expect((await p).code).toBe('SYN_ERR_ABORTED');
     await clock.advance(299);
     expect(unresponsive).toEqual([]);
@@ -78,7 +94,7 @@ describe('RunTable', () => {
   it('an abort signal cancels with SYN_ERR_ABORTED carrying the reason; listeners are removed on settle', async () => {
     const { table, sent } = setup();
     const ac = new AbortController();
-    const p = rejection(table.add(req('r1'), { signal: ac.signal }));
+    const p = rejection(add(table, req('r1'), { signal: ac.signal }));
     ac.abort(new Error('bye'));
     const e = await p;
     expect(e.code).toBe('SYN_ERR_ABORTED');
@@ -86,7 +102,7 @@ describe('RunTable', () => {
     expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
 
     const ac2 = new AbortController();
-    const q = table.add(req('r2'), { signal: ac2.signal });
+    const q = add(table, req('r2'), { signal: ac2.signal });
     table.result({ t: 'result', id: 'r2', output: 1, messages: [], usage });
     await q;
     ac2.abort();
@@ -95,12 +111,13 @@ describe('RunTable', () => {
 
   it('failAll rejects every unsettled run once and clears timers', async () => {
     const { clock, table } = setup();
-    const ps = [rejection(table.add(req('a', { timeoutMs: 1000 }), {})), rejection(table.add(req('b'), {}))];
-    table.cancel('b');
+    const ac = new AbortController();
+    const ps = [rejection(add(table, req('a', { timeoutMs: 1000 }), {})), rejection(add(table, req('b'), { signal: ac.signal }))];
+    ac.abort();
     table.failAll(new (await import('../../../src/errors.ts')).SynapseError('SYN_ERR_AGENT_CRASHED', 'died'));
     const [a, b] = await Promise.all(ps);
     expect(a?.code).toBe('SYN_ERR_AGENT_CRASHED');
-    expect(b?.code).toBe('SYN_ERR_ABORTED'); // already settled by the cancel
+    expect(b?.code).toBe('SYN_ERR_ABORTED'); // already settled by the abort
     expect(table.size).toBe(0);
     expect(clock.pending).toBe(0);
   });
@@ -111,6 +128,10 @@ describe('RunTable', () => {
     const table = new RunTable({
       clock,
       cancelGraceMs: 10,
+      concurrency: 8,
+      maxFrameBytes: 1 << 20,
+      maxHistoryBytes: 1 << 24,
+      sendLine: () => {},
       send: (f) => {
         if (f.t === 'tool_result' && f.ok && typeof f.value === 'bigint') throw new Error('not serialisable');
         sent.push(f);
@@ -118,14 +139,14 @@ describe('RunTable', () => {
       onUnresponsive: () => {},
       context: () => ({}),
     });
-    void table.add(req('r1'), {
+    void add(table, req('r1'), {
       onToolCall: (call) => {
         if (call.tool === 'boom') throw new Error('tool broke');
         if (call.tool === 'big') return 1n;
         return { got: call.args };
       },
     });
-    void table.add(req('r2'), {});
+    void add(table, req('r2'), {});
     table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c1', tool: 'ok', args: { x: 1 } });
     table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c2', tool: 'boom', args: {} });
     table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c3', tool: 'big', args: {} });
@@ -147,8 +168,10 @@ describe('RunTable', () => {
     const { clock, table, sent } = setup();
     let signal: AbortSignal | undefined;
     let finish!: (v: unknown) => void;
+    const ac = new AbortController();
     void rejection(
-      table.add(req('r1'), {
+      add(table, req('r1'), {
+        signal: ac.signal,
         onToolCall: (call) => {
           signal = call.signal;
           return new Promise((resolve) => (finish = resolve));
@@ -157,24 +180,11 @@ describe('RunTable', () => {
     );
     table.toolCall({ t: 'tool_call', id: 'r1', callId: 'c1', tool: 't', args: {} });
     await clock.advance(0);
-    table.cancel('r1');
+    ac.abort();
     expect(signal?.aborted).toBe(true);
     table.error({ t: 'error', id: 'r1', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
     finish('late');
     await clock.advance(0);
     expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
-  });
-
-  it('whenIdle resolves once no run occupies a slot', async () => {
-    const { table } = setup();
-    await table.whenIdle();
-    void table.add(req('r1'), {});
-    let idle = false;
-    const w = table.whenIdle().then(() => (idle = true));
-    await Promise.resolve();
-    expect(idle).toBe(false);
-    table.result({ t: 'result', id: 'r1', output: null, messages: [], usage });
-    await w;
-    expect(idle).toBe(true);
   });
 });

@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, isSynapseError } from '../../../src/errors.ts';
 import { buildChildEnv } from '../../../src/process/env.ts';
-import { createLifecycle } from '../../../src/process/lifecycle.ts';
+import { TRANSITIONS } from '../../../src/process/worker.ts';
 import { defaultPythonPath, findPython, PYTHON_PROCESS_DEFAULTS, resolveProcessOptions } from '../../../src/process/options.ts';
 import { PidFile, reapStale } from '../../../src/process/pidfile.ts';
 import { readProcStat } from '../../../src/process/proc.ts';
 import { StderrTail } from '../../../src/process/stderr-tail.ts';
 import { ERROR_KIND_CODES, errorFromFrame } from '../../../src/process/wire-errors.ts';
 import { PY_ERROR_KINDS, parseInbound, type ErrorFrame } from '../../../src/protocol/frames.ts';
-import { SynapseError } from '../../../src/errors.ts';
 
 function codeOf(fn: () => unknown): { code: string; details: Record<string, unknown> } | undefined {
   try {
@@ -127,30 +126,20 @@ describe('wire errors', () => {
   });
 });
 
-describe('lifecycle machine', () => {
-  it('follows spawning → handshaking → ready ↔ draining → stopping → exited', () => {
-    const states: string[] = [];
-    const lc = createLifecycle((s) => states.push(s), (e) => { throw e; });
-    lc.send({ type: 'SPAWNED', pid: 1 });
-    lc.send({ type: 'READY' });
-    lc.send({ type: 'DRAIN' });
-    lc.send({ type: 'RESUME' });
-    lc.send({ type: 'STOP' });
-    lc.send({ type: 'FAIL', error: new SynapseError('SYN_ERR_PROTOCOL', 'x') }); // ignored while stopping
-    lc.send({ type: 'EXITED' });
-    lc.send({ type: 'READY' }); // final: ignored
-    expect(states).toEqual(['handshaking', 'ready', 'draining', 'ready', 'stopping', 'exited']);
-    lc.stop();
-  });
-
-  it('records the error of a crash', () => {
-    const lc = createLifecycle(() => {}, (e) => { throw e; });
-    lc.send({ type: 'SPAWNED', pid: 1 });
-    const error = new SynapseError('SYN_ERR_HEARTBEAT_TIMEOUT', 'hb');
-    lc.send({ type: 'FAIL', error });
-    expect(lc.state).toBe('crashed');
-    expect(lc.error).toBe(error);
-    lc.stop();
+describe('worker state transitions', () => {
+  it('only the documented moves: handshake forward, any live state to stopping or crashed, ends final', () => {
+    expect(TRANSITIONS).toEqual({
+      spawning: ['handshaking', 'stopping', 'crashed'],
+      handshaking: ['parked', 'ready', 'stopping', 'crashed'],
+      parked: ['handshaking', 'stopping', 'crashed'],
+      ready: ['stopping', 'crashed'],
+      stopping: ['stopping', 'exited'],
+      crashed: ['crashed'],
+      exited: [],
+    });
+    // No way back to ready once stopping or crashed, and a crash is never "un-crashed".
+    for (const from of ['stopping', 'crashed', 'exited'] as const) expect(TRANSITIONS[from]).not.toContain('ready');
+    expect(Object.isFrozen(TRANSITIONS)).toBe(true);
   });
 });
 

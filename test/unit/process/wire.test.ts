@@ -5,8 +5,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { SynapseError } from '../../../src/errors.ts';
 import { isSynapseError } from '../../../src/errors.ts';
-import { admitRun, routeFrame } from '../../../src/process/dispatch.ts';
-import type { FrameTarget } from '../../../src/process/dispatch.ts';
+import { admitRun, testTable } from '../../helpers/admit.ts';
 import { EOF_EXIT_GRACE_MS, watchEof } from '../../../src/process/eof.ts';
 import { RunTable } from '../../../src/process/runs.ts';
 import { WireChannel } from '../../../src/process/wire.ts';
@@ -117,63 +116,70 @@ describe('WireChannel inbound', () => {
   });
 });
 
-describe('run dispatch', () => {
-  const clock = new SimulatedClock();
-  const table = (sent: OutboundFrame[] = []) => new RunTable({ clock, cancelGraceMs: 1_000, send: (f) => sent.push(f), onUnresponsive: () => {}, context: () => ({ pid: 7 }) });
-  const admission = (runs: RunTable, extra = {}) => ({ agents: ['a'], runs, concurrency: 1, maxFrameBytes: 1 << 20, historyChunks: false, maxHistoryBytes: 1 << 30, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
-
-  it('admitRun returns the encoded run line, checked in the documented order', () => {
-    const runs = table();
-    expect(admitRun({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, admission(runs))).toBe('{"t":"run","id":"r1","agent":"a","prompt":"hi","history":[],"timeoutMs":null,"stream":false}\n');
-    expect(codeOf(tryCall(() => admitRun({ id: 'r1', agent: 'nope', prompt: 'hi' }, {}, admission(runs))))).toBe('SYN_ERR_NO_AGENT');
-    const down = tryCall(() => admitRun({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, admission(runs, { unavailable: new Error('down') })));
+describe('run admission (RunTable.admit)', () => {
+  it('writes the encoded run line, checked in the documented order', () => {
+    const { admit, table } = testTable();
+    expect(admit({ id: 'r1', agent: 'a', prompt: 'hi' })).toBe('{"t":"run","id":"r1","agent":"a","prompt":"hi","history":[],"timeoutMs":null,"stream":false}\n');
+    expect(table.size).toBe(1);
+    expect(codeOf(tryCall(() => admit({ id: 'r1', agent: 'nope', prompt: 'hi' })))).toBe('SYN_ERR_NO_AGENT');
+    const down = tryCall(() => admitRun({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, { unavailable: new Error('down') as SynapseError }));
     expect((down as Error).message).toBe('down');
-    void runs.add({ id: 'r1', agent: 'a', prompt: 'hi' }, {}).catch(() => {});
-    expect(codeOf(tryCall(() => admitRun({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, admission(runs))))).toBe('SYN_ERR_INVALID_ARGUMENT');
-    expect(codeOf(tryCall(() => admitRun({ id: 'r2', agent: 'a', prompt: 'hi' }, { signal: AbortSignal.abort() }, admission(runs))))).toBe('SYN_ERR_ABORTED');
-    expect(codeOf(tryCall(() => admitRun({ id: 'r2', agent: 'a', prompt: 'hi' }, {}, admission(runs))))).toBe('SYN_ERR_OVERLOADED');
-    expect(codeOf(tryCall(() => admitRun({ id: 'r2', agent: 'a', prompt: 'x'.repeat(200) }, {}, admission(table(), { maxFrameBytes: 100 }))))).toBe('SYN_ERR_FRAME_TOO_LARGE');
-    runs.failAll(new Error('done') as SynapseError);
+    expect(codeOf(tryCall(() => admit({ id: 'r1', agent: 'a', prompt: 'hi' })))).toBe('SYN_ERR_INVALID_ARGUMENT');
+    expect(codeOf(tryCall(() => admit({ id: 'r2', agent: 'a', prompt: 'hi' }, { signal: AbortSignal.abort() })))).toBe('SYN_ERR_ABORTED');
+    expect(codeOf(tryCall(() => admit({ id: 'r2', agent: 'a', prompt: 'hi' })))).toBe('SYN_ERR_OVERLOADED');
+    expect(codeOf(tryCall(() => admitRun({ id: 'r2', agent: 'a', prompt: 'x'.repeat(200) }, {}, { maxFrameBytes: 100 })))).toBe('SYN_ERR_FRAME_TOO_LARGE');
+    table.failAll(new Error('done') as SynapseError);
+    expect(table.size).toBe(0);
   });
 
-  it('admitRun sends run options only to a bridge that announced run_options (else SYN_ERR_INVALID_OPTION)', () => {
+  it('sends run options only to a bridge that announced run_options (else SYN_ERR_INVALID_OPTION)', () => {
     const request = { id: 'r1', agent: 'a', prompt: 'hi', options: { model: 'test', deps: { id: 1 } } };
-    expect(codeOf(tryCall(() => admitRun(request, {}, admission(table()))))).toBe('SYN_ERR_INVALID_OPTION');
-    expect(admitRun(request, {}, admission(table(), { runOptions: true }))).toBe(
+    expect(codeOf(tryCall(() => admitRun(request, {})))).toBe('SYN_ERR_INVALID_OPTION');
+    expect(admitRun(request, {}, { runOptions: true })).toBe(
       '{"t":"run","id":"r1","agent":"a","prompt":"hi","history":[],"timeoutMs":null,"stream":false,"options":{"model":"test","deps":{"id":1}}}\n',
     );
   });
 
-  it('admitRun sends toolResults only to a bridge that announced deferred_tools; prompt null only with them', () => {
+  it('sends toolResults only to a bridge that announced deferred_tools', () => {
     const request = { id: 'r1', agent: 'a', prompt: null, toolResults: { approvals: { c1: true } } };
-    const refused = tryCall(() => admitRun(request, {}, admission(table())));
+    const refused = tryCall(() => admitRun(request, {}));
     expect(refused).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'toolResults' } });
-    expect(admitRun(request, {}, admission(table(), { deferredTools: true }))).toBe(
+    expect(admitRun(request, {}, { deferredTools: true })).toBe(
       '{"t":"run","id":"r1","agent":"a","prompt":null,"history":[],"timeoutMs":null,"stream":false,"toolResults":{"approvals":{"c1":true}}}\n',
     );
-    expect(codeOf(tryCall(() => admitRun({ id: 'r1', agent: 'a', prompt: null }, {}, admission(table(), { deferredTools: true }))))).toBe('SYN_ERR_INVALID_ARGUMENT');
   });
 
-  it('routeFrame settles runs and reports frames for unknown runs as violations', async () => {
-    const runs = table();
-    const calls: string[] = [];
-    const to: FrameTarget = {
-      runs,
-      onPong: () => calls.push('pong'),
-      onLog: () => calls.push('log'),
-      onHello: () => calls.push('hello'),
-      onReady: () => calls.push('ready'),
-      onFatal: () => calls.push('fatal'),
-      violation: (what) => calls.push(`violation: ${what}`),
-    };
-    const done = runs.add({ id: 'r1', agent: 'a', prompt: 'hi' }, {});
-    routeFrame({ t: 'result', id: 'r1', output: 'ok', messages: [], usage: { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 } }, to);
+  it('reports a freed slot once per settled run (result, error, acknowledged cancel), never for a failAll', async () => {
+    const freed: number[] = [];
+    const table = new RunTable({
+      clock: new SimulatedClock(),
+      cancelGraceMs: 1_000,
+      concurrency: 4,
+      maxFrameBytes: 1 << 20,
+      maxHistoryBytes: 1 << 20,
+      send: () => {},
+      sendLine: () => {},
+      onUnresponsive: () => {},
+      onFreed: () => freed.push(table.size),
+      context: () => ({ pid: 7 }),
+    });
+    const usage = { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 };
+    const done = table.admit({ id: 'r1', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined);
+    const failed = table.admit({ id: 'r2', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined).catch((e: unknown) => e);
+    const ac = new AbortController();
+    const cancelled = table.admit({ id: 'r3', agent: 'a', prompt: 'hi' }, { signal: ac.signal }, ['a'], undefined).catch((e: unknown) => e);
+    const lost = table.admit({ id: 'r4', agent: 'a', prompt: 'hi' }, {}, ['a'], undefined).catch((e: unknown) => e);
+    expect(table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage })).toBe(true);
     expect((await done).output).toBe('ok');
-    routeFrame({ t: 'result', id: 'r1', output: 'again', messages: [], usage: { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, toolCalls: 0 } }, to);
-    routeFrame({ t: 'error', id: null, kind: 'protocol', type: 'ProtocolError', message: 'x', traceback: '', retryable: false }, to);
-    routeFrame({ t: 'pong', seq: 1, loopLagMs: 0, rssBytes: 1, inFlight: 0 }, to);
-    routeFrame({ t: 'bye' }, to);
-    expect(calls).toEqual(['violation: "result" for unknown run "r1"', 'fatal', 'pong']);
+    table.error({ t: 'error', id: 'r2', kind: 'agent', type: 'ValueError', message: 'x', traceback: '', retryable: false });
+    ac.abort();
+    expect(freed).toEqual([3, 2]); // the cancelled run still holds its slot
+    table.error({ t: 'error', id: 'r3', kind: 'cancelled', type: 'CancelledError', message: '', traceback: '', retryable: false });
+    expect(freed).toEqual([3, 2, 1]);
+    table.failAll(new Error('gone') as SynapseError);
+    expect(freed).toEqual([3, 2, 1]);
+    expect(table.size).toBe(0);
+    await Promise.all([failed, cancelled, lost]);
   });
 });
 

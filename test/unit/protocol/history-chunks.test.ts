@@ -4,9 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSynapseError } from '../../../src/errors.ts';
 import type { SynapseError } from '../../../src/errors.ts';
-import { SimulatedClock } from '../../../src/testing/clock.ts';
-import { admitRun } from '../../../src/process/dispatch.ts';
-import { RunTable } from '../../../src/process/runs.ts';
+import { admitRun } from '../../helpers/admit.ts';
 import { FrameDecoder } from '../../../src/protocol/codec.ts';
 import { parseOutbound } from '../../../src/protocol/frames.ts';
 import type { RunFrame } from '../../../src/protocol/frames.ts';
@@ -72,8 +70,7 @@ describe('encodeRunChunked', () => {
 });
 
 describe('admitRun and chunking', () => {
-  const table = () => new RunTable({ clock: new SimulatedClock(), cancelGraceMs: 1_000, send: () => {}, onUnresponsive: () => {}, context: () => ({ pid: 7 }) });
-  const admission = (extra = {}) => ({ agents: ['a'], runs: table(), concurrency: 4, maxFrameBytes: 1_024, historyChunks: true, maxHistoryBytes: 1 << 20, pid: 7, unavailable: undefined, context: { pid: 7 }, ...extra });
+  const admission = (extra = {}) => ({ concurrency: 4, maxFrameBytes: 1_024, historyChunks: true, maxHistoryBytes: 1 << 20, ...extra });
   const big = [{ kind: 'request', parts: [{ part_kind: 'user-prompt', content: 'y'.repeat(3_000) }] }];
 
   it('a run that fits stays one run line (no per-turn cost); one that does not fit because of its history is chunked', () => {

@@ -4,9 +4,9 @@
  * actor snapshots lack — which supervisor child an actor is, and how often that child was
  * restarted — taken from the supervisors' own events.
  */
-import type { ActorInfo } from '../actor/runtime.ts';
-import type { InspectNode } from './inspect.ts';
-import type { SynapseEventEmitter } from './events.ts';
+import type { ActorInfo } from './runtime.ts';
+import type { InspectNode } from '../observe/inspect.ts';
+import type { SynapseEventEmitter } from '../observe/events.ts';
 
 const key = (supervisor: string, child: string): string => `${supervisor}\u0000${child}`;
 
