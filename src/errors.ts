@@ -70,7 +70,7 @@ export type ProviderErrorCategory = 'rate_limit' | 'quota' | 'server' | 'connect
  * ```ts
  * catch (err) {
  *   if (isSynapseError(err, 'SYN_ERR_PROVIDER')) {
- *     const d = err.details as ProviderErrorDetails;
+ *     const d = err.details; // narrowed: ProviderErrorDetails & …
  *     if (d.retryable) setTimeout(retry, d.retryAfterMs ?? 1_000);
  *   }
  * }
@@ -89,6 +89,61 @@ export interface ProviderErrorDetails {
 }
 
 /**
+ * The documented `details` of the codes that carry code-specific fields (docs/errors.md says the
+ * same, and a test checks every field listed in {@link DOCUMENTED_DETAILS} against its row).
+ * Every error may carry more (`agent`, `pid`, `runId`…): {@link DetailsOf} keeps the index signature.
+ */
+export interface ErrorDetailsByCode {
+  readonly SYN_ERR_INVALID_OPTION: { readonly option?: string };
+  readonly SYN_ERR_INVALID_ARGUMENT: { readonly argument?: string; readonly reason?: string; readonly errors?: readonly unknown[] };
+  readonly SYN_ERR_AGENT_CRASHED: { readonly exitCode?: number | null; readonly signal?: string | null; readonly stderrTail?: string; readonly pid?: number };
+  readonly SYN_ERR_AGENT_UNAVAILABLE: {
+    readonly agent: string;
+    readonly state: string;
+    readonly nextRetryAt?: number;
+    readonly startupFailure?: { readonly code: string; readonly message: string; readonly exitCode: number | null; readonly signal: string | null; readonly traceback?: string; readonly type?: string; readonly stderrTail: string; readonly at: number };
+  };
+  readonly SYN_ERR_AGENT_FAILED: { readonly kind?: string; readonly type?: string; readonly traceback?: string; readonly retryable?: boolean };
+  readonly SYN_ERR_PROVIDER: ProviderErrorDetails & { readonly type?: string; readonly traceback?: string };
+  readonly SYN_ERR_HISTORY_TOO_LARGE: { readonly runId?: string; readonly historyBytes: number; readonly maxHistoryBytes: number; readonly conversationId?: string };
+  readonly SYN_ERR_STARTUP_FAILED: { readonly traceback?: string; readonly stderrTail?: string };
+  readonly SYN_ERR_PYTHON_NOT_FOUND: { readonly tried?: readonly unknown[]; readonly executable?: string };
+  readonly SYN_ERR_BRIDGE_VERSION: { readonly expected: string; readonly actual: string | null; readonly executable: string };
+  readonly SYN_ERR_DEFERRED_PENDING: { readonly conversationId: string; readonly pending: readonly string[]; readonly missing?: readonly string[]; readonly unknown?: readonly string[]; readonly misplaced?: readonly string[] };
+  readonly SYN_ERR_STORE_CORRUPT: { readonly file?: string };
+  readonly SYN_ERR_STORE_IO: { readonly op?: string; readonly sqlState?: string; readonly errno?: string | number };
+  readonly SYN_ERR_STORE_SCHEMA: { readonly found?: number | null; readonly expected?: number; readonly option?: string };
+  readonly SYN_ERR_LEASE_LOST: { readonly conversationId: string; readonly turnId: string; readonly token?: number | string };
+  readonly SYN_ERR_STORE_LOCKED: { readonly dir?: string; readonly pid?: number; readonly lockFile?: string; readonly host?: string; readonly option?: string };
+}
+
+/**
+ * The `details` type of an error with code `C`: its documented fields ({@link ErrorDetailsByCode})
+ * plus any other field; for a union of codes (or a code without documented fields), plain {@link ErrorDetails}.
+ */
+export type DetailsOf<C extends ErrorCode> = [C] extends [keyof ErrorDetailsByCode] ? ErrorDetails & ErrorDetailsByCode[C] : ErrorDetails;
+
+/** The documented detail fields of each code, at run time (for the docs test and tooling). */
+export const DOCUMENTED_DETAILS = Object.freeze({
+  SYN_ERR_INVALID_OPTION: ['option'],
+  SYN_ERR_INVALID_ARGUMENT: ['argument', 'errors'],
+  SYN_ERR_AGENT_CRASHED: ['exitCode', 'signal', 'stderrTail', 'pid'],
+  SYN_ERR_AGENT_UNAVAILABLE: ['agent', 'state', 'nextRetryAt', 'startupFailure'],
+  SYN_ERR_AGENT_FAILED: ['kind', 'type', 'traceback', 'retryable'],
+  SYN_ERR_PROVIDER: ['category', 'status', 'retryAfterMs', 'providerCode', 'retryable', 'type', 'traceback'],
+  SYN_ERR_HISTORY_TOO_LARGE: ['runId', 'historyBytes', 'maxHistoryBytes', 'conversationId'],
+  SYN_ERR_STARTUP_FAILED: ['traceback', 'stderrTail'],
+  SYN_ERR_PYTHON_NOT_FOUND: ['tried', 'executable'],
+  SYN_ERR_BRIDGE_VERSION: ['expected', 'actual', 'executable'],
+  SYN_ERR_DEFERRED_PENDING: ['conversationId', 'pending', 'missing', 'unknown', 'misplaced'],
+  SYN_ERR_STORE_CORRUPT: ['file'],
+  SYN_ERR_STORE_IO: ['op', 'sqlState', 'errno'],
+  SYN_ERR_STORE_SCHEMA: ['found', 'expected', 'option'],
+  SYN_ERR_LEASE_LOST: ['conversationId', 'turnId', 'token'],
+  SYN_ERR_STORE_LOCKED: ['dir', 'pid', 'lockFile', 'host', 'option'],
+} as const satisfies { readonly [C in keyof ErrorDetailsByCode]: readonly (keyof ErrorDetailsByCode[C] & string)[] });
+
+/**
  * The error type of every Synapse API.
  *
  * @example
@@ -97,17 +152,18 @@ export interface ProviderErrorDetails {
  * catch (err) { if (isSynapseError(err, 'SYN_ERR_OVERLOADED')) retryLater() }
  * ```
  */
-export class SynapseError extends Error {
-  readonly code: ErrorCode;
+export class SynapseError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
   readonly kind: ErrorKind;
-  readonly details: ErrorDetails;
+  /** Code-specific fields; narrowed to the code's documented ones by `isSynapseError(e, code)` ({@link DetailsOf}). */
+  readonly details: DetailsOf<C>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
+  constructor(code: C, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SynapseError';
     this.code = code;
     this.kind = ERROR_CODES[code].kind;
-    this.details = Object.freeze({ ...(options.details ?? {}) });
+    this.details = Object.freeze({ ...(options.details ?? {}) }) as DetailsOf<C>;
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -122,7 +178,17 @@ export class SynapseError extends Error {
   }
 }
 
-/** True when `value` is a SynapseError (optionally with the given code). */
+/**
+ * True when `value` is a SynapseError (optionally with the given code); with a code, `value.details`
+ * is narrowed to that code's documented fields ({@link DetailsOf}).
+ *
+ * @example
+ * ```ts
+ * if (isSynapseError(err, 'SYN_ERR_AGENT_CRASHED')) console.log(err.details.exitCode, err.details.stderrTail);
+ * ```
+ */
+export function isSynapseError<C extends ErrorCode>(value: unknown, code: C): value is SynapseError<C>;
+export function isSynapseError(value: unknown): value is SynapseError;
 export function isSynapseError(value: unknown, code?: ErrorCode): value is SynapseError {
   return value instanceof SynapseError && (code === undefined || value.code === code);
 }

@@ -35,8 +35,8 @@ export { PROMPT_PART_KINDS } from './prompt.ts';
 export type { PromptPart, FileUrlPart, BinaryPart, TextContentPart, OtherContentPart } from './prompt.ts';
 
 // ── Errors ───────────────────────────────────────────────────────────────────
-export { SynapseError, isSynapseError, ERROR_CODES } from './errors.ts';
-export type { ErrorCode, ErrorDetails, ErrorKind, ProviderErrorCategory, ProviderErrorDetails } from './errors.ts';
+export { SynapseError, isSynapseError, ERROR_CODES, DOCUMENTED_DETAILS } from './errors.ts';
+export type { ErrorCode, ErrorDetails, ErrorKind, ProviderErrorCategory, ProviderErrorDetails, DetailsOf, ErrorDetailsByCode } from './errors.ts';
 
 // ── Time ─────────────────────────────────────────────────────────────────────
 export { realClock } from './clock.ts';
