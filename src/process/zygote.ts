@@ -322,7 +322,9 @@ export class ZygotePool {
     this.#clock.clearTimeout(pending.timer);
     for (const z of this.#zygotes.values()) z.forget(id);
     for (const socket of Object.values(pending.sockets)) socket.destroy();
-    if (pending.pid !== undefined) killGroup(pending.pid, 'SIGKILL'); // forked but never handed over: its own session
+    // Forked but never handed over. Its own session once it called setsid(); before that (hung in
+    // the fork itself) it is still in the zygote's group, so the pid is killed directly.
+    if (pending.pid !== undefined && !killGroup(pending.pid, 'SIGKILL')) killPid(pending.pid);
     this.#log.debug({ err: error }, 'zygote fork failed');
     pending.reject(error);
   }
@@ -467,7 +469,7 @@ class Zygote {
       case 'forked': {
         const cb = this.#inFlight.get(frame.id);
         if (cb === undefined) {
-          killGroup(frame.pid, 'SIGKILL'); // its fork was given up meanwhile (timeout): nobody will adopt it
+          if (!killGroup(frame.pid, 'SIGKILL')) killPid(frame.pid); // its fork was given up meanwhile (timeout): nobody will adopt it
           return;
         }
         this.#forked.set(frame.pid, frame.id);
@@ -538,5 +540,15 @@ class Zygote {
     const timer = this.#deps.clock.setTimeout(() => killGroup(proc.pid ?? -1, 'SIGKILL'), timeoutMs);
     await exited;
     this.#deps.clock.clearTimeout(timer);
+  }
+}
+
+/** SIGKILL to one process (already gone: nothing to do). */
+function killPid(pid: number): void {
+  if (!(pid > 1)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // ESRCH: it is gone
   }
 }

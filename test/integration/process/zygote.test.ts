@@ -123,6 +123,42 @@ describe('python.zygote', () => {
     await system.stopAgent('threaded');
   }, 60_000);
 
+  it('a zygote that hangs before ready (a preload blocks): its start times out, it is killed, the worker is spawned', async () => {
+    const pool = new ZygotePool({ pidFile: null, startTimeoutMs: 1_500 });
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: 'zygote_hangs' };
+    const before = new Set(findWorkerPids());
+    const worker = await PythonWorker.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, env, zygotes: pool, pidFile: null });
+    const { output } = await worker.run({ id: 'r1', agent: 'probe', prompt: 'ZYG_SECRET' });
+    expect((JSON.parse(output as string) as Probe).ppid).toBe(process.pid); // spawned by Node
+    expect(pool.pids()).toEqual([]); // the hung zygote was given up
+    const extra = findWorkerPids().filter((pid) => !before.has(pid) && pid !== worker.pid);
+    expect(await waitForPidsGone(extra, 10_000)).toEqual([]); // and killed
+    await worker.close();
+    await pool.close();
+    expect(await waitForPidsGone([worker.pid], 10_000)).toEqual([]);
+  }, 60_000);
+
+  it.each([
+    ['after its setsid()', 'zygote_child_hangs'],
+    ['inside os.fork(), before its setsid()', 'zygote_child_hangs_early'],
+  ])('a fork whose child hangs %s: the fork times out, the child is killed, the worker is spawned', async (_when, preload) => {
+    // Longer than the zygote's own start (the fork timer runs from the request), so the fork itself times out.
+    const pool = new ZygotePool({ pidFile: null, forkTimeoutMs: 6_000 });
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: preload };
+    const before = new Set(findWorkerPids());
+    const worker = await PythonWorker.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, env, zygotes: pool, pidFile: null });
+    const { output } = await worker.run({ id: 'r1', agent: 'probe', prompt: 'ZYG_SECRET' });
+    expect((JSON.parse(output as string) as Probe).ppid).toBe(process.pid);
+    const zygotes = pool.pids();
+    expect(zygotes).toHaveLength(1); // the zygote itself is fine
+    // Nothing but the zygote and the spawned worker is left: the hung child was killed.
+    const extra = findWorkerPids().filter((pid) => !before.has(pid) && pid !== worker.pid && !zygotes.includes(pid));
+    expect(await waitForPidsGone(extra, 10_000)).toEqual([]);
+    await worker.close();
+    await pool.close();
+    expect(await waitForPidsGone([...zygotes, worker.pid], 10_000)).toEqual([]);
+  }, 60_000);
+
   it('a start aborted while its fork is pending (the zygote still starting): SYN_ERR_ABORTED, nothing left running', async () => {
     const pool = new ZygotePool({ pidFile: null });
     const abort = new AbortController();
