@@ -160,16 +160,18 @@ export class RunTable {
     if (unavailable !== undefined) throw unavailable;
     const frame = runFrame(request);
     if (!agents.includes(frame.agent)) throw synErr('SYN_ERR_NO_AGENT', `Agent "${frame.agent}" is not loaded in this worker (loaded: ${agents.join(', ') || 'none'})`, { agent: frame.agent });
-    const pid = this.#o.context().pid;
+    // The common run (no options, string prompt) passes every gate on its first test; the error
+    // context is built only on the refusal paths (admission is on the per-run path).
     for (const gate of RUN_GATES) {
       if (gate.uses(frame) && !this.features.has(gate.feature)) {
+        const pid = this.#o.context().pid;
         throw synErr(gate.code, `Python worker ${pid} does not support ${gate.what}: its bridge does not announce "${gate.feature}" (reinstall the bundled bridge)`, { ...this.#o.context(), ...gate.details });
       }
     }
     if (this.#runs.has(frame.id)) throw synErr('SYN_ERR_INVALID_ARGUMENT', `A run with id "${frame.id}" is already in flight`, { runId: frame.id });
     if (handlers.signal?.aborted) throw synErr('SYN_ERR_ABORTED', `Run ${frame.id} was aborted`, { runId: frame.id }, handlers.signal.reason);
     if (this.#runs.size >= this.#o.concurrency) {
-      throw synErr('SYN_ERR_OVERLOADED', `Python worker ${pid} already runs ${this.#o.concurrency} requests`, { ...this.#o.context(), concurrency: this.#o.concurrency });
+      throw synErr('SYN_ERR_OVERLOADED', `Python worker ${this.#o.context().pid} already runs ${this.#o.concurrency} requests`, { ...this.#o.context(), concurrency: this.#o.concurrency });
     }
     let line: string;
     try {
