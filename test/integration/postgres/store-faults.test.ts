@@ -2,18 +2,14 @@
 // the server stopped immediately mid-commit and restarted, the server down, and schema
 // version checks. Every acked turn must be present exactly once afterwards.
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnInput } from '../../../src/conversation/store.ts';
 import { isSynapseError } from '../../../src/errors.ts';
 import { PostgresConversationLease, PostgresHistoryStore } from '../../../src/postgres/index.ts';
 import { turnMessages } from '../../fixtures/pydantic-messages.ts';
-import { startPostgres, type PgServer } from '../../helpers/postgres.ts';
+import { usePostgres } from '../../helpers/postgres.ts';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(() => server?.close());
+const db = usePostgres();
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -22,13 +18,13 @@ afterEach(async () => {
 
 let n = 0;
 async function open(options: { schema?: string; migrate?: boolean } = {}): Promise<PostgresHistoryStore> {
-  const s = await PostgresHistoryStore.open({ connectionString: server.connectionString, schema: options.schema ?? `faults_${++n}`, migrate: options.migrate ?? true });
+  const s = await PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: options.schema ?? `faults_${++n}`, migrate: options.migrate ?? true });
   cleanup.push(() => s.close());
   return s;
 }
 
 async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: server.connectionString, application_name: 'test-admin' });
+  const c = new pg.Client({ connectionString: db.server.connectionString, application_name: 'test-admin' });
   c.on('error', () => undefined); // a server stop ends this connection too; the test checks the store, not the admin client
   await c.connect();
   cleanup.push(() => c.end().catch(() => undefined));
@@ -98,7 +94,7 @@ describe('PostgresHistoryStore faults', () => {
     const block = await blockCommits(s, 'c');
     const pending = rejection(s.commit(turn('c', 'lost'))); // handled from the start: it rejects while the server stops
     await block.blocked();
-    await server.stop('immediate');
+    await db.server.stop('immediate');
     expect((await pending).code).toBe('SYN_ERR_STORE_IO');
     // Down: a coded error, not a hang.
     expect(await rejection(s.load('c'))).toMatchObject({ code: 'SYN_ERR_STORE_IO', details: { op: 'load', errno: 'ECONNREFUSED' } });
@@ -106,14 +102,14 @@ describe('PostgresHistoryStore faults', () => {
     const lease = new PostgresConversationLease({ store: s });
     expect(await rejection(lease.acquire({ conversationId: 'c', turnId: 'lost', policy: 'queue' }))).toMatchObject({ code: 'SYN_ERR_STORE_IO', details: { op: 'lease acquire', errno: 'ECONNREFUSED' } });
     await lease.close();
-    await server.start();
+    await db.server.start();
     expect(await s.commit(turn('c', 'lost'))).toBe('committed');
     expect(await s.commit(turn('c', 'lost'))).toBe('duplicate');
     expect((await s.load('c')).map((t) => t.turnId)).toEqual([...acked, 'lost']);
   });
 
   it('open refuses an unmigrated schema and a newer one with SYN_ERR_STORE_SCHEMA, changing nothing', async () => {
-    const unmigrated = await rejection(PostgresHistoryStore.open({ connectionString: server.connectionString, schema: 'never_migrated' }));
+    const unmigrated = await rejection(PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: 'never_migrated' }));
     expect(unmigrated).toMatchObject({ code: 'SYN_ERR_STORE_SCHEMA', details: { schema: 'never_migrated', found: null, expected: 1, option: 'migrate' } });
     const admin = await client();
     expect((await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'never_migrated'")).rows).toEqual([]);
@@ -122,7 +118,7 @@ describe('PostgresHistoryStore faults', () => {
     await s.close();
     await admin.query('UPDATE from_the_future.synapse_schema_version SET version = 99');
     for (const migrate of [false, true]) {
-      const newer = await rejection(PostgresHistoryStore.open({ connectionString: server.connectionString, schema: 'from_the_future', migrate }));
+      const newer = await rejection(PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: 'from_the_future', migrate }));
       expect(newer).toMatchObject({ code: 'SYN_ERR_STORE_SCHEMA', details: { found: 99, expected: 1 } });
     }
   });
@@ -135,14 +131,14 @@ describe('PostgresHistoryStore faults', () => {
   });
 
   it('a pool passed in is used and not ended by close; connection refused at open → SYN_ERR_STORE_IO', async () => {
-    const pool = new pg.Pool({ connectionString: server.connectionString });
+    const pool = new pg.Pool({ connectionString: db.server.connectionString });
     pool.on('error', () => undefined); // the pool's owner (this test) handles idle-connection errors, as pg requires
     cleanup.push(() => pool.end());
     const s = await PostgresHistoryStore.open({ pool, schema: 'own_pool', migrate: true });
     await s.commit(turn('c', 't'));
     await s.close();
     expect((await pool.query('SELECT count(*)::int AS n FROM own_pool.turns')).rows[0]).toEqual({ n: 1 });
-    const dead = `postgres://postgres:x@127.0.0.1:${server.port === 1 ? 2 : 1}/postgres`;
+    const dead = `postgres://postgres:x@127.0.0.1:${db.server.port === 1 ? 2 : 1}/postgres`;
     expect(await rejection(PostgresHistoryStore.open({ connectionString: dead }))).toMatchObject({ code: 'SYN_ERR_STORE_IO', details: { op: 'open', errno: 'ECONNREFUSED' } });
     expect(await rejection(PostgresHistoryStore.open({ pool, connectionString: dead }))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION' });
     expect(await rejection(PostgresHistoryStore.open({ connectionString: dead, schema: 'Bad-Name' }))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'PostgresHistoryStore.schema' } });

@@ -3,26 +3,15 @@
 // database, each running a real Python agent. With `policy: 'reject'` a turn on a conversation
 // another front is running fails SYN_ERR_CONVERSATION_BUSY; only the holder commits; a turn id
 // committed by one front replays on the other.
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresConversationLease, PostgresHistoryStore } from '../../../src/postgres/index.ts';
-import { startPostgres, type PgServer } from '../../helpers/postgres.ts';
+import { usePostgres } from '../../helpers/postgres.ts';
 import { fixture, rejection, startSystem } from '../../helpers/system.ts';
 
-let server: PgServer;
-let admin: pg.Client;
-beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.connectionString });
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin?.end();
-  await server?.close();
-});
+const db = usePostgres({ admin: true });
 
 async function frontSystem() {
-  const history = await PostgresHistoryStore.open({ connectionString: server.connectionString, schema: 'fronts', migrate: true, poolSize: 4 });
+  const history = await PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: 'fronts', migrate: true, poolSize: 4 });
   const lease = new PostgresConversationLease({ store: history });
   const s = await startSystem({ history, lease, conversations: { policy: 'reject' } });
   await s.system.spawnAgent({ id: 'bot', agent: fixture('faults.py') });
@@ -35,7 +24,7 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   throw new Error('condition never held');
 }
 
-const liveLeases = async (): Promise<number> => (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM fronts.conversations WHERE lease_expires >= clock_timestamp()')).rows[0]!.n;
+const liveLeases = async (): Promise<number> => (await db.admin.query<{ n: number }>('SELECT count(*)::int AS n FROM fronts.conversations WHERE lease_expires >= clock_timestamp()')).rows[0]!.n;
 
 describe('Synapse.start({ lease }) across two fronts', () => {
   it('reject across fronts → SYN_ERR_CONVERSATION_BUSY; only the holder commits; a committed turn id replays on the other front', async () => {
@@ -52,7 +41,7 @@ describe('Synapse.start({ lease }) across two fronts', () => {
       const replay = await b.system.sendMessage('bot', { prompt: 'slow 1.5' }, { conversationId: 'c', turnId: 't1' });
       expect(replay).toMatchObject({ replayed: true, output: (await first).output });
 
-      const rows = await admin.query<{ turn_id: string; seq: number }>("SELECT turn_id, seq::int FROM fronts.turns WHERE conversation_id = 'c' ORDER BY seq");
+      const rows = await db.admin.query<{ turn_id: string; seq: number }>("SELECT turn_id, seq::int FROM fronts.turns WHERE conversation_id = 'c' ORDER BY seq");
       expect(rows.rows).toEqual([{ turn_id: 't1', seq: 0 }, { turn_id: 't2', seq: 1 }]);
       expect(await liveLeases()).toBe(0);
       expect(await a.system.history('c')).toEqual(await b.system.history('c'));
@@ -63,7 +52,7 @@ describe('Synapse.start({ lease }) across two fronts', () => {
   }, 120_000);
 
   it('a lease on another store than history is refused with SYN_ERR_INVALID_OPTION', async () => {
-    const history = await PostgresHistoryStore.open({ connectionString: server.connectionString, schema: 'fronts', migrate: true, poolSize: 1 });
+    const history = await PostgresHistoryStore.open({ connectionString: db.server.connectionString, schema: 'fronts', migrate: true, poolSize: 1 });
     try {
       const lease = new PostgresConversationLease({ store: history });
       const err = await rejection(startSystem({ history: { dir: '/nonexistent-never-opened' }, lease }));
