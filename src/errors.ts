@@ -38,6 +38,7 @@ export const ERROR_CODES = Object.freeze({
   SYN_ERR_MEMORY_LIMIT: { kind: 'defect', meaning: 'The Python process exceeded its memory limit and was killed.' },
   SYN_ERR_PYTHON_NOT_FOUND: { kind: 'misuse', meaning: 'The Python interpreter could not be found or executed.' },
   SYN_ERR_BRIDGE_VERSION: { kind: 'misuse', meaning: 'The Python synapse-bridge reports another version than this Node package.' },
+  SYN_ERR_HOP_VERSION: { kind: 'misuse', meaning: 'A remote front or host (synapse/nats) speaks another version of the host-hop protocol.' },
   SYN_ERR_TOOL_FAILED: { kind: 'failure', meaning: 'A TypeScript tool handler threw; the model saw the error.' },
   SYN_ERR_CONVERSATION_BUSY: { kind: 'interruption', meaning: 'A turn is already running on this conversation (policy: reject).' },
   SYN_ERR_DEFERRED_PENDING: { kind: 'misuse', meaning: 'The conversation waits for answers to its pending deferred tool calls (approvals / external results); this turn does not answer them all.' },
@@ -115,6 +116,7 @@ export interface ErrorDetailsByCode {
   readonly SYN_ERR_STORE_SCHEMA: { readonly found?: number | null; readonly expected?: number; readonly option?: string };
   readonly SYN_ERR_LEASE_LOST: { readonly conversationId: string; readonly turnId: string; readonly token?: number | string };
   readonly SYN_ERR_STORE_LOCKED: { readonly dir?: string; readonly pid?: number; readonly lockFile?: string; readonly host?: string; readonly option?: string };
+  readonly SYN_ERR_HOP_VERSION: { readonly expected: number | string; readonly actual: number | string | null };
 }
 
 /**
@@ -141,6 +143,7 @@ export const DOCUMENTED_DETAILS = Object.freeze({
   SYN_ERR_STORE_SCHEMA: ['found', 'expected', 'option'],
   SYN_ERR_LEASE_LOST: ['conversationId', 'turnId', 'token'],
   SYN_ERR_STORE_LOCKED: ['dir', 'pid', 'lockFile', 'host', 'option'],
+  SYN_ERR_HOP_VERSION: ['expected', 'actual'],
 } as const satisfies { readonly [C in keyof ErrorDetailsByCode]: readonly (keyof ErrorDetailsByCode[C] & string)[] });
 
 /**

@@ -25,9 +25,11 @@ export type { SynapseOptions, SendOptions, SendResult, StreamItem, StartupReport
 // ── Agents ───────────────────────────────────────────────────────────────────
 export { AGENT_DEFAULTS } from './agent/options.ts';
 export type { SpawnAgentOptions, AgentTool, ToolContext } from './agent/options.ts';
+export type { RateLimitOption } from './agent/rate-limit.ts';
 export { RUN_OPTION_LIMITS } from './agent/run-options.ts';
 export type { OutputOption, RunOptions, UsageLimitsOption } from './agent/run-options.ts';
 export type { AgentStatus } from './agent/agent.ts';
+export type { AttachRemoteAgentOptions, RemoteTool, RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, HostService, ServeContext, ServeRequest } from './agent/remote.ts';
 export type { AgentState, AgentEvent, StartupFailure } from './agent/router.ts';
 export type { StreamEvent, Usage, DeferredRequests, DeferredCall } from './protocol/frames.ts';
 export type { MessageInput, ToolResults, ApprovalAnswer, Prompt } from './message-input.ts';

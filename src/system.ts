@@ -13,7 +13,8 @@
 import type { Logger } from 'pino';
 import type { AnyStateMachine } from 'xstate';
 import { PythonAgent, type AgentStatus } from './agent/agent.ts';
-import { resolveAgentOptions, type SpawnAgentOptions } from './agent/options.ts';
+import { resolveAgentOptions, type SpawnAgentOptions, type ToolContext } from './agent/options.ts';
+import { RemoteAgent, type AttachRemoteAgentOptions, type HostService, type RemoteTransport, type ServeContext } from './agent/remote.ts';
 import { channel } from './stream-channel.ts';
 import { CALL_RUN_OPTION_FIELDS, runOptionsFrame, withTraceContext, type RunOptions } from './agent/run-options.ts';
 import type { AgentEvent } from './agent/router.ts';
@@ -185,6 +186,13 @@ const SEND_SCHEMA = {
   ...CALL_RUN_OPTION_FIELDS,
 };
 
+const ATTACH_SCHEMA = {
+  id: v.string({ min: 1, max: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/ }),
+  transport: v.duck<RemoteTransport>(['open', 'run', 'close'], 'a RemoteTransport such as natsFront({ … })'),
+  timeoutMs: v.optional(v.number({ min: 1 })),
+  tools: v.optional(v.record(v.object({ handler: v.func<(args: unknown, context: ToolContext) => unknown>() }))),
+};
+
 const AGENTS_SUPERVISOR = 'synapse.agents';
 
 /**
@@ -205,6 +213,10 @@ export class ActorSystem {
   readonly events: SynapseEventEmitter;
   readonly runtime: ActorRuntime;
   readonly #agents = new Map<string, PythonAgent>();
+  /** Agents on other hosts (`attachRemoteAgent`): same ids namespace as {@link #agents}. */
+  readonly #remote = new Map<string, RemoteAgent>();
+  /** Host services (`serve`), started in order, stopped first at `stop()`. */
+  readonly #services: HostService[] = [];
   /** Turn spans (OpenTelemetry, when `@opentelemetry/api` is installed; a no-op otherwise). */
   readonly #tracer = new TurnTracer();
   readonly #agentsSup: DynamicSupervisorHandle;
@@ -407,6 +419,13 @@ export class ActorSystem {
 
   /** Stops an agent: queued requests fail with SYN_ERR_SHUTDOWN, workers are shut down. @throws SYN_ERR_NO_AGENT */
   async stopAgent(id: string): Promise<void> {
+    const remote = this.#remote.get(id);
+    if (remote !== undefined) {
+      this.#remote.delete(id);
+      await remote.close();
+      emit(this.events, 'agent.stopped', { agent: id, reason: 'stopped' });
+      return;
+    }
     const agent = this.#agent(id);
     agent.close();
     this.#agents.delete(id);
@@ -445,12 +464,77 @@ export class ActorSystem {
    * (see {@link AgentStatus}). @throws SYN_ERR_NO_AGENT
    */
   agentStatus(id: string): AgentStatus {
-    return this.#agent(id).status();
+    return this.#runnable(id).status();
   }
 
-  /** Ids of the agents. */
+  /** Ids of the agents (local, then remote). */
   agentIds(): string[] {
-    return [...this.#agents.keys()];
+    return [...this.#agents.keys(), ...this.#remote.keys()];
+  }
+
+  /**
+   * Registers an agent that runs on other hosts, behind `transport` (e.g. `natsFront` of
+   * `synapse/nats`): `sendMessage` / `streamMessage` / `agentStatus` / `inspect` / `stopAgent`
+   * treat it like a local one (history, conversations and leases stay on this front).
+   * @throws SYN_ERR_INVALID_OPTION, SYN_ERR_NAME_TAKEN, what the transport's `open` throws, SYN_ERR_SYSTEM_STOPPED.
+   * @example
+   * ```ts
+   * import { natsFront } from 'synapse/nats';
+   * await system.attachRemoteAgent({ id: 'support', transport: natsFront({ servers: 'nats://10.0.0.5:4222', namespace: 'prod' }) });
+   * ```
+   */
+  async attachRemoteAgent(options: AttachRemoteAgentOptions): Promise<AgentStatus> {
+    this.#assertRunning();
+    const o = resolveOptions('options', options, ATTACH_SCHEMA) as AttachRemoteAgentOptions;
+    if (this.#agents.has(o.id) || this.#remote.has(o.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${o.id}" already exists`, { agent: o.id });
+    const agent = new RemoteAgent(o, { clock: this.clock, log: this.log.child({ agent: o.id, remote: o.transport.kind }) });
+    this.#remote.set(o.id, agent);
+    try {
+      await agent.open();
+    } catch (error) {
+      this.#remote.delete(o.id);
+      await agent.close().catch(() => undefined);
+      throw error;
+    }
+    emit(this.events, 'agent.spawned', { agent: o.id, workers: 0 });
+    return agent.status();
+  }
+
+  /**
+   * Serves this system's local agents to remote fronts through `service` (e.g. `natsHost` of
+   * `synapse/nats`). The agents stay spawned and supervised here exactly as before; `stop()`
+   * stops the service first.
+   * @throws SYN_ERR_INVALID_ARGUMENT (not a service), what the service's `start` throws, SYN_ERR_SYSTEM_STOPPED.
+   * @example
+   * ```ts
+   * import { natsHost } from 'synapse/nats';
+   * await system.serve(natsHost({ servers: 'nats://10.0.0.5:4222', namespace: 'prod', hostId: 'gpu-1' }));
+   * ```
+   */
+  async serve(service: HostService): Promise<void> {
+    this.#assertRunning();
+    if (typeof service !== 'object' || service === null || typeof service.start !== 'function' || typeof service.stop !== 'function') {
+      throw synErr('SYN_ERR_INVALID_ARGUMENT', 'serve(service) needs a host service such as natsHost({ … }) of synapse/nats', { argument: 'service' });
+    }
+    const context: ServeContext = {
+      clock: this.clock,
+      log: this.log.child({ serve: service.kind }),
+      agentIds: () => [...this.#agents.keys()],
+      agentStatus: (id) => this.#agents.get(id)?.status(),
+      // async: an unknown agent (stopped between a run's arrival and now) rejects instead of throwing.
+      request: async (agentId, request) => {
+        if (this.#stopping !== undefined) throw synErr('SYN_ERR_SYSTEM_STOPPED', 'The Synapse system is stopping or stopped');
+        const { remoteTools, onToolCall, ...options } = request;
+        return this.#agent(agentId).request(options, { tools: remoteTools, onToolCall });
+      },
+      onAgentsChanged: (listener) => {
+        const names = ['agent.spawned', 'agent.stopped', 'agent.quarantined', 'agent.recovered'] as const;
+        const offs = names.map((n) => this.on(n, () => listener()));
+        return () => offs.forEach((off) => off());
+      },
+    };
+    await service.start(context);
+    this.#services.push(service);
   }
 
   /**
@@ -517,7 +601,7 @@ export class ActorSystem {
 
   async #turn(agentId: string, input: MessageInput, options: SendOptions, onEvent: ((e: AgentEvent) => void) | undefined): Promise<SendResult> {
     this.#assertRunning();
-    const agent = this.#agent(agentId);
+    const agent = this.#runnable(agentId);
     const { prompt, toolResults } = checkMessageInput(input, this.#maxPromptBytes);
     const o = resolveOptions('options', options, SEND_SCHEMA);
     const conversationId = o.conversationId === undefined ? newConversationId() : validateConversationId(o.conversationId);
@@ -593,6 +677,7 @@ export class ActorSystem {
   /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares. */
   inspect(): InspectNode {
     const agents = [...this.#agents.values()].map((a) => a.inspect((child) => this.#supervision.restartsOf(a.supervisorLabel, child)));
+    for (const r of this.#remote.values()) agents.push(r.inspect());
     return {
       kind: 'system',
       id: 'synapse',
@@ -634,6 +719,10 @@ export class ActorSystem {
     // Reverse start order: the HTTP endpoint (started last), the agents, the turns they ran,
     // the user's own actors (newest first), then the history store they were all built on.
     await this.#http?.close();
+    // Served runs first (fronts get their coded errors), then this front's remote runs.
+    for (const service of this.#services.splice(0).reverse()) await service.stop().catch((error: unknown) => this.log.warn({ err: error, serve: service.kind }, 'host service stop failed'));
+    await Promise.all([...this.#remote.values()].map((r) => r.close().catch((error: unknown) => this.log.warn({ err: error, agent: r.id }, 'remote agent close failed'))));
+    this.#remote.clear();
     for (const agent of this.#agents.values()) agent.close();
     await this.#agentsSup.stop('shutdown').catch((error: unknown) => this.log.warn({ err: error }, 'agents supervisor stop failed'));
     await this.#zygotes.close(); // after the agents: their forked workers are stopped, the zygotes have nothing left to serve
@@ -647,6 +736,11 @@ export class ActorSystem {
     this.log.info({ event: 'system.stopped' }, 'synapse stopped');
     this.#eventLog.close();
     this.#supervision.close();
+  }
+
+  /** A local or remote agent (both have the same `request` / `status` contract). @throws SYN_ERR_NO_AGENT */
+  #runnable(id: string): PythonAgent | RemoteAgent {
+    return (typeof id === 'string' ? this.#remote.get(id) : undefined) ?? this.#agent(id);
   }
 
   #agent(id: string): PythonAgent {

@@ -37,10 +37,14 @@ from ._retry import retry_policy
 from ._structured import output_type_of
 from .exceptions import AgentLoadError, InvalidArgumentError, InvalidOptionError
 
-__all__ = ['ModelResolver', 'agent_run_kwargs', 'run_kwargs', 'usage_limits', 'validate_deps']
+__all__ = ['SLOTS_KEY', 'ModelResolver', 'agent_run_kwargs', 'run_kwargs', 'usage_limits', 'validate_deps']
 
 _RETRY = '__synapse_retry__'
 """The key of an agent's retry policy among its spawn-level ``run_kwargs`` (popped by ``run_kwargs``)."""
+
+SLOTS_KEY = '__synapse_model_slots__'
+"""The key of the process's :class:`~synapse_bridge._slots.SlotClient` among the ``run_kwargs`` of an
+agent with ``modelSlots`` (set by the runtime, popped by ``run_kwargs``)."""
 
 _USAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(UsageLimits))
 
@@ -181,14 +185,17 @@ def run_kwargs(
     """
     kwargs = dict(base)
     policy = kwargs.pop(_RETRY, None)
+    slots = kwargs.pop(SLOTS_KEY, None)
     if 'model' in kwargs:
         kwargs['model'] = resolver.resolve(kwargs['model'], 'model')
     if options:
         _apply_call_options(agent, kwargs, options, resolver)
-    if policy is not None:
+    if policy is not None or slots is not None:
         model = kwargs.get('model', agent.model if isinstance(agent, Agent) else None)
         if model is not None:  # no model at all: pydantic-ai's own error says so
-            kwargs['model'] = policy.wrap(model)
+            if slots is not None:  # inside the retry wrapper: every attempt asks for its own slot
+                model = slots.wrap(model)
+            kwargs['model'] = policy.wrap(model) if policy is not None else model
     return kwargs
 
 

@@ -50,11 +50,12 @@ from ._history import CANCELLED, HistoryAssembler
 from ._lifespan import Lifespans
 from ._limits import apply_memory_limit, rss_bytes
 from ._logging import run_id_var
-from ._options import ModelResolver, agent_run_kwargs
+from ._options import SLOTS_KEY, ModelResolver, agent_run_kwargs
 from ._retry import RUN_DEADLINE
 from ._runner import execute_run
 from ._schema import validate_from_node
 from ._tracing import continue_trace
+from ._slots import SlotClient
 from ._tools import ToolBridge
 from .exceptions import (
     BridgeError,
@@ -110,6 +111,7 @@ class Runtime:
         self._agents: dict[str, LoadedAgent] = {}
         self._run_context: contextvars.Context = contextvars.copy_context()
         self._tools: ToolBridge | None = None
+        self._slots = SlotClient(self.send)
         self._toolsets: list[AbstractToolset[Any]] = []
         self._models = ModelResolver(None)
         self._lifespans = Lifespans([])
@@ -204,6 +206,8 @@ class Runtime:
         elif t == 'tool_result':
             if self._tools is not None:
                 self._tools.resolve(frame)
+        elif t == 'model_slot_grant':
+            self._slots.resolve(frame)
         elif t == 'shutdown':
             asyncio.ensure_future(self._wind_down(send_bye=True))
 
@@ -267,9 +271,11 @@ class Runtime:
         """Checks each agent's spawn-level run options and keeps their ``agent.iter`` keywords."""
         for spec in specs:
             kwargs = agent_run_kwargs(spec, self._models)
+            loaded = self._agents[spec['name']]
+            if spec.get('modelSlots') is True and loaded.agent is not None:  # a plain handler makes no model requests
+                kwargs[SLOTS_KEY] = self._slots
             if not kwargs:
                 continue
-            loaded = self._agents[spec['name']]
             if loaded.agent is None:
                 raise InvalidOptionError(
                     f'{spec["ref"]!r} is a plain handler: model, modelSettings and usageLimits apply to pydantic-ai agents only',
@@ -517,7 +523,7 @@ class Runtime:
                 raise ProtocolError('a second init frame')
             self._init_seen = True
             self._splitter.max_frame_bytes = int(frame['maxFrameBytes'])
-        elif t in ('run', 'history_chunk', 'cancel', 'tool_result') and not self._init_seen:
+        elif t in ('run', 'history_chunk', 'cancel', 'tool_result', 'model_slot_grant') and not self._init_seen:
             raise ProtocolError(f'{t!r} frame before init')
         return frame
 

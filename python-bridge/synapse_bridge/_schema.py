@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt', 'trace_context')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt', 'trace_context', 'model_slots')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -112,6 +112,8 @@ def _check_init(o: Obj, t: str) -> None:
                 raise _bad(t, f'{where}.{hook}', 'a string when present', a[hook])
         if 'retry' in a and not (_is_obj(a['retry']) and 'attempts' in a['retry']):  # checked in full by _retry
             raise _bad(t, f'{where}.retry', 'an object with "attempts" when present', a['retry'])
+        if 'modelSlots' in a and not isinstance(a['modelSlots'], bool):  # feature model_slots (_slots)
+            raise _bad(t, f'{where}.modelSlots', 'a boolean when present', a['modelSlots'])
 
     def tool(x: Any, where: str) -> None:
         if not _is_obj(x):
@@ -218,12 +220,18 @@ def _check_tool_result(o: Obj, t: str) -> None:
     _opt(o, t, 'error', *_STR)
 
 
+def _check_ids(o: Obj, t: str) -> None:
+    for f in ('id', 'callId'):
+        _get(o, t, f, *_STR)
+
+
 _FROM_NODE: dict[str, Callable[[Obj, str], None]] = {
     'init': _check_init,
     'run': _check_run,
     'history_chunk': _check_history_chunk,
     'cancel': lambda o, t: _get(o, t, 'id', *_STR),
     'tool_result': _check_tool_result,
+    'model_slot_grant': _check_ids,
     'ping': lambda o, t: _get(o, t, 'seq', *_INT),
     'shutdown': lambda o, t: None,
 }
@@ -311,6 +319,12 @@ def _check_tool_call(o: Obj, t: str) -> None:
         _get(o, t, f, *_STR)
 
 
+def _check_model_slot(o: Obj, t: str) -> None:
+    for f in ('id', 'callId'):
+        _get(o, t, f, *_STR)
+    _opt(o, t, 'estTokens' if t == 'model_slot' else 'tokens', *_INT)
+
+
 _FROM_PYTHON: dict[str, Callable[[Obj, str], None]] = {
     'hello': _check_hello,
     'ready': _check_ready,
@@ -318,6 +332,8 @@ _FROM_PYTHON: dict[str, Callable[[Obj, str], None]] = {
     'result': _check_result,
     'error': _check_error,
     'tool_call': _check_tool_call,
+    'model_slot': _check_model_slot,
+    'model_slot_release': _check_model_slot,
     'pong': _check_pong,
     'log': _check_log,
     'bye': lambda o, t: None,

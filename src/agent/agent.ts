@@ -24,6 +24,7 @@ import type { ResolvedAgentOptions } from './options.ts';
 import { AgentRouter, type AgentState, type RequestOptions, type RunResult, type StartupFailure } from './router.ts';
 import type { InspectNode } from '../observe/inspect.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
+import { ModelRateLimiter } from './rate-limit.ts';
 
 /** `system.agentStatus(id)`. */
 export interface AgentStatus {
@@ -73,6 +74,8 @@ export class PythonAgent {
   /** The warm spare pool while the agent's spares actor runs (`spares > 0`). */
   readonly #spares: { pool: SparePool | undefined } = { pool: undefined };
   readonly #deps: AgentDeps;
+  /** The model request limiter shared by all workers (`rateLimit`); absent: none. */
+  readonly #limiter: ModelRateLimiter | undefined;
   /** The label of this agent's own supervisor in `supervisor.*` events (`agent:<id>`). */
   readonly supervisorLabel: string;
   #restarts = 0;
@@ -98,6 +101,17 @@ export class PythonAgent {
       clock: deps.clock,
       events: deps.events,
     });
+    this.#limiter =
+      options.rateLimit === undefined
+        ? undefined
+        : new ModelRateLimiter({
+            agent: options.id,
+            clock: deps.clock,
+            limits: options.rateLimit,
+            // A run has at most one model request at a time: every in-flight run may wait.
+            maxWaiting: options.workers * options.concurrency,
+            onWaited: (e) => emit(deps.events, 'model.slot_waited', { agent: options.id, runId: e.runId, waitMs: e.waitMs, outcome: e.outcome }),
+          });
   }
 
   /**
@@ -173,6 +187,7 @@ export class PythonAgent {
       zygotes: this.#deps.zygotes,
       processes: this.#processes,
       spares: this.#spares,
+      modelSlots: this.#limiter,
     };
     const workers: ChildSpec[] = Array.from({ length: o.workers }, (_, index) => ({
       id: `worker:${index}`,
@@ -215,11 +230,12 @@ export class PythonAgent {
   /**
    * Runs one turn's request on this agent's workers: the router queues and dispatches it, and
    * the agent answers its TypeScript tool calls (with the turn's conversation and turn ids).
+   * A served run (`system.serve`) passes `forward`: calls of the tools it names go to the remote front.
    * @throws what {@link AgentRouter.request} throws.
    */
-  request(options: Omit<RequestOptions, 'onToolCall'>): Promise<RunResult> {
+  request(options: Omit<RequestOptions, 'onToolCall'>, forward?: { readonly tools: ReadonlySet<string>; readonly onToolCall: (call: ToolCallRequest) => unknown }): Promise<RunResult> {
     const context = { conversationId: options.conversationId, turnId: options.turnId };
-    return this.#router.request({ ...options, onToolCall: (call) => this.#callTool(call, context) });
+    return this.#router.request({ ...options, onToolCall: (call) => (forward?.tools.has(call.tool) === true ? forward.onToolCall(call) : this.#callTool(call, context)) });
   }
 
   /** Admits again after quarantine or close (before a manual restart). */
@@ -228,8 +244,8 @@ export class PythonAgent {
   }
 
   /** Queued and in-flight calls (metrics). */
-  load(): { readonly queued: number; readonly inFlight: number } {
-    return { queued: this.#router.queued, inFlight: this.#router.inFlight };
+  load(): { readonly queued: number; readonly inFlight: number; readonly modelSlotsWaiting: number } {
+    return { queued: this.#router.queued, inFlight: this.#router.inFlight, modelSlotsWaiting: this.#limiter?.waiting ?? 0 };
   }
 
   /** Pids of the idle warm spares (metrics, inspection). */

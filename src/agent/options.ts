@@ -5,6 +5,7 @@ import { synErr } from '../errors.ts';
 import { resolveOptions, stripUndefined, v, type Field } from '../options.ts';
 import { AGENT_RUN_OPTION_FIELDS, type UsageLimitsOption } from './run-options.ts';
 import { PYTHON_PROCESS_DEFAULTS } from '../process/options.ts';
+import type { RateLimitOption } from './rate-limit.ts';
 
 /** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
 export interface AgentTool {
@@ -169,6 +170,22 @@ export interface SpawnAgentOptions {
    */
   retry?: RetryOption;
   /**
+   * Limits on the agent's model requests, coordinated in Node across all its workers: before each
+   * model request (each retry attempt included) Python asks Node for a slot and gives it back when
+   * the request ends, with the tokens it used. `maxConcurrentModelRequests` caps requests in flight;
+   * `requestsPerMinute` and `tokensPerMinute` are token buckets refilled continuously (burst: one
+   * second's budget), so requests are spread instead of fired at once. Waiting counts against the
+   * run's deadline: a wait the rpm/tpm budget says would pass it fails at once with
+   * SYN_ERR_PROVIDER (`category: 'rate_limit'`, `retryAfterMs`); a run still waiting for a
+   * concurrency slot at its deadline fails with SYN_ERR_TIMEOUT. Absent: no limit. Throttling is
+   * visible in `synapse_model_slot_wait_seconds` and `synapse_model_slots_waiting`. See docs/providers.md "Rate limits".
+   * @example
+   * ```ts
+   * await system.spawnAgent({ id: 'bot', agent: 'bot.py:agent', workers: 2, rateLimit: { maxConcurrentModelRequests: 8, requestsPerMinute: 500 } });
+   * ```
+   */
+  rateLimit?: RateLimitOption;
+  /**
    * A deps factory, `'module:attr'` / `'file.py:attr'`: `factory(call_deps_json, ctx) -> deps`, sync or
    * async, called for every run; it may return an async context manager (entered for the run, exited
    * after it). `ctx` has `resources` (what `lifespan` yielded), `agent_name`, `conversation_id`,
@@ -251,6 +268,13 @@ const schema = {
       maxDelayMs: v.optional(v.number({ min: 0, max: 3_600_000 })),
     }),
   ),
+  rateLimit: v.optional(
+    v.object({
+      requestsPerMinute: v.optional(v.number({ min: 1, max: 1e9 })),
+      tokensPerMinute: v.optional(v.number({ min: 1, max: 1e12 })),
+      maxConcurrentModelRequests: v.optional(v.number({ min: 1, max: 100_000, integer: true })),
+    }),
+  ),
   ...AGENT_RUN_OPTION_FIELDS,
   deps: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
   lifespan: v.optional(v.string({ min: 3, max: 1000, pattern: AGENT_REF })),
@@ -264,6 +288,15 @@ function retryOption(retry: { attempts: number; minDelayMs?: number | undefined;
     throw synErr('SYN_ERR_INVALID_OPTION', `Invalid option "retry.minDelayMs": ${retry.minDelayMs} exceeds retry.maxDelayMs (${retry.maxDelayMs})`, { option: 'retry.minDelayMs' });
   }
   return stripUndefined({ attempts: retry.attempts, minDelayMs: retry.minDelayMs, maxDelayMs: retry.maxDelayMs }) as RetryOption;
+}
+
+function rateLimitOption(r: { [K in keyof RateLimitOption]?: number | undefined } | undefined): RateLimitOption | undefined {
+  if (r === undefined) return undefined;
+  const out = stripUndefined({ requestsPerMinute: r.requestsPerMinute, tokensPerMinute: r.tokensPerMinute, maxConcurrentModelRequests: r.maxConcurrentModelRequests }) as RateLimitOption;
+  if (Object.keys(out).length === 0) {
+    throw synErr('SYN_ERR_INVALID_OPTION', 'Invalid option "rateLimit": set at least one of requestsPerMinute, tokensPerMinute, maxConcurrentModelRequests', { option: 'rateLimit' });
+  }
+  return Object.freeze(out);
 }
 
 /**
@@ -317,6 +350,8 @@ export function resolveAgentOptions(input: unknown) {
       zygote: py.zygote ?? d.python.zygote,
     },
     tools: o.tools ?? {},
+    /** Model request limits (absent: none); Python asks for slots when set (`init` agent `modelSlots`). */
+    rateLimit: rateLimitOption(o.rateLimit),
     /** Spawn-level run options, sent with the agent in `init` (absent ones omitted). */
     run: stripUndefined({ model: o.model, modelSettings: o.modelSettings, usageLimits: o.usageLimits, retry: retryOption(o.retry) }),
     /** The deps factory and lifespan refs, sent with the agent in `init` (absent ones omitted; feature `deps_factory`). */

@@ -21,6 +21,7 @@ import type { ProcessLabel, PythonProcessOptions } from '../process/options.ts';
 import { SparePool } from '../process/spares.ts';
 import type { ZygotePool } from '../process/zygote.ts';
 import type { ResolvedAgentOptions } from './options.ts';
+import type { ModelRateLimiter } from './rate-limit.ts';
 import type { AgentRouter, WorkerSlot } from './router.ts';
 
 export interface WorkerDeps {
@@ -43,6 +44,8 @@ export interface WorkerDeps {
   readonly onStartupFailure?: ((index: number, error: unknown) => void) | undefined;
   /** This worker's process died after it was ready (called before `worker.crashed` is emitted). */
   readonly onCrash?: ((index: number) => void) | undefined;
+  /** The agent's model request limiter (`rateLimit`), shared by all its workers; absent: none. */
+  readonly modelSlots?: ModelRateLimiter | undefined;
 }
 
 /** The process options of a worker of this agent (also the options every spare of the agent is spawned with). */
@@ -53,7 +56,7 @@ export function workerProcessOptions(deps: WorkerDeps, label: ProcessLabel): Pyt
     cwd: o.python.cwd,
     env: o.python.env,
     ...(o.python.secrets.length === 0 ? {} : { secrets: o.python.secrets }),
-    agents: [{ name: o.id, ref: o.agent, ...o.run, ...o.hooks }],
+    agents: [{ name: o.id, ref: o.agent, ...o.run, ...o.hooks, ...(o.rateLimit === undefined ? {} : { modelSlots: true }) }],
     tools: Object.entries(o.tools).map(([name, t]) => ({ name, description: t.description, parameters: t.parameters })),
     concurrency: o.concurrency,
     maxFrameBytes: o.python.maxFrameBytes,
@@ -151,7 +154,14 @@ export function workerBehaviour(deps: WorkerDeps, index: number): Behaviour<Work
         }
       });
       emit(events, 'worker.ready', { agent: o.id, worker: index, pid: p.pid, startupMs: Math.round(deps.clock.now() - t0) });
-      const own: WorkerSlot = { index, pid: p.pid, free: () => p.free(), run: (request, handlers) => p.run(request, handlers) };
+      const limiter = deps.modelSlots;
+      const own: WorkerSlot = {
+        index,
+        pid: p.pid,
+        free: () => p.free(),
+        // Every worker's model requests wait on the agent's one limiter.
+        run: (request, handlers) => p.run(request, limiter === undefined ? handlers : { ...handlers, onModelSlot: (call) => limiter.acquire(call) }),
+      };
       slot = own;
       // Leave the router the moment the process stops accepting runs (defect found, stop begun):
       // the actor's exit comes later (OS exit, pipes drained), and until then new requests must

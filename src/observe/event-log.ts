@@ -39,6 +39,8 @@ export const EVENT_LEVELS: { readonly [K in SynapseEventName]: LevelRule<K> } = 
   'message.routed': 'debug',
   'call.failed': 'warn',
   'call.completed': 'debug',
+  // One per model request of a rateLimit'ed agent (a refused wait also ends its call: call.failed warns).
+  'model.slot_waited': 'debug',
   'turn.committed': 'info',
   'turn.failed': 'warn',
 });

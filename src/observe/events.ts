@@ -45,6 +45,8 @@ export interface SynapseEvents {
   /** `latencyMs`: from admission to failure (queue time included), like `call.completed`. */
   'call.failed': { agent: string; requestId: string; code: string; latencyMs: number; conversationId?: string | undefined; turnId?: string | undefined };
   'call.completed': { agent: string; requestId: string; latencyMs: number };
+  /** A model request of a `rateLimit`ed agent stopped waiting for its slot: granted, rejected (deadline, queue full) or aborted (run ended). */
+  'model.slot_waited': { agent: string; runId: string; waitMs: number; outcome: 'granted' | 'rejected' | 'aborted' };
   'turn.committed': { conversationId: string; turnId: string; agent: string; messages: number };
   'turn.failed': { conversationId: string; turnId: string; agent: string; code: string };
 }

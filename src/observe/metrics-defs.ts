@@ -10,7 +10,7 @@ import type { ProcStat } from './procstat.ts';
 
 /** What collect callbacks read from their owner. */
 export interface CollectHooks {
-  agents(): Iterable<{ agent: string; queued: number; inFlight: number }>;
+  agents(): Iterable<{ agent: string; queued: number; inFlight: number; modelSlotsWaiting?: number }>;
   mailboxes(): Iterable<{ actor: string; depth: number }>;
   /** Idle warm spares per agent (pids). */
   spares(): Iterable<{ agent: string; pids: readonly number[] }>;
@@ -64,6 +64,17 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
       guard('agents', () => {
         inFlight.reset();
         for (const a of hooks.agents()) inFlight.inc({ agent: a.agent }, a.inFlight);
+      }),
+  });
+  const modelSlotsWaiting: Gauge<'agent'> = new Gauge({
+    name: `${p}model_slots_waiting`,
+    help: 'Model requests waiting for a slot of the agent rate limit (rateLimit).',
+    labelNames: ['agent'] as const,
+    registers,
+    collect: () =>
+      guard('agents', () => {
+        modelSlotsWaiting.reset();
+        for (const a of hooks.agents()) if (a.modelSlotsWaiting !== undefined) modelSlotsWaiting.inc({ agent: a.agent }, a.modelSlotsWaiting);
       }),
   });
   const mailboxDepth: Gauge<'actor'> = new Gauge({
@@ -184,6 +195,13 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
       labelNames: ['agent', 'outcome', 'code'] as const,
       registers,
     }),
+    modelSlotWait: new Histogram({
+      name: `${p}model_slot_wait_seconds`,
+      help: 'Time model requests waited for a slot of the agent rate limit (rateLimit), by outcome.',
+      labelNames: ['agent', 'outcome'] as const,
+      buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     turns: new Counter({ name: `${p}turns_total`, help: 'Conversation turns by outcome (committed, failed).', labelNames: ['agent', 'outcome'] as const, registers }),
     restarts: new Counter({ name: `${p}restarts_total`, help: 'Child restarts performed by supervisors (the child came up).', labelNames: ['supervisor', 'child'] as const, registers }),
     startupFailures: new Counter({
@@ -204,6 +222,7 @@ export function defineMetrics(p: string, registry: Registry, buckets: readonly n
     orphansReaped: new Counter({ name: `${p}orphans_reaped_total`, help: 'Orphaned Python processes killed at start-up.', registers }),
     queueDepth,
     inFlight,
+    modelSlotsWaiting,
     mailboxDepth,
     pythonRss,
     pythonCpu,

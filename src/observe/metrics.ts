@@ -220,6 +220,7 @@ export class SynapseMetrics {
     const handlers: { [K in keyof SynapseEvents]?: (e: SynapseEvents[K]) => void } = {
       'call.completed': (e) => this.recordCall(e.agent, e.latencyMs),
       'call.failed': (e) => this.recordCall(e.agent, e.latencyMs, e.code),
+      'model.slot_waited': (e) => this.#m.modelSlotWait.observe({ agent: e.agent, outcome: e.outcome }, e.waitMs / 1000),
       'turn.committed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'committed' }),
       'turn.failed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'failed' }),
       'supervisor.restarted': (e) => this.#m.restarts.inc({ supervisor: e.supervisor, child: e.child }),

@@ -112,6 +112,7 @@ const schema = {
         modelSettings: v.optional(v.record(v.any())),
         usageLimits: v.optional(v.record(v.any())),
         retry: v.optional(v.record(v.number())),
+        modelSlots: v.optional(v.boolean()),
         deps: v.optional(v.string({ min: 3 })),
         lifespan: v.optional(v.string({ min: 3 })),
       }),

@@ -11,7 +11,7 @@ import type { ErrorCode, ErrorDetails, SynapseError } from '../errors.ts';
 import { encodeFrame } from '../protocol/codec.ts';
 import { encodeRunChunked } from '../protocol/history-chunks.ts';
 import { FEATURE_DEFERRED_TOOLS, FEATURE_HISTORY_CHUNKS, FEATURE_MULTIMODAL_PROMPT, FEATURE_RUN_OPTIONS, FEATURE_STRUCTURED_OUTPUT } from '../protocol/frames.ts';
-import type { DeferredRequests, ErrorFrame, EventFrame, OutboundFrame, ResultFrame, RunFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
+import type { DeferredRequests, ErrorFrame, EventFrame, ModelSlotFrame, ModelSlotReleaseFrame, OutboundFrame, ResultFrame, RunFrame, RunOptionsFrame, StreamEvent, ToolCallFrame, ToolResultsFrame, Usage } from '../protocol/frames.ts';
 import type { Prompt } from '../prompt.ts';
 import { errorFromFrame } from './wire-errors.ts';
 import { rethrowLater } from '../rethrow.ts';
@@ -81,6 +81,17 @@ export interface ToolCallRequest {
   readonly signal: AbortSignal;
 }
 
+/** A model request of a run asking for a slot (`model_slot` frame; `spawnAgent({ rateLimit })`). */
+export interface ModelSlotCall {
+  readonly runId: string;
+  readonly callId: string;
+  readonly estTokens?: number | undefined;
+  /** The run's deadline on the worker's clock (`now() + timeoutMs` at admission); absent: none. */
+  readonly deadlineAt?: number | undefined;
+  /** Aborted when the run is cancelled, times out, finishes, or the worker dies: stop waiting. */
+  readonly signal: AbortSignal;
+}
+
 /** Per-run callbacks. */
 export interface RunHandlers {
   /** Streamed events. A throw is re-thrown on a fresh macrotask (it never breaks the worker). */
@@ -89,6 +100,12 @@ export interface RunHandlers {
   readonly onToolCall?: (call: ToolCallRequest) => unknown;
   /** Aborting cancels the run (rejects with SYN_ERR_ABORTED). */
   readonly signal?: AbortSignal;
+  /**
+   * Waits for a model request slot (`model_slot`); resolving sends `model_slot_grant`, and the
+   * returned `release` is called on `model_slot_release` (with its `tokens`) or when the run ends.
+   * A rejection ends the run with that error (cancel sent). Absent: granted at once.
+   */
+  readonly onModelSlot?: (call: ModelSlotCall) => Promise<{ release(tokensUsed?: number): void }>;
 }
 
 interface PendingRun {
@@ -101,6 +118,10 @@ interface PendingRun {
   grace: TimerHandle | undefined;
   tools: AbortController | undefined;
   unlisten: (() => void) | undefined;
+  /** `now() + timeoutMs` at admission, for model slot waits. */
+  deadlineAt: number | undefined;
+  /** Granted model slots not yet released, by callId. */
+  slots: Map<string, { release(tokensUsed?: number): void }> | undefined;
 }
 
 /** What a {@link RunTable} needs from its worker. */
@@ -188,10 +209,11 @@ export class RunTable {
   /** Registers a run whose `run` frame is about to be written; returns the caller's promise. */
   #add(request: RunRequest, handlers: RunHandlers): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
-      const run: PendingRun = { id: request.id, handlers, resolve, reject, settled: false, deadline: undefined, grace: undefined, tools: undefined, unlisten: undefined };
+      const run: PendingRun = { id: request.id, handlers, resolve, reject, settled: false, deadline: undefined, grace: undefined, tools: undefined, unlisten: undefined, deadlineAt: undefined, slots: undefined };
       this.#runs.set(run.id, run);
       const timeoutMs = request.timeoutMs;
       if (typeof timeoutMs === 'number') {
+        run.deadlineAt = this.#o.clock.now() + timeoutMs;
         run.deadline = this.#o.clock.setTimeout(() => {
           run.deadline = undefined;
           this.#interrupt(run, synErr('SYN_ERR_TIMEOUT', `Run ${run.id} timed out after ${timeoutMs} ms`, { ...this.#o.context(), runId: run.id, timeoutMs }));
@@ -288,6 +310,48 @@ export class RunTable {
     return true;
   }
 
+  /**
+   * Asks the run's `onModelSlot` for a slot for a `model_slot` frame and answers `model_slot_grant`
+   * once granted; a refusal interrupts the run with its error. Returns false for an unknown run id.
+   */
+  modelSlot(frame: ModelSlotFrame): boolean {
+    const run = this.#runs.get(frame.id);
+    if (run === undefined) return false;
+    if (run.settled) return true; // cancelled: Python is letting go, no grant
+    const grant = (slot: { release(tokensUsed?: number): void } | undefined): void => {
+      if (this.#runs.get(frame.id) !== run || run.settled) {
+        slot?.release();
+        return;
+      }
+      if (slot !== undefined) (run.slots ??= new Map()).set(frame.callId, slot);
+      this.#o.send({ t: 'model_slot_grant', id: frame.id, callId: frame.callId });
+    };
+    const handler = run.handlers.onModelSlot;
+    if (handler === undefined) {
+      grant(undefined);
+      return true;
+    }
+    run.tools ??= new AbortController();
+    const call: ModelSlotCall = { runId: frame.id, callId: frame.callId, estTokens: frame.estTokens, deadlineAt: run.deadlineAt, signal: run.tools.signal };
+    new Promise<{ release(tokensUsed?: number): void }>((resolve) => resolve(handler(call))).then(grant, (error: unknown) => {
+      const coded = isSynapseError(error) ? error : synErr('SYN_ERR_AGENT_FAILED', `Model slot for run ${run.id} failed: ${String(error)}`, { runId: run.id }, error);
+      this.#interrupt(run, coded);
+    });
+    return true;
+  }
+
+  /** Releases a granted slot on `model_slot_release` (an unknown callId is ignored). Returns false for an unknown run id. */
+  modelSlotRelease(frame: ModelSlotReleaseFrame): boolean {
+    const run = this.#runs.get(frame.id);
+    if (run === undefined) return false;
+    const slot = run.slots?.get(frame.callId);
+    if (slot !== undefined) {
+      run.slots!.delete(frame.callId);
+      slot.release(frame.tokens);
+    }
+    return true;
+  }
+
   /** Rejects every unsettled run with `error` and forgets all runs (the worker is gone). */
   failAll(error: SynapseError): void {
     const runs = [...this.#runs.values()];
@@ -332,6 +396,11 @@ export class RunTable {
     run.unlisten?.();
     run.unlisten = undefined;
     if (run.tools !== undefined && !run.tools.signal.aborted) run.tools.abort();
+    if (run.slots !== undefined) {
+      const slots = [...run.slots.values()];
+      run.slots = undefined;
+      for (const slot of slots) slot.release();
+    }
   }
 }
 

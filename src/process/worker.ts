@@ -37,7 +37,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_DEPS_FACTORY, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION } from '../protocol/frames.ts';
+import { FEATURE_DEPS_FACTORY, FEATURE_MODEL_SLOTS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION } from '../protocol/frames.ts';
 import type { HelloFrame, InboundFrame, LogFrame, OutboundFrame, PongFrame, ReadyFrame } from '../protocol/frames.ts';
 import { rethrowLater } from '../rethrow.ts';
 import { VERSION } from '../version.ts';
@@ -155,6 +155,7 @@ const ASSIGN_SCHEMA = {
 const INIT_GATES: readonly { readonly feature: string; readonly option: (agent: ResolvedProcessOptions['agents'][number]) => string | undefined }[] = [
   { feature: FEATURE_RUN_OPTIONS, option: (a) => (a.model !== undefined ? 'model' : a.modelSettings !== undefined ? 'modelSettings' : a.usageLimits !== undefined ? 'usageLimits' : undefined) },
   { feature: FEATURE_DEPS_FACTORY, option: (a) => (a.deps !== undefined ? 'deps' : a.lifespan !== undefined ? 'lifespan' : undefined) },
+  { feature: FEATURE_MODEL_SLOTS, option: (a) => (a.modelSlots === true ? 'rateLimit' : undefined) },
 ];
 
 let silent: Logger | undefined;
@@ -603,6 +604,12 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
         return;
       case 'tool_call':
         if (!this.#runs.toolCall(frame)) this.#violation(`"tool_call" for unknown run "${frame.id}"`);
+        return;
+      case 'model_slot':
+        if (!this.#runs.modelSlot(frame)) this.#violation(`"model_slot" for unknown run "${frame.id}"`);
+        return;
+      case 'model_slot_release':
+        if (!this.#runs.modelSlotRelease(frame)) this.#violation(`"model_slot_release" for unknown run "${frame.id}"`);
         return;
       case 'error':
         // `id: null`: the process failed as a whole (start-up or protocol error); it exits by itself.

@@ -66,6 +66,13 @@ export const FEATURE_MULTIMODAL_PROMPT = 'multimodal_prompt';
 export const FEATURE_TRACE_CONTEXT = 'trace_context';
 
 /**
+ * The bridge asks Node for a slot before each model request of an agent spawned with `rateLimit`
+ * (`init` agent field `modelSlots: true`; frames `model_slot`, `model_slot_grant`,
+ * `model_slot_release`; docs/providers.md "Rate limits").
+ */
+export const FEATURE_MODEL_SLOTS = 'model_slots';
+
+/**
  * `run.options.trace`: the W3C trace context of the Node turn span (`traceparent` version 00,
  * optional `tracestate`), a text-map carrier as-is (feature {@link FEATURE_TRACE_CONTEXT}).
  */
@@ -91,6 +98,8 @@ export interface AgentSpec {
   readonly usageLimits?: Readonly<Record<string, unknown>>;
   /** The agent's retry policy of failed model requests (`spawnAgent({ retry })`; docs/providers.md). */
   readonly retry?: { readonly attempts: number; readonly minDelayMs?: number; readonly maxDelayMs?: number };
+  /** Ask Node for a slot before each model request (`spawnAgent({ rateLimit })`; feature {@link FEATURE_MODEL_SLOTS}). */
+  readonly modelSlots?: boolean;
   /** `module:attr` / `file.py:attr` of a deps factory `(call_deps_json, ctx) -> deps` (feature {@link FEATURE_DEPS_FACTORY}). */
   readonly deps?: string;
   /** `module:attr` / `file.py:attr` of an async context manager entered once per worker (feature {@link FEATURE_DEPS_FACTORY}). */
@@ -222,6 +231,13 @@ export interface ToolResultFrame {
   readonly error?: string;
 }
 
+/** `model_slot_grant`: the run's model request `callId` may start (answers `model_slot`; feature {@link FEATURE_MODEL_SLOTS}). */
+export interface ModelSlotGrantFrame {
+  readonly t: 'model_slot_grant';
+  readonly id: string;
+  readonly callId: string;
+}
+
 /** `ping`: heartbeat; Python answers `pong` with the same `seq`. */
 export interface PingFrame {
   readonly t: 'ping';
@@ -234,7 +250,7 @@ export interface ShutdownFrame {
 }
 
 /** Every frame Node sends. */
-export type OutboundFrame = InitFrame | RunFrame | HistoryChunkFrame | CancelFrame | ToolResultFrame | PingFrame | ShutdownFrame;
+export type OutboundFrame = InitFrame | RunFrame | HistoryChunkFrame | CancelFrame | ToolResultFrame | ModelSlotGrantFrame | PingFrame | ShutdownFrame;
 
 // ─── Python → Node ────────────────────────────────────────────────────────────
 
@@ -382,6 +398,25 @@ export interface ToolCallFrame {
   readonly args: unknown;
 }
 
+/**
+ * `model_slot`: the run is about to send model request `callId` and waits for `model_slot_grant`
+ * (feature {@link FEATURE_MODEL_SLOTS}). `estTokens`: its estimated tokens, when known.
+ */
+export interface ModelSlotFrame {
+  readonly t: 'model_slot';
+  readonly id: string;
+  readonly callId: string;
+  readonly estTokens?: number;
+}
+
+/** `model_slot_release`: model request `callId` ended (also when it failed or was cancelled); `tokens`: its usage's total tokens, when known. */
+export interface ModelSlotReleaseFrame {
+  readonly t: 'model_slot_release';
+  readonly id: string;
+  readonly callId: string;
+  readonly tokens?: number;
+}
+
 /** `pong`: heartbeat answer with the process's health. */
 export interface PongFrame {
   readonly t: 'pong';
@@ -409,7 +444,7 @@ export interface ByeFrame {
 }
 
 /** Every frame Python sends. */
-export type InboundFrame = HelloFrame | ReadyFrame | EventFrame | ResultFrame | ErrorFrame | ToolCallFrame | PongFrame | LogFrame | ByeFrame;
+export type InboundFrame = HelloFrame | ReadyFrame | EventFrame | ResultFrame | ErrorFrame | ToolCallFrame | ModelSlotFrame | ModelSlotReleaseFrame | PongFrame | LogFrame | ByeFrame;
 
 // ─── Validation ───────────────────────────────────────────────────────────────
 
@@ -551,6 +586,14 @@ export function parseInbound(value: unknown): InboundFrame {
     }
     case 'tool_call':
       return { t, id: str(o, t, 'id'), callId: str(o, t, 'callId'), tool: str(o, t, 'tool'), args: o.args };
+    case 'model_slot': {
+      const frame = { t, id: str(o, t, 'id'), callId: str(o, t, 'callId') };
+      return o.estTokens === undefined ? frame : { ...frame, estTokens: nonNegInt(o, t, 'estTokens') };
+    }
+    case 'model_slot_release': {
+      const frame = { t, id: str(o, t, 'id'), callId: str(o, t, 'callId') };
+      return o.tokens === undefined ? frame : { ...frame, tokens: nonNegInt(o, t, 'tokens') };
+    }
     case 'log': {
       if (!LOG_LEVELS.has(o.level)) throw bad(t, 'level', '"debug", "info", "warning" or "error"', o.level);
       const id = optStr(o, t, 'id');
@@ -641,7 +684,9 @@ export function parseOutbound(value: unknown): OutboundFrame {
           if (typeof ref !== 'string') throw bad(t, `agents[${i}].${hook}`, 'a string when present', ref);
           hooks[hook] = ref;
         }
-        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...(runOptions(a, t, `agents[${i}].`, false) as Omit<RunOptionsFrame, 'deps'>), ...hooks };
+        if (a.modelSlots !== undefined && typeof a.modelSlots !== 'boolean') throw bad(t, `agents[${i}].modelSlots`, 'a boolean when present', a.modelSlots);
+        const slots = a.modelSlots === undefined ? {} : { modelSlots: a.modelSlots };
+        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...(runOptions(a, t, `agents[${i}].`, false) as Omit<RunOptionsFrame, 'deps'>), ...hooks, ...slots };
       });
       const tools = arr(o, t, 'tools').map((x, i) => {
         if (!isObj(x)) throw bad(t, `tools[${i}]`, 'an object', x);
@@ -705,6 +750,8 @@ export function parseOutbound(value: unknown): OutboundFrame {
       const frame = { t, id: str(o, t, 'id'), callId: str(o, t, 'callId'), ok: bool(o, t, 'ok') };
       return { ...frame, ...(Object.hasOwn(o, 'value') ? { value: o.value } : {}), ...(error === undefined ? {} : { error }) };
     }
+    case 'model_slot_grant':
+      return { t, id: str(o, t, 'id'), callId: str(o, t, 'callId') };
     case 'ping':
       return { t, seq: nonNegInt(o, t, 'seq') };
     case 'shutdown':

@@ -53,4 +53,14 @@ describe('resolveAgentOptions', () => {
     expect(rejection('bot').code).toBe('SYN_ERR_INVALID_OPTION');
     expect(rejection(null).code).toBe('SYN_ERR_INVALID_OPTION');
   });
+
+  it('rateLimit: absent by default, kept as given, at least one positive field', () => {
+    const base = { id: 'bot', agent: 'examples/agents/support.py:agent' };
+    expect(resolveAgentOptions(base).rateLimit).toBeUndefined();
+    expect(resolveAgentOptions({ ...base, rateLimit: { maxConcurrentModelRequests: 4, requestsPerMinute: 60 } }).rateLimit).toEqual({ maxConcurrentModelRequests: 4, requestsPerMinute: 60 });
+    expect(rejection({ ...base, rateLimit: {} }).details.option).toBe('rateLimit');
+    expect(rejection({ ...base, rateLimit: { requestsPerMinute: 0 } }).details.option).toBe('rateLimit.requestsPerMinute');
+    expect(rejection({ ...base, rateLimit: { maxConcurrentModelRequests: 1.5 } }).details.option).toBe('rateLimit.maxConcurrentModelRequests');
+    expect(rejection({ ...base, rateLimit: { tokensPerMinute: 100, burst: 3 } }).code).toBe('SYN_ERR_INVALID_OPTION');
+  });
 });

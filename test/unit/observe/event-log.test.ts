@@ -50,6 +50,7 @@ const SAMPLES: { [K in SynapseEventName]: SynapseEvents[K] } = {
   'message.routed': { agent: 'bot', requestId: 'r1', worker: 0, conversationId: 'c1', turnId: 't1' },
   'call.failed': { agent: 'bot', requestId: 'r1', code: 'SYN_ERR_TIMEOUT', latencyMs: 12 },
   'call.completed': { agent: 'bot', requestId: 'r1', latencyMs: 12 },
+  'model.slot_waited': { agent: 'bot', runId: 'r1', waitMs: 250, outcome: 'granted' },
   'turn.committed': { conversationId: 'c1', turnId: 't1', agent: 'bot', messages: 2 },
   'turn.failed': { conversationId: 'c1', turnId: 't1', agent: 'bot', code: 'SYN_ERR_AGENT_FAILED' },
 };

@@ -169,8 +169,8 @@ describe('SynapseMetrics sources and sampling', () => {
       },
     });
     const exp = parsePrometheusText(await m.text());
-    expect(sampleValue(exp, 'synapse_metrics_collect_errors_total', { source: 'agents' })).toBe(2); // queue depth + in-flight
-    expect((await m.snapshot()).collectErrors.agents).toBe(4);
+    expect(sampleValue(exp, 'synapse_metrics_collect_errors_total', { source: 'agents' })).toBe(3); // queue depth + in-flight + model slots waiting
+    expect((await m.snapshot()).collectErrors.agents).toBe(5); // + the snapshot's own queue depth + in-flight reads
   });
 
   it.skipIf(process.platform !== 'linux')('samples RSS/CPU of tracked processes (a real Python child) from /proc', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSynapseError } from '../../../src/errors.ts';
+import { isSynapseError, synErr } from '../../../src/errors.ts';
 import type { SynapseError } from '../../../src/errors.ts';
 import { RunTable } from '../../../src/process/runs.ts';
 import type { RunHandlers, RunRequest } from '../../../src/process/runs.ts';
@@ -187,4 +187,82 @@ describe('RunTable', () => {
     await clock.advance(0);
     expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
   });
+
+  describe('model slots (rateLimit)', () => {
+    it('grants through onModelSlot with the run deadline, releases on model_slot_release with its tokens', async () => {
+      const { table, sent, clock } = setup();
+      const calls: { deadlineAt: number | undefined; estTokens: number | undefined }[] = [];
+      const releases: (number | undefined)[] = [];
+      const p = add(table, req('r1', { timeoutMs: 5000 }), {
+        onModelSlot: (call) => {
+          calls.push({ deadlineAt: call.deadlineAt, estTokens: call.estTokens });
+          return Promise.resolve({ release: (n?: number) => void releases.push(n) });
+        },
+      });
+      expect(table.modelSlot({ t: 'model_slot', id: 'r1', callId: 'm1', estTokens: 7 })).toBe(true);
+      await clock.advance(0);
+      expect(calls).toEqual([{ deadlineAt: 5000, estTokens: 7 }]);
+      expect(sent).toEqual([{ t: 'model_slot_grant', id: 'r1', callId: 'm1' }]);
+      expect(table.modelSlotRelease({ t: 'model_slot_release', id: 'r1', callId: 'm1', tokens: 42 })).toBe(true);
+      expect(table.modelSlotRelease({ t: 'model_slot_release', id: 'r1', callId: 'm1', tokens: 42 })).toBe(true); // once only
+      expect(releases).toEqual([42]);
+      expect(table.modelSlot({ t: 'model_slot', id: 'nope', callId: 'm2' })).toBe(false);
+      expect(table.modelSlotRelease({ t: 'model_slot_release', id: 'nope', callId: 'm2' })).toBe(false);
+      table.result({ t: 'result', id: 'r1', output: 'ok', messages: [], usage });
+      await p;
+    });
+
+    it('a slot still held when the run ends (or its worker dies) is released; a waiting one is aborted', async () => {
+      const { table, clock } = setup();
+      const releases: string[] = [];
+      let waiting: AbortSignal | undefined;
+      const handlers: RunHandlers = {
+        onModelSlot: (call) => {
+          if (call.callId === 'wait') {
+            waiting = call.signal;
+            return new Promise(() => {});
+          }
+          return Promise.resolve({ release: () => void releases.push(call.runId) });
+        },
+      };
+      const p1 = add(table, req('r1'), handlers);
+      const p2 = add(table, req('r2'), handlers);
+      table.modelSlot({ t: 'model_slot', id: 'r1', callId: 'm1' });
+      table.modelSlot({ t: 'model_slot', id: 'r2', callId: 'm1' });
+      table.modelSlot({ t: 'model_slot', id: 'r2', callId: 'wait' });
+      await clock.advance(0);
+      table.error({ t: 'error', id: 'r1', kind: 'agent', type: 'ValueError', message: 'x', traceback: '', retryable: false });
+      expect(releases).toEqual(['r1']);
+      expect(waiting?.aborted).toBe(false);
+      table.failAll(rejectionError());
+      expect(releases).toEqual(['r1', 'r2']);
+      expect(waiting?.aborted).toBe(true);
+      await rejection(p1);
+      await rejection(p2);
+    });
+
+    it('a refused slot interrupts the run with the refusal (cancel sent); no grant', async () => {
+      const { table, sent, clock } = setup();
+      const refusal = rejectionError();
+      const p = rejection(add(table, req('r1'), { onModelSlot: () => Promise.reject(refusal) }));
+      table.modelSlot({ t: 'model_slot', id: 'r1', callId: 'm1' });
+      await clock.advance(0);
+      expect(await p).toBe(refusal);
+      expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
+      table.modelSlot({ t: 'model_slot', id: 'r1', callId: 'm2' }); // Python is letting go: ignored
+      await clock.advance(0);
+      expect(sent).toEqual([{ t: 'cancel', id: 'r1' }]);
+    });
+
+    it('without onModelSlot a model_slot is granted at once', () => {
+      const { table, sent } = setup();
+      void add(table, req('r1'), {});
+      table.modelSlot({ t: 'model_slot', id: 'r1', callId: 'm1' });
+      expect(sent).toEqual([{ t: 'model_slot_grant', id: 'r1', callId: 'm1' }]);
+    });
+  });
 });
+
+function rejectionError(): SynapseError {
+  return synErr('SYN_ERR_PROVIDER', 'would pass the deadline', { category: 'rate_limit', retryAfterMs: 1000, retryable: true });
+}
