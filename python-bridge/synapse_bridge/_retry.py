@@ -29,10 +29,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_ai.models import Model, infer_model
+from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
 from ._provider import provider_details
+from ._wrap import wrap_once
 from .exceptions import InvalidOptionError
 
 __all__ = ['RUN_DEADLINE', 'RetryPolicy', 'RetryingModel', 'backoff_ms', 'retry_policy']
@@ -58,15 +59,7 @@ class RetryPolicy:
 
     def wrap(self, model: Model | str) -> RetryingModel:
         """The retrying wrapper of ``model`` (one per model instance, reused across runs)."""
-        inner = infer_model(model) if isinstance(model, str) else model
-        if isinstance(inner, RetryingModel):
-            return inner
-        hit = self._wrapped.get(id(inner))
-        if hit is not None and hit[0] is inner:
-            return hit[1]
-        wrapper = RetryingModel(inner, self)
-        self._wrapped[id(inner)] = (inner, wrapper)  # the strong ref keeps id() unique
-        return wrapper
+        return wrap_once(self._wrapped, model, RetryingModel, lambda m: RetryingModel(m, self))
 
 
 def retry_policy(spec: Any, option: str = 'retry') -> RetryPolicy:

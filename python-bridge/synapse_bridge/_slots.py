@@ -19,10 +19,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic_ai.models import Model, infer_model
+from pydantic_ai.models import Model
 from pydantic_ai.models.wrapper import WrapperModel
 
 from ._logging import run_id_var
+from ._wrap import wrap_once
 from .exceptions import OverloadedError
 
 __all__ = ['MAX_PENDING_SLOTS', 'SlotClient', 'SlottedModel']
@@ -49,15 +50,7 @@ class SlotClient:
 
     def wrap(self, model: Model | str) -> SlottedModel:
         """The slotted wrapper of ``model`` (one per model instance, reused across runs)."""
-        inner = infer_model(model) if isinstance(model, str) else model
-        if isinstance(inner, SlottedModel):
-            return inner
-        hit = self._wrapped.get(id(inner))
-        if hit is not None and hit[0] is inner:
-            return hit[1]
-        wrapper = SlottedModel(inner, self)
-        self._wrapped[id(inner)] = (inner, wrapper)  # the strong ref keeps id() unique
-        return wrapper
+        return wrap_once(self._wrapped, model, SlottedModel, lambda m: SlottedModel(m, self))
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Callable[[int | None], None]]:

@@ -18,6 +18,7 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { SynapseError } from '../errors.ts';
+import type { ModelSlotCall } from '../process/runs.ts';
 
 /** `spawnAgent({ rateLimit })`: see {@link SpawnAgentOptions.rateLimit}. */
 export interface RateLimitOption {
@@ -29,17 +30,8 @@ export interface RateLimitOption {
   maxConcurrentModelRequests?: number;
 }
 
-/** One model request asking for a slot (built by the worker's run table from a `model_slot` frame). */
-export interface ModelSlotRequest {
-  readonly runId: string;
-  readonly callId: string;
-  /** Python's estimate of the request's tokens; absent: the limiter's running mean. */
-  readonly estTokens?: number | undefined;
-  /** The run's deadline on the limiter's clock; absent: none. */
-  readonly deadlineAt?: number | undefined;
-  /** Aborted when the run is cancelled, times out, finishes or its worker dies: the wait ends. */
-  readonly signal: AbortSignal;
-}
+/** One model request asking for a slot: the worker's run table builds it from a `model_slot` frame. */
+export type ModelSlotRequest = ModelSlotCall;
 
 /** A granted slot. */
 export interface ModelSlot {

@@ -66,7 +66,6 @@ export interface RunOptions {
   output?: OutputOption;
 }
 
-export { jsonSize };
 
 function jsonOf(code: ErrorCode, maxBytes: number): Field<unknown> {
   return (value, path) => {

@@ -192,3 +192,11 @@ export function childLogger(log: Logger, ctx: LogContext): Logger {
   for (const [key, value] of Object.entries(ctx)) if (value !== undefined) bindings[key] = value;
   return log.child(contextRedactor(bindings));
 }
+
+let silent: Logger | undefined;
+
+/** The shared no-op logger of every component given no logger (one instance per process). */
+export function silentLogger(): Logger {
+  silent ??= pino({ level: 'silent' });
+  return silent;
+}

@@ -11,8 +11,8 @@
  *   once they are all gone. Assigned processes belong to whoever took them.
  */
 import { EventEmitter } from 'eventemitter3';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { silentLogger } from '../observe/log.ts';
 import { realClock } from '../clock.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
@@ -65,7 +65,6 @@ interface Idle {
   assigned: boolean;
 }
 
-let silentLogger: Logger | undefined;
 
 /**
  * Keeps `size` warm spares of one agent.
@@ -121,8 +120,7 @@ export class SparePool extends EventEmitter<SparePoolEvents> {
     this.size = o.size;
     this.#process = o.process;
     this.#clock = resolved.clock ?? realClock;
-    silentLogger ??= pino({ level: 'silent' });
-    this.#log = (resolved.log ?? silentLogger).child({ agent: resolved.label.agent, component: 'spares' });
+    this.#log = (resolved.log ?? silentLogger()).child({ agent: resolved.label.agent, component: 'spares' });
     this.#backoff = { ...SPARE_POOL_DEFAULTS.backoff, ...(o.backoff?.minMs === undefined ? {} : { minMs: o.backoff.minMs }), ...(o.backoff?.maxMs === undefined ? {} : { maxMs: o.backoff.maxMs }) };
     this.#rand = o.rand ?? Math.random;
     this.#shutdownTimeoutMs = resolved.shutdownTimeoutMs;

@@ -30,9 +30,9 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { realClock } from '../clock.ts';
+import { silentLogger } from '../observe/log.ts';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
@@ -157,14 +157,6 @@ const INIT_GATES: readonly { readonly feature: string; readonly option: (agent: 
   { feature: FEATURE_DEPS_FACTORY, option: (a) => (a.deps !== undefined ? 'deps' : a.lifespan !== undefined ? 'lifespan' : undefined) },
   { feature: FEATURE_MODEL_SLOTS, option: (a) => (a.modelSlots === true ? 'rateLimit' : undefined) },
 ];
-
-let silent: Logger | undefined;
-
-/** The shared no-op logger used when none is configured. */
-export function silentLogger(): Logger {
-  silent ??= pino({ level: 'silent' });
-  return silent;
-}
 
 interface StartWaiter {
   readonly resolve: () => void;

@@ -20,8 +20,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { silentLogger } from '../observe/log.ts';
 import { nextDelay } from '../backoff.ts';
 import type { BackoffBounds } from '../backoff.ts';
 import { realClock } from '../clock.ts';
@@ -141,7 +141,7 @@ export class ZygotePool {
   constructor(options: ZygotePoolOptions) {
     this.#opts = options;
     this.#clock = options.clock ?? realClock;
-    this.#log = (options.log ?? pino({ level: 'silent' })).child({ component: 'zygote' });
+    this.#log = (options.log ?? silentLogger()).child({ component: 'zygote' });
   }
 
   /**

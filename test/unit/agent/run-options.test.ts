@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { codedError } from '../../helpers/errors.ts';
 import { resolveOptions } from '../../../src/options.ts';
-import { CALL_RUN_OPTION_FIELDS, RUN_OPTION_LIMITS, jsonSize, runOptionsFrame } from '../../../src/agent/run-options.ts';
+import { CALL_RUN_OPTION_FIELDS, RUN_OPTION_LIMITS, runOptionsFrame } from '../../../src/agent/run-options.ts';
+import { jsonSize } from '../../../src/json.ts';
 
 const resolve = (options: unknown) => resolveOptions('options', options, CALL_RUN_OPTION_FIELDS);
 
