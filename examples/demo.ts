@@ -2,12 +2,21 @@
  * The Synapse demo (`npm run demo`): real pydantic-ai agents in supervised Python processes,
  * concurrent conversations, then a crash, a hang and a crash loop injected while you watch.
  * Offline (FunctionModel agents); under a minute; exits 0 with no process left behind.
+ * `npm run demo -- --cluster` runs examples/cluster/demo.ts instead (several machines' worth of
+ * processes on this one: NATS, PostgreSQL, two hosts, two fronts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Synapse, isSynapseError, type SynapseEvents } from '../src/index.ts';
 import { findWorkerPids } from '../src/testing/pids.ts';
+
+// `npm run demo -- --cluster`: the multi-process demo instead (NATS, PostgreSQL, two hosts, two
+// fronts; examples/cluster/demo.ts).
+if (process.argv.includes('--cluster')) {
+  await import('./cluster/demo.ts');
+  process.exit(process.exitCode ?? 0);
+}
 
 const t0 = performance.now();
 const stamp = () => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s`;

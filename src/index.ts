@@ -29,7 +29,7 @@ export type { RateLimitOption } from './agent/rate-limit.ts';
 export { RUN_OPTION_LIMITS } from './agent/run-options.ts';
 export type { OutputOption, RunOptions, UsageLimitsOption } from './agent/run-options.ts';
 export type { AgentStatus } from './agent/agent.ts';
-export type { AttachRemoteAgentOptions, RemoteTool, RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, HostService, ServeContext, ServeRequest } from './agent/remote.ts';
+export type { AttachRemoteAgentOptions, RemoteTool, RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, RemoteHostStatus, HostService, ServeContext, ServeRequest } from './agent/remote.ts';
 export type { AgentState, AgentEvent, StartupFailure } from './agent/router.ts';
 export type { StreamEvent, Usage, DeferredRequests, DeferredCall } from './protocol/frames.ts';
 export type { MessageInput, ToolResults, ApprovalAnswer, Prompt } from './message-input.ts';

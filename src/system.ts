@@ -191,6 +191,7 @@ const ATTACH_SCHEMA = {
   transport: v.duck<RemoteTransport>(['open', 'run', 'close'], 'a RemoteTransport such as natsFront({ … })'),
   timeoutMs: v.optional(v.number({ min: 1 })),
   tools: v.optional(v.record(v.object({ handler: v.func<(args: unknown, context: ToolContext) => unknown>() }))),
+  redispatch: v.optional(v.object({ attempts: v.number({ min: 0, max: 10, integer: true }) })),
 };
 
 const AGENTS_SUPERVISOR = 'synapse.agents';
@@ -521,6 +522,10 @@ export class ActorSystem {
       log: this.log.child({ serve: service.kind }),
       agentIds: () => [...this.#agents.keys()],
       agentStatus: (id) => this.#agents.get(id)?.status(),
+      agentCapacity: (id) => {
+        const a = this.#agents.get(id);
+        return a === undefined ? undefined : a.options.workers * a.options.concurrency;
+      },
       // async: an unknown agent (stopped between a run's arrival and now) rejects instead of throwing.
       request: async (agentId, request) => {
         if (this.#stopping !== undefined) throw synErr('SYN_ERR_SYSTEM_STOPPED', 'The Synapse system is stopping or stopped');

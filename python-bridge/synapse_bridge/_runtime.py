@@ -84,6 +84,8 @@ SHUTDOWN_GRACE_S = 5.0
 EOF_GRACE_S = 2.0
 """How long stdin EOF waits for the loop to wind down before the reader thread hard-exits."""
 _READ_CHUNK = 64 * 1024
+_AGENT_ONLY_OPTIONS = ('model', 'modelSettings', 'usageLimits', 'retry')
+"""The ``init`` agent fields ``agent_run_kwargs`` reads: a plain handler refuses every one (invalid_option)."""
 _log = logging.getLogger('synapse_bridge')
 
 
@@ -276,10 +278,11 @@ class Runtime:
                 kwargs[SLOTS_KEY] = self._slots
             if not kwargs:
                 continue
-            if loaded.agent is None:
+            if loaded.agent is None:  # it makes no model requests: nothing these options could act on
+                option = next(k for k in _AGENT_ONLY_OPTIONS if k in spec)
                 raise InvalidOptionError(
-                    f'{spec["ref"]!r} is a plain handler: model, modelSettings and usageLimits apply to pydantic-ai agents only',
-                    sorted(k for k in ('model', 'modelSettings', 'usageLimits') if k in spec)[0],
+                    f'{spec["ref"]!r} is a plain handler: {option} (like model, modelSettings, usageLimits and retry) applies to pydantic-ai agents only',
+                    option,
                 )
             self._agents[spec['name']] = dataclasses.replace(loaded, run_kwargs=kwargs)
 

@@ -16,6 +16,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from synapse_bridge._retry import RUN_DEADLINE, RetryPolicy, backoff_ms, retry_policy
 from synapse_bridge.exceptions import InvalidOptionError
 
+from conftest import REPO
+
 
 def _policy(attempts: int = 3, lo: float = 100, hi: float = 1000, r: float = 1.0) -> RetryPolicy:
     return RetryPolicy(attempts=attempts, min_delay_ms=lo, max_delay_ms=hi, rand=lambda: r)
@@ -126,3 +128,21 @@ def test_wrap_reuses_one_wrapper_per_model() -> None:
     model = FunctionModel(lambda m, i: ModelResponse(parts=[TextPart('x')]))
     assert policy.wrap(model) is policy.wrap(model)
     assert policy.wrap(policy.wrap(model)) is policy.wrap(model)
+
+
+@pytest.mark.parametrize(
+    ('options', 'option'),
+    [({'retry': {'attempts': 3}}, 'retry'), ({'model': 'test'}, 'model'), ({'usageLimits': {'request_limit': 2}, 'retry': {'attempts': 2}}, 'usageLimits')],
+)
+def test_retry_on_a_plain_handler_fails_init_as_an_invalid_option_naming_it(spawn: Any, options: dict[str, Any], option: str) -> None:
+    # A plain handler makes no model requests, so `retry` has nothing to act on: like `model`, the
+    # start-up fails with `invalid_option` naming the field (it once raised IndexError: only
+    # model/modelSettings/usageLimits were looked for).
+    bridge = spawn()
+    assert bridge.recv()['t'] == 'hello'
+    agents = [{'name': 'chat', 'ref': 'examples/agents/chat_handler.py:handler', **options}]
+    bridge.send({'t': 'init', 'agents': agents, 'tools': [], 'concurrency': 4, 'maxFrameBytes': 1 << 20, 'cwd': str(REPO)})
+    error = bridge.recv_until(lambda f: f['t'] in ('ready', 'error'))[0]
+    assert (error['t'], error['kind'], error['option']) == ('error', 'invalid_option', option), error
+    assert 'plain handler' in error['message']
+    assert bridge.wait() == 2

@@ -23,6 +23,7 @@ import type { ChildHooks, ChildSpec } from '../supervisor/spec.ts';
 import type { ResolvedAgentOptions } from './options.ts';
 import { AgentRouter, type AgentState, type RequestOptions, type RunResult, type StartupFailure } from './router.ts';
 import type { InspectNode } from '../observe/inspect.ts';
+import type { RemoteHostStatus } from './remote.ts';
 import { sparesBehaviour, workerBehaviour } from './worker.ts';
 import { ModelRateLimiter } from './rate-limit.ts';
 
@@ -54,6 +55,8 @@ export interface AgentStatus {
   nextRetryAt?: number;
   /** Worker processes that crashed after they were ready, since spawn. */
   crashes: number;
+  /** A remote agent (`attachRemoteAgent`) only: the hosts that advertise it now (status adverts). */
+  hosts?: RemoteHostStatus[];
 }
 
 export interface AgentDeps {
@@ -241,6 +244,12 @@ export class PythonAgent {
   /** Admits again after quarantine or close (before a manual restart). */
   reopen(): void {
     this.#router.reopen();
+    this.#limiter?.reopen();
+  }
+
+  /** The model request limiter shared by the agent's workers (`rateLimit`); absent: none. */
+  get modelSlots(): ModelRateLimiter | undefined {
+    return this.#limiter;
   }
 
   /** Queued and in-flight calls (metrics). */
@@ -324,9 +333,13 @@ export class PythonAgent {
     };
   }
 
-  /** Stops admitting requests (the supervisor stops the workers). */
+  /**
+   * Stops admitting requests (the supervisor stops the workers); the model request limiter
+   * (`rateLimit`) rejects its waiters with SYN_ERR_SHUTDOWN and clears its timer.
+   */
   close(): void {
     this.#router.close();
+    this.#limiter?.close();
     void this.#spares.pool?.close(); // the spares actor awaits the same close when the supervisor stops it
   }
 }

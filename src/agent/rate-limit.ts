@@ -182,6 +182,11 @@ export class ModelRateLimiter {
     }
   }
 
+  /** Admits again after {@link ModelRateLimiter.close} (the agent is restarted); budgets and slots carry over. */
+  reopen(): void {
+    this.#closed = undefined;
+  }
+
   #aborted(request: ModelSlotRequest): SynapseError {
     return synErr('SYN_ERR_ABORTED', `Run ${request.runId} stopped waiting for a model request slot`, { agent: this.#o.agent, runId: request.runId }, request.signal.reason);
   }

@@ -79,10 +79,30 @@ export interface RemoteTransport {
    * (`details.reason: 'host_lost'`), SYN_ERR_HOP_VERSION, SYN_ERR_PROTOCOL, or `handlers.signal.reason`.
    */
   run(run: RemoteRun, handlers: RemoteRunHandlers): Promise<RunResult>;
-  /** Where the agent runs, for `agentStatus` / `inspect` (e.g. the host ids seen lately). */
-  describe?(): { readonly hosts: readonly string[]; readonly nextRetryAt?: number };
+  /**
+   * Where the agent runs, for `agentStatus` / `inspect`: `hosts`, the host ids that accepted runs
+   * lately; `known`, the hosts that advertise the agent now; `nextRetryAt`, the earliest retry of a
+   * host that has it quarantined (this system's clock).
+   */
+  describe?(): { readonly hosts: readonly string[]; readonly known?: readonly RemoteHostStatus[]; readonly nextRetryAt?: number };
   /** Fails the runs in flight (SYN_ERR_SHUTDOWN) and disconnects. Idempotent. */
   close(): Promise<void>;
+}
+
+/** One host that advertises a remote agent (`agentStatus(id).hosts`, `inspect()`). */
+export interface RemoteHostStatus {
+  /** The host id. */
+  readonly id: string;
+  /** The agent's state on that host (`ready`, `degraded`, `restarting`, `quarantined`…). */
+  readonly state: string;
+  /** Runs in flight there (every front's). */
+  readonly inFlight: number;
+  /** Runs it takes at once (workers × concurrency). */
+  readonly capacity: number;
+  /** Age of its last advert (ms). */
+  readonly advertAgeMs: number;
+  /** While quarantined there: when it retries (this system's clock, ms). */
+  readonly nextRetryAt?: number;
 }
 
 /** `system.attachRemoteAgent(options)`. */
@@ -98,6 +118,14 @@ export interface AttachRemoteAgentOptions {
    * a front handler here takes the call instead of the host's.
    */
   readonly tools?: Readonly<Record<string, RemoteTool>>;
+  /**
+   * Opt-in re-dispatch: send the run again, up to `attempts` more times (0–10), when it provably
+   * never started on any host — no host serves the agent (`no_host`), none accepted in time
+   * (`accept_timeout`), or the host refused it before accepting (`details.refused`). A run a host
+   * accepted (then `host_lost`, a deadline, any host error) is never re-sent. Default: none (at
+   * most once).
+   */
+  readonly redispatch?: { readonly attempts: number };
 }
 
 /** A front-side TypeScript tool of a remote agent: only its handler (the host declares its schema). */
@@ -117,16 +145,19 @@ export class RemoteAgent {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #inFlight = new Set<AbortController>();
+  readonly #redispatch: number;
   #closed = false;
   #runs = 0;
   #failures = 0;
   #hostLost = 0;
+  #redispatched = 0;
 
   constructor(options: AttachRemoteAgentOptions, deps: { clock: Clock; log: Logger }) {
     this.id = options.id;
     this.#transport = options.transport;
     this.#timeoutMs = options.timeoutMs ?? REMOTE_DEFAULT_TIMEOUT_MS;
     this.#tools = options.tools ?? {};
+    this.#redispatch = options.redispatch?.attempts ?? 0;
     this.#clock = deps.clock;
     this.#log = deps.log;
   }
@@ -157,8 +188,8 @@ export class RemoteAgent {
     this.#inFlight.add(controller);
     this.#runs++;
     const context = { conversationId: options.conversationId, turnId: options.turnId };
-    try {
-      return await this.#transport.run(
+    const attempt = (): Promise<RunResult> =>
+      this.#transport.run(
         {
           id,
           agent: this.id,
@@ -173,6 +204,16 @@ export class RemoteAgent {
         },
         { onEvent: options.onEvent, signal: controller.signal, onToolCall: (call) => this.#callTool(id, call, context) },
       );
+    try {
+      for (let n = 0; ; n++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (n >= this.#redispatch || controller.signal.aborted || !neverStarted(error)) throw error;
+          this.#redispatched++;
+          this.#log.info({ agent: this.id, requestId: id, turnId: options.turnId, attempt: n + 1, reason: reasonOf(error) }, 'remote run never started on a host: re-dispatching');
+        }
+      }
     } catch (error) {
       this.#failures++;
       if (isSynapseError(error, 'SYN_ERR_AGENT_CRASHED') && error.details.reason === 'host_lost') this.#hostLost++;
@@ -195,12 +236,18 @@ export class RemoteAgent {
     }
   }
 
-  /** `agentStatus(id)` of a remote agent: no local pids; `inFlight` counts this front's runs. */
+  /**
+   * `agentStatus(id)` of a remote agent: no local pids; `inFlight` counts this front's runs;
+   * `hosts` the hosts advertising it; `state` from them (`ready` if one has it ready or degraded,
+   * else `restarting` / `quarantined` when they all do; `ready` when none is known).
+   */
   status(): AgentStatus {
     const d = this.#transport.describe?.();
+    const known = d?.known;
     return {
       id: this.id,
-      state: this.#closed ? 'stopped' : 'ready',
+      state: this.#closed ? 'stopped' : remoteState(known ?? []),
+      ...(known === undefined ? {} : { hosts: [...known] }),
       pids: [],
       restarts: 0,
       startupFailures: 0,
@@ -220,6 +267,18 @@ export class RemoteAgent {
   inspect(): InspectNode {
     const s = this.status();
     const hosts = this.#transport.describe?.().hosts ?? [];
+    const children = (s.hosts ?? []).map(
+      (h): InspectNode => ({
+        kind: 'host',
+        id: `${this.id}@${h.id}`,
+        name: h.id,
+        state: h.state,
+        inFlight: h.inFlight,
+        ...(h.nextRetryAt === undefined ? {} : { nextRetryAt: h.nextRetryAt }),
+        meta: { capacity: h.capacity, advertAgeMs: h.advertAgeMs },
+        children: [],
+      }),
+    );
     return {
       kind: 'agent',
       id: this.id,
@@ -227,8 +286,9 @@ export class RemoteAgent {
       state: s.state,
       inFlight: s.inFlight,
       queued: 0,
-      meta: { remote: this.#transport.kind, hosts: hosts.join(','), runs: this.#runs, failures: this.#failures, hostLost: this.#hostLost },
-      children: [],
+      ...(s.nextRetryAt === undefined ? {} : { nextRetryAt: s.nextRetryAt }),
+      meta: { remote: this.#transport.kind, hosts: hosts.join(','), runs: this.#runs, failures: this.#failures, hostLost: this.#hostLost, redispatched: this.#redispatched },
+      children,
     };
   }
 
@@ -239,6 +299,23 @@ export class RemoteAgent {
     for (const c of this.#inFlight) c.abort(synErr('SYN_ERR_SHUTDOWN', `Remote agent "${this.id}" was detached while the run was in flight`, { agent: this.id }));
     await this.#transport.close();
   }
+}
+
+/** True for a failure where the run provably never started on a host (safe to re-dispatch). */
+function neverStarted(error: unknown): boolean {
+  if (!isSynapseError(error)) return false;
+  if (error.details.refused === true) return true;
+  return isSynapseError(error, 'SYN_ERR_AGENT_UNAVAILABLE') && (error.details.reason === 'no_host' || error.details.reason === 'accept_timeout');
+}
+
+function reasonOf(error: unknown): unknown {
+  return isSynapseError(error) ? (error.details.refused === true ? 'refused' : error.details.reason) : undefined;
+}
+
+function remoteState(known: readonly RemoteHostStatus[]): AgentStatus['state'] {
+  if (known.length === 0 || known.some((h) => h.state === 'ready' || h.state === 'degraded')) return 'ready';
+  if (known.some((h) => h.state === 'restarting' || h.state === 'starting')) return 'restarting';
+  return known.every((h) => h.state === 'quarantined') ? 'quarantined' : 'ready';
 }
 
 function abortedBy(signal: AbortSignal, agent: string, requestId: string): unknown {
@@ -263,6 +340,8 @@ export interface ServeContext {
   agentIds(): string[];
   /** `agentStatus(id)`, or `undefined` for an unknown id. */
   agentStatus(id: string): AgentStatus | undefined;
+  /** Runs the local agent takes at once (workers × concurrency), or `undefined` for an unknown id (status adverts). */
+  agentCapacity?(id: string): number | undefined;
   /** Runs one request on a local agent (the router's admission, queue, deadline and cancel as for a local turn). @throws SYN_ERR_NO_AGENT and what the agent's request throws. */
   request(agentId: string, request: ServeRequest): Promise<RunResult>;
   /** Called back on agent lifecycle changes (spawned, stopped, quarantined, recovered); returns an unsubscribe. */

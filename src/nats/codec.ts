@@ -19,7 +19,7 @@ export const HOP_VERSION = 1;
 export const DEFAULT_HOP_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 /** Every frame type, in the order of docs/nats.md. */
-export const HOP_FRAME_TYPES = Object.freeze(['run', 'accepted', 'event', 'tool_call', 'tool_result', 'keepalive', 'result', 'error', 'cancel'] as const);
+export const HOP_FRAME_TYPES = Object.freeze(['run', 'accepted', 'event', 'tool_call', 'tool_result', 'keepalive', 'result', 'error', 'cancel', 'status'] as const);
 
 /** A host-hop frame type. */
 export type HopFrameType = (typeof HOP_FRAME_TYPES)[number];
@@ -46,6 +46,8 @@ export interface HopRun {
   readonly toolResults?: Readonly<Record<string, unknown>>;
   /** Names of the TypeScript tools the front answers (`tool_call` for others fails on the front). */
   readonly tools: readonly string[];
+  /** `true`: the caller streams (`streamMessage`), the host runs it streamed and publishes `event`s; absent: a plain run. */
+  readonly stream?: true;
 }
 
 /** Host → front (the reply to `run`): the host took the run; cancel it on `ctl`. */
@@ -115,8 +117,37 @@ export interface HopCancel {
   readonly reason: string;
 }
 
+/** One served agent in a {@link HopStatus} advert. */
+export interface HopAgentAdvert {
+  readonly id: string;
+  /** The agent's state on the host (`ready`, `degraded`, `restarting`, `quarantined`, `starting`…). */
+  readonly state: string;
+  /** Runs in flight on the host (all fronts, and local callers). */
+  readonly inFlight: number;
+  /** Runs the host takes at once for this agent (workers × concurrency). */
+  readonly capacity: number;
+  /**
+   * While quarantined: in how many ms the host retries the agent. Relative, not a timestamp:
+   * each process's clock is its own (`performance.now()`), so the front re-bases it on arrival.
+   */
+  readonly nextRetryInMs?: number;
+}
+
+/** Host → `syn.<ns>.status.<hostId>` every `advertMs`: what it serves (`id` is the host id). */
+export interface HopStatus {
+  readonly t: 'status';
+  readonly id: string;
+  readonly host: string;
+  /** The advert period: a front drops a host silent for 3 of them. */
+  readonly advertMs: number;
+  /** The protocol versions the host speaks: `hop` (this codec) and `worker` (the Python worker protocol). */
+  readonly versions: { readonly hop: number; readonly worker: number };
+  /** Every agent the host has (quarantined and stopping ones included, with their state). */
+  readonly agents: readonly HopAgentAdvert[];
+}
+
 /** Every host-hop frame. */
-export type HopFrame = HopRun | HopAccepted | HopEvent | HopToolCall | HopToolResult | HopKeepalive | HopResult | HopError | HopCancel;
+export type HopFrame = HopRun | HopAccepted | HopEvent | HopToolCall | HopToolResult | HopKeepalive | HopResult | HopError | HopCancel | HopStatus;
 
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -146,6 +177,13 @@ function obj(o: Obj, t: string, f: string): Obj {
   if (!isObj(x)) throw bad(t, f, 'an object', x);
   return x;
 }
+function optTrue(o: Obj, t: string, f: string): true | undefined {
+  const v = o[f];
+  if (v === undefined) return undefined;
+  if (v !== true) throw bad(t, f, 'true or absent', v);
+  return true;
+}
+
 function optObj(o: Obj, t: string, f: string): Obj | undefined {
   return o[f] === undefined ? undefined : obj(o, t, f);
 }
@@ -156,6 +194,7 @@ function present(o: Obj, t: string, f: string): unknown {
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 const CODE = /^SYN_ERR_[A-Z_]+$/;
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /**
  * Validates a decoded JSON value as a host-hop frame and returns it typed (unknown fields dropped).
@@ -194,6 +233,7 @@ export function parseHopFrame(value: unknown): HopFrame {
         ...opt('options', optObj(o, t, 'options')),
         ...opt('toolResults', optObj(o, t, 'toolResults')),
         tools: tools as string[],
+        ...opt('stream', optTrue(o, t, 'stream')),
       };
     }
     case 'accepted':
@@ -241,6 +281,27 @@ export function parseHopFrame(value: unknown): HopFrame {
     }
     case 'cancel':
       return { t, id: str(o, t, 'id'), reason: str(o, t, 'reason') };
+    case 'status': {
+      const advertMs = o.advertMs;
+      if (!isCount(advertMs) || advertMs < 1) throw bad(t, 'advertMs', 'an integer >= 1', advertMs);
+      const versions = obj(o, t, 'versions');
+      if (!isCount(versions.hop)) throw bad(t, 'versions.hop', 'an integer >= 0', versions.hop);
+      if (!isCount(versions.worker)) throw bad(t, 'versions.worker', 'an integer >= 0', versions.worker);
+      const agents = arr(o, t, 'agents').map((a, i): HopAgentAdvert => {
+        if (!isObj(a)) throw bad(t, `agents[${i}]`, 'an object', a);
+        const f = `agents[${i}]`;
+        if (!isCount(a.inFlight)) throw bad(t, `${f}.inFlight`, 'an integer >= 0', a.inFlight);
+        if (!isCount(a.capacity)) throw bad(t, `${f}.capacity`, 'an integer >= 0', a.capacity);
+        const retry = a.nextRetryInMs;
+        if (!(retry === undefined || (typeof retry === 'number' && Number.isFinite(retry) && retry >= 0))) throw bad(t, `${f}.nextRetryInMs`, 'a number >= 0 when present', retry);
+        const id = a.id;
+        if (typeof id !== 'string' || id.length === 0) throw bad(t, `${f}.id`, 'a non-empty string', id);
+        const state = a.state;
+        if (typeof state !== 'string' || state.length === 0) throw bad(t, `${f}.state`, 'a non-empty string', state);
+        return { id, state, inFlight: a.inFlight, capacity: a.capacity, ...opt('nextRetryInMs', retry) };
+      });
+      return { t, id: str(o, t, 'id'), host: str(o, t, 'host'), advertMs, versions: { hop: versions.hop, worker: versions.worker }, agents };
+    }
     default:
       throw bad(typeof t === 'string' ? t : '?', 't', `one of ${HOP_FRAME_TYPES.join(', ')}`, t);
   }

@@ -18,8 +18,20 @@ import type { RemoteRun, RemoteRunHandlers, RemoteTransport, RemoteTransportCont
 import type { Clock, TimerHandle } from '../clock.ts';
 import { errorCodeOf, isSynapseError, synErr, type SynapseError } from '../errors.ts';
 import type { Usage } from '../protocol/frames.ts';
-import { DEFAULT_HOP_MAX_FRAME_BYTES, decodeHopFrame, encodeHopFrame, type HopFrame } from './codec.ts';
-import { checkMs, checkServers, checkToken, errorFromHop, isNoResponders, isRequestTimeout, runSubject } from './shared.ts';
+import { DEFAULT_HOP_MAX_FRAME_BYTES, decodeHopFrame, encodeHopFrame, type HopAgentAdvert, type HopFrame } from './codec.ts';
+import { checkMs, checkServers, checkToken, errorFromHop, isNoResponders, isRequestTimeout, runSubject, statusSubject } from './shared.ts';
+import type { RemoteHostStatus } from '../agent/remote.ts';
+
+/** Most hosts a front remembers adverts of, per attached agent (bounded). */
+const MAX_ADVERTISED_HOSTS = 1_024;
+/** A host silent for this many of its advert periods is dropped. */
+const ADVERT_EXPIRY_PERIODS = 3;
+
+interface Advert {
+  readonly at: number;
+  readonly advertMs: number;
+  readonly agent: HopAgentAdvert;
+}
 
 /** `natsFront(options)`. */
 export interface NatsFrontOptions {
@@ -80,6 +92,8 @@ class NatsFront implements RemoteTransport {
   #log: Logger | undefined;
   #agent = '';
   readonly #hosts = new Map<string, number>();
+  /** Status adverts of the hosts that have this agent, by host id (expired on read). */
+  readonly #adverts = new Map<string, Advert>();
   readonly #runs = new Set<(error: SynapseError) => void>();
   #closed = false;
 
@@ -97,10 +111,56 @@ class NatsFront implements RemoteTransport {
     } catch (error) {
       throw synErr('SYN_ERR_AGENT_UNAVAILABLE', `Cannot connect to NATS (${String(this.#o.servers)}) for remote agent "${context.agent}": ${error instanceof Error ? error.message : String(error)}`, { agent: context.agent, state: 'unreachable', reason: 'nats_connect' }, error);
     }
+    this.#nc.subscribe(statusSubject(this.#o.namespace, '*'), { callback: (err, msg) => void (err === null && this.#onAdvert(msg)) });
+    // Attached means subscribed: the server has the advert subscription before attachRemoteAgent resolves.
+    await this.#nc.flush();
   }
 
-  describe(): { hosts: string[] } {
-    return { hosts: [...this.#hosts.keys()] };
+  #onAdvert(msg: Msg): void {
+    let frame: HopFrame;
+    try {
+      frame = decodeHopFrame(msg.data, this.#o.maxFrameBytes);
+    } catch (error) {
+      this.#log!.debug({ err: error, subject: msg.subject }, 'status advert ignored');
+      return;
+    }
+    if (frame.t !== 'status') return;
+    const agent = frame.agents.find((a) => a.id === this.#agent);
+    const before = this.#adverts.get(frame.host);
+    this.#adverts.delete(frame.host); // re-inserted last: the oldest advert is the first key
+    if (agent?.state !== before?.agent.state) this.#log!.info({ host: frame.host, agent: this.#agent, state: agent?.state ?? 'gone', was: before?.agent.state ?? 'unknown' }, 'host advert: agent state changed');
+    if (agent === undefined) return;
+    this.#adverts.set(frame.host, { at: this.#clock!.now(), advertMs: frame.advertMs, agent });
+    if (this.#adverts.size > MAX_ADVERTISED_HOSTS) this.#adverts.delete(this.#adverts.keys().next().value!);
+  }
+
+  /** The hosts whose adverts name this agent and are fresh (a host silent for 3 advert periods is dropped). */
+  #known(): RemoteHostStatus[] {
+    const now = this.#clock!.now();
+    const out: RemoteHostStatus[] = [];
+    for (const [host, a] of this.#adverts) {
+      const age = now - a.at;
+      if (age > a.advertMs * ADVERT_EXPIRY_PERIODS) {
+        this.#adverts.delete(host);
+        continue;
+      }
+      const retry = a.agent.nextRetryInMs;
+      out.push({ id: host, state: a.agent.state, inFlight: a.agent.inFlight, capacity: a.agent.capacity, advertAgeMs: Math.round(age), ...(retry === undefined ? {} : { nextRetryAt: a.at + retry }) });
+    }
+    return out;
+  }
+
+  /** The earliest `nextRetryAt` (this front's clock) of the hosts that advertise the agent quarantined. */
+  #nextRetryAt(known: readonly RemoteHostStatus[]): number | undefined {
+    let min: number | undefined;
+    for (const h of known) if (h.nextRetryAt !== undefined && (min === undefined || h.nextRetryAt < min)) min = h.nextRetryAt;
+    return min;
+  }
+
+  describe(): { hosts: string[]; known: RemoteHostStatus[]; nextRetryAt?: number } {
+    const known = this.#known();
+    const nextRetryAt = this.#nextRetryAt(known);
+    return { hosts: [...this.#hosts.keys()], known, ...(nextRetryAt === undefined ? {} : { nextRetryAt }) };
   }
 
   run(run: RemoteRun, handlers: RemoteRunHandlers): Promise<RunResult> {
@@ -242,6 +302,7 @@ class NatsFront implements RemoteTransport {
             ...(run.runOptions === undefined ? {} : { options: run.runOptions as Record<string, unknown> }),
             ...(run.toolResults === undefined ? {} : { toolResults: run.toolResults as unknown as Record<string, unknown> }),
             tools: run.tools,
+            ...(handlers.onEvent === undefined ? {} : { stream: true as const }),
           },
           o.maxFrameBytes,
         );
@@ -258,7 +319,8 @@ class NatsFront implements RemoteTransport {
             finish(error);
             return;
           }
-          if (frame.t === 'error') return finish(errorFromHop(frame, undefined));
+          // Refused before accepting: nothing ran (opt-in re-dispatch may send it again).
+          if (frame.t === 'error') return finish(errorFromHop({ ...frame, details: { ...frame.details, refused: true } }, undefined));
           if (frame.t !== 'accepted' || frame.id !== run.id) return finish(synErr('SYN_ERR_PROTOCOL', `Host answered a run with "${frame.t}"`, { frameType: frame.t, field: 't', hop: true }));
           host = frame.host;
           ctl = frame.ctl;
@@ -274,7 +336,9 @@ class NatsFront implements RemoteTransport {
         },
         (error: unknown) => {
           if (isNoResponders(error)) {
-            finish(synErr('SYN_ERR_AGENT_UNAVAILABLE', `No host serves agent "${run.agent}" on NATS namespace "${o.namespace}"`, { agent: run.agent, state: 'unavailable', reason: 'no_host' }));
+            const nextRetryAt = this.#nextRetryAt(this.#known());
+            const when = nextRetryAt === undefined ? '' : ` (a host retries it in ${Math.max(0, Math.round(nextRetryAt - clock.now()))} ms)`;
+            finish(synErr('SYN_ERR_AGENT_UNAVAILABLE', `No host serves agent "${run.agent}" on NATS namespace "${o.namespace}"${when}`, { agent: run.agent, state: 'unavailable', reason: 'no_host', ...(nextRetryAt === undefined ? {} : { nextRetryAt }) }));
           } else if (isRequestTimeout(error)) {
             finish(synErr('SYN_ERR_AGENT_UNAVAILABLE', `No host accepted the run of "${run.agent}" within ${o.acceptTimeoutMs} ms`, { agent: run.agent, state: 'unavailable', reason: 'accept_timeout', acceptTimeoutMs: o.acceptTimeoutMs }, error));
           } else {

@@ -17,8 +17,9 @@ import type { TimerHandle } from '../clock.ts';
 import { errorCodeOf, isSynapseError, synErr, type SynapseError } from '../errors.ts';
 import type { Prompt } from '../prompt.ts';
 import type { RunOptionsFrame, ToolResultsFrame } from '../protocol/frames.ts';
-import { DEFAULT_HOP_MAX_FRAME_BYTES, HOP_VERSION, decodeHopFrame, encodeHopFrame, type HopFrame, type HopRun } from './codec.ts';
-import { checkMs, checkServers, checkToken, ctlSubject, isNoResponders, runSubject } from './shared.ts';
+import { PROTOCOL_VERSION } from '../protocol/frames.ts';
+import { DEFAULT_HOP_MAX_FRAME_BYTES, HOP_VERSION, decodeHopFrame, encodeHopFrame, type HopAgentAdvert, type HopFrame, type HopRun } from './codec.ts';
+import { checkMs, checkServers, checkToken, ctlSubject, isNoResponders, runSubject, statusSubject } from './shared.ts';
 
 /** `natsHost(options)`. */
 export interface NatsHostOptions {
@@ -32,10 +33,12 @@ export interface NatsHostOptions {
   readonly keepaliveMs?: number;
   /** Largest host-hop frame. Default 8 MiB. */
   readonly maxFrameBytes?: number;
+  /** Interval of the status advert on `syn.<ns>.status.<hostId>` (fronts drop a host silent for 3 of them). Default 1 000 ms. */
+  readonly advertMs?: number;
 }
 
 /** The defaults of {@link NatsHostOptions}. */
-export const NATS_HOST_DEFAULTS = Object.freeze({ keepaliveMs: 1_000, maxFrameBytes: DEFAULT_HOP_MAX_FRAME_BYTES });
+export const NATS_HOST_DEFAULTS = Object.freeze({ keepaliveMs: 1_000, maxFrameBytes: DEFAULT_HOP_MAX_FRAME_BYTES, advertMs: 1_000 });
 
 /**
  * A {@link HostService} over NATS for `system.serve`.
@@ -54,6 +57,7 @@ export function natsHost(options: NatsHostOptions): HostService {
     hostId: checkToken('hostId', options.hostId),
     keepaliveMs: checkMs('keepaliveMs', options.keepaliveMs, NATS_HOST_DEFAULTS.keepaliveMs),
     maxFrameBytes: checkMs('maxFrameBytes', options.maxFrameBytes, NATS_HOST_DEFAULTS.maxFrameBytes),
+    advertMs: checkMs('advertMs', options.advertMs, NATS_HOST_DEFAULTS.advertMs),
   });
 }
 
@@ -63,6 +67,7 @@ interface Resolved {
   hostId: string;
   keepaliveMs: number;
   maxFrameBytes: number;
+  advertMs: number;
 }
 
 interface ServedRun {
@@ -79,6 +84,7 @@ class NatsHost implements HostService {
   readonly #subs = new Map<string, Subscription>();
   readonly #runs = new Map<string, ServedRun>();
   #offAgents: (() => void) | undefined;
+  #advertTimer: TimerHandle | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(o: Resolved) {
@@ -97,7 +103,33 @@ class NatsHost implements HostService {
     this.#nc.subscribe(ctlSubject(this.#o.namespace, this.#o.hostId), { callback: (err, msg) => void (err === null && this.#onControl(msg)) });
     this.#offAgents = ctx.onAgentsChanged(() => this.#sync());
     this.#sync();
+    const tick = (): void => {
+      this.#advert();
+      this.#advertTimer = ctx.clock.setTimeout(tick, this.#o.advertMs);
+    };
+    this.#advertTimer = ctx.clock.setTimeout(tick, this.#o.advertMs);
     await this.#nc.flush(); // the subscriptions are registered with the server before serve() resolves
+  }
+
+  /** Publishes this host's status advert (every `advertMs`, and at once on an agent change or stop). */
+  #advert(agents: HopAgentAdvert[] | undefined = undefined): void {
+    const nc = this.#nc;
+    const ctx = this.#ctx!;
+    if (nc === undefined || nc.isClosed()) return;
+    const now = ctx.clock.now();
+    const list =
+      agents ??
+      ctx.agentIds().flatMap((id): HopAgentAdvert[] => {
+        const st = ctx.agentStatus(id);
+        if (st === undefined) return [];
+        const retry = st.nextRetryAt === undefined ? undefined : Math.max(0, st.nextRetryAt - now);
+        return [{ id, state: st.state, inFlight: st.inFlight, capacity: ctx.agentCapacity?.(id) ?? 0, ...(retry === undefined ? {} : { nextRetryInMs: retry }) }];
+      });
+    try {
+      nc.publish(statusSubject(this.#o.namespace, this.#o.hostId), encodeHopFrame({ t: 'status', id: this.#o.hostId, host: this.#o.hostId, advertMs: this.#o.advertMs, versions: { hop: HOP_VERSION, worker: PROTOCOL_VERSION }, agents: list }, this.#o.maxFrameBytes));
+    } catch (error) {
+      this.#log!.warn({ err: error }, 'status advert could not be sent');
+    }
   }
 
   /** Subscribes the agents that take runs, unsubscribes quarantined, stopped and removed ones. */
@@ -111,7 +143,9 @@ class NatsHost implements HostService {
     }));
     for (const [id, sub] of this.#subs) {
       if (serving.has(id)) continue;
-      sub.unsubscribe();
+      // drain, not unsubscribe: a run the server already routed here is answered (refused below),
+      // not dropped into the front's accept timeout.
+      sub.drain().catch((error: unknown) => this.#log!.debug({ err: error, agent: id }, 'queue subscription drain failed'));
       this.#subs.delete(id);
       this.#log!.info({ agent: id }, 'stopped serving agent over NATS');
     }
@@ -121,6 +155,7 @@ class NatsHost implements HostService {
       this.#subs.set(id, nc.subscribe(subject, { queue: subject, callback: (err, msg) => void (err === null && this.#onRun(id, msg)) }));
       this.#log!.info({ agent: id }, 'serving agent over NATS');
     }
+    this.#advert(); // fronts learn of a quarantine (and its nextRetryAt) at once, not a period later
   }
 
   #onControl(msg: Msg): void {
@@ -164,6 +199,12 @@ class NatsHost implements HostService {
       this.#reply(msg, { t: 'error', id: frame.id, code: 'SYN_ERR_AGENT_UNAVAILABLE', message: `Host ${this.#o.hostId} is stopping`, details: { agent, state: 'stopped', host: this.#o.hostId } });
       return;
     }
+    if (!this.#subs.has(agent)) {
+      // Routed here just before this host stopped serving the agent (its subscription draining).
+      const state = this.#ctx!.agentStatus(agent)?.state ?? 'stopped';
+      this.#reply(msg, { t: 'error', id: frame.id, code: 'SYN_ERR_AGENT_UNAVAILABLE', message: `Host ${this.#o.hostId} no longer serves agent "${agent}" (${state})`, details: { agent, state, host: this.#o.hostId } });
+      return;
+    }
     this.#reply(msg, { t: 'accepted', id: frame.id, host: this.#o.hostId, ctl: ctlSubject(this.#o.namespace, this.#o.hostId) });
     this.#serve(frame);
   }
@@ -200,13 +241,19 @@ class NatsHost implements HostService {
         history: [...run.history],
         ...(run.timeoutMs === null ? {} : { timeoutMs: run.timeoutMs }),
         signal: abort.signal,
-        onEvent: (event) => {
-          try {
-            send({ t: 'event', id: run.id, seq: seq++, event: event as unknown as Record<string, unknown> & { kind: string } });
-          } catch (error) {
-            abort.abort(error); // an oversized event: the run fails coded, the front hears it
-          }
-        },
+        // Streamed only when the front's caller streams: a plain sendMessage stays a plain run on the
+        // worker (an agent whose model cannot stream, e.g. FunctionModel without stream_function, works).
+        ...(run.stream !== true
+          ? {}
+          : {
+              onEvent: (event: unknown) => {
+                try {
+                  send({ t: 'event', id: run.id, seq: seq++, event: event as Record<string, unknown> & { kind: string } });
+                } catch (error) {
+                  abort.abort(error); // an oversized event: the run fails coded, the front hears it
+                }
+              },
+            }),
         ...(run.conversationId === undefined ? {} : { conversationId: run.conversationId }),
         ...(run.turnId === undefined ? {} : { turnId: run.turnId }),
         ...(run.options === undefined ? {} : { runOptions: run.options as unknown as RunOptionsFrame }),
@@ -267,8 +314,11 @@ class NatsHost implements HostService {
 
   async #stop(): Promise<void> {
     this.#offAgents?.();
+    if (this.#advertTimer !== undefined) this.#ctx!.clock.clearTimeout(this.#advertTimer);
+    this.#advertTimer = undefined;
     for (const sub of this.#subs.values()) sub.unsubscribe(); // take no more runs
     this.#subs.clear();
+    this.#advert([]); // a last advert: serving nothing (fronts need not wait 3 periods)
     const runs = [...this.#runs.values()];
     for (const r of runs) r.abort.abort(synErr('SYN_ERR_SHUTDOWN', `Host ${this.#o.hostId} is stopping`, { host: this.#o.hostId }));
     await Promise.all(runs.map((r) => r.done.catch(() => undefined))); // their error frames are sent

@@ -24,5 +24,5 @@ export type { NatsFrontOptions } from './front.ts';
 export { natsHost, NATS_HOST_DEFAULTS } from './host.ts';
 export type { NatsHostOptions } from './host.ts';
 export { HOP_VERSION, HOP_FRAME_TYPES, DEFAULT_HOP_MAX_FRAME_BYTES, encodeHopFrame, decodeHopFrame, parseHopFrame } from './codec.ts';
-export type { HopFrame, HopFrameType, HopRun, HopAccepted, HopEvent, HopToolCall, HopToolResult, HopKeepalive, HopResult, HopError, HopCancel } from './codec.ts';
-export type { RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, HostService, ServeContext, ServeRequest } from '../agent/remote.ts';
+export type { HopFrame, HopFrameType, HopRun, HopAccepted, HopEvent, HopToolCall, HopToolResult, HopKeepalive, HopResult, HopError, HopCancel, HopStatus, HopAgentAdvert } from './codec.ts';
+export type { RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, RemoteHostStatus, HostService, ServeContext, ServeRequest } from '../agent/remote.ts';

@@ -36,6 +36,9 @@ export const runSubject = (namespace: string, agent: string): string => `syn.${n
 /** `syn.<ns>.ctl.<hostId>`: cancel (later restart / inspect). */
 export const ctlSubject = (namespace: string, hostId: string): string => `syn.${namespace}.ctl.${hostId}`;
 
+/** `syn.<ns>.status.<hostId>`: the host's status advert (`statusSubject(ns, '*')`: every host's). */
+export const statusSubject = (namespace: string, hostId: string): string => `syn.${namespace}.status.${hostId}`;
+
 /** True when a NATS request failed because nobody subscribes to the subject. */
 export function isNoResponders(error: unknown): boolean {
   if (error instanceof natsErrors.NoRespondersError) return true;

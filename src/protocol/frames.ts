@@ -642,6 +642,21 @@ function toolResultsFrame(o: Obj, t: string): ToolResultsFrame {
   return r as ToolResultsFrame;
 }
 
+/** An `init` agent's `retry`: `attempts` an integer >= 1, `minDelayMs` / `maxDelayMs` finite numbers >= 0 when present. */
+function retryField(x: unknown, t: string, field: string): NonNullable<AgentSpec['retry']> {
+  if (!isObj(x)) throw bad(t, field, 'an object with "attempts" when present', x);
+  const attempts = x.attempts;
+  if (typeof attempts !== 'number' || !Number.isSafeInteger(attempts) || attempts < 1) throw bad(t, `${field}.attempts`, 'an integer >= 1', attempts);
+  const out: { attempts: number; minDelayMs?: number; maxDelayMs?: number } = { attempts };
+  for (const f of ['minDelayMs', 'maxDelayMs'] as const) {
+    const v = x[f];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(t, `${field}.${f}`, 'a finite number >= 0 when present', v);
+    out[f] = v;
+  }
+  return out;
+}
+
 /** The run options of `run.options` (all eight) or of an `init` agent (`model`, `modelSettings`, `usageLimits`). */
 function runOptions(o: Obj, t: string, prefix: string, callFields: boolean): RunOptionsFrame {
   const out: Record<string, unknown> = {};
@@ -686,7 +701,8 @@ export function parseOutbound(value: unknown): OutboundFrame {
         }
         if (a.modelSlots !== undefined && typeof a.modelSlots !== 'boolean') throw bad(t, `agents[${i}].modelSlots`, 'a boolean when present', a.modelSlots);
         const slots = a.modelSlots === undefined ? {} : { modelSlots: a.modelSlots };
-        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...(runOptions(a, t, `agents[${i}].`, false) as Omit<RunOptionsFrame, 'deps'>), ...hooks, ...slots };
+        const retry = a.retry === undefined ? {} : { retry: retryField(a.retry, t, `agents[${i}].retry`) };
+        return { name: str(a, t, 'name'), ref: str(a, t, 'ref'), ...(runOptions(a, t, `agents[${i}].`, false) as Omit<RunOptionsFrame, 'deps'>), ...retry, ...hooks, ...slots };
       });
       const tools = arr(o, t, 'tools').map((x, i) => {
         if (!isObj(x)) throw bad(t, `tools[${i}]`, 'an object', x);

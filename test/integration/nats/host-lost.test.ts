@@ -54,7 +54,7 @@ describe('a front that vanished', () => {
     try {
       const inbox = createInbox();
       const sub = nc.subscribe(inbox);
-      const run = encodeHopFrame({ t: 'run', id: 'gone-1', agent: 'faults', front: 'ghost', inbox, prompt: `hang ${marker}`, history: [], timeoutMs: 30_000, tools: [] });
+      const run = encodeHopFrame({ t: 'run', id: 'gone-1', agent: 'faults', front: 'ghost', inbox, prompt: `hang ${marker}`, history: [], timeoutMs: 30_000, tools: [], stream: true });
       const reply = decodeHopFrame((await nc.request('syn.lost.run.faults', run, { timeout: 5_000 })).data);
       expect(reply).toMatchObject({ t: 'accepted', host: 'survivor' });
       for await (const m of sub) if (decodeHopFrame(m.data).t === 'event') break; // the run is under way on the host

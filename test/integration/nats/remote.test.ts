@@ -146,7 +146,19 @@ describe('a remote agent over NATS', () => {
     await h.spawnAgent({ id: 'brief', agent: fixture('faults.py') });
     await f.attachRemoteAgent({ id: 'brief', transport: natsFront({ servers: nats.url, namespace: NS }) });
     expect((await f.sendMessage('brief', { prompt: 'x' })).output).toBe('[faults] ok (re: x)');
+    // The host unsubscribes, then adverts without 'brief' on the same connection: once a front sees
+    // that advert, the server has processed the unsubscribe (a run sent earlier is refused instead).
+    const watcher = await connect({ servers: nats.url });
+    const gone = (async () => {
+      for await (const m of watcher.subscribe(`syn.${NS}.status.*`)) {
+        const frame = decodeHopFrame(m.data);
+        if (frame.t === 'status' && !frame.agents.some((a) => a.id === 'brief')) return;
+      }
+    })();
+    await watcher.flush();
     await h.stopAgent('brief');
+    await gone;
+    await watcher.close();
     const err = await rejection(f.sendMessage('brief', { prompt: 'y' }));
     expect(err).toMatchObject({ code: 'SYN_ERR_AGENT_UNAVAILABLE', details: { reason: 'no_host' } });
     await f.stopAgent('brief');

@@ -102,3 +102,34 @@ describe('parseInbound', () => {
     expect(protocolError(() => parseInbound(base))?.details.field).toBe('output');
   });
 });
+
+describe('parseOutbound init agents', () => {
+  const init = (agent: Record<string, unknown>) => ({ t: 'init', v: 1, agents: [{ name: 'a', ref: 'pkg.mod:agent', ...agent }], tools: [], concurrency: 4, maxFrameBytes: 1 << 20, maxHistoryBytes: 1 << 28 });
+
+  it('round-trips every field Node sends for an agent, retry included', () => {
+    const full = init({
+      model: 'test',
+      modelSettings: { temperature: 0 },
+      usageLimits: { request_limit: 3 },
+      retry: { attempts: 4, minDelayMs: 500, maxDelayMs: 10_000 },
+      deps: 'pkg.mod:deps',
+      lifespan: 'pkg.mod:lifespan',
+      modelSlots: true,
+    });
+    expect(parseOutbound(full)).toEqual(full);
+    expect(parseOutbound(init({ retry: { attempts: 1 } }))).toEqual(init({ retry: { attempts: 1 } }));
+  });
+
+  it('names a bad retry field', () => {
+    for (const [retry, field] of [
+      [3, 'agents[0].retry'],
+      [{}, 'agents[0].retry.attempts'],
+      [{ attempts: 0 }, 'agents[0].retry.attempts'],
+      [{ attempts: 1.5 }, 'agents[0].retry.attempts'],
+      [{ attempts: 2, minDelayMs: -1 }, 'agents[0].retry.minDelayMs'],
+      [{ attempts: 2, maxDelayMs: '9' }, 'agents[0].retry.maxDelayMs'],
+    ] as const) {
+      expect(protocolError(() => parseOutbound(init({ retry })))).toMatchObject({ code: 'SYN_ERR_PROTOCOL', details: { frameType: 'init', field } });
+    }
+  });
+});
