@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const bench = dirname(fileURLToPath(import.meta.url));
 const root = join(bench, '..');
 /** In order: cheapest first, the long side-by-side agent bench last. */
-const BENCHES = ['actor.ts', 'supervisor.ts', 'bridge.ts', 'restart.ts', 'zygote.ts', 'stop.ts', 'reliability.ts', 'observability.ts', 'distributed.ts', 'agents.ts'];
+const BENCHES = ['actor.ts', 'supervisor.ts', 'bridge.ts', 'restart.ts', 'zygote.ts', 'stop.ts', 'reliability.ts', 'observability.ts', 'distributed.ts', 'provider.ts', 'agents.ts'];
 const env = { ...process.env, ...(process.argv.includes('--quick') ? { BENCH_QUICK: '1' } : {}) };
 
 const setup = spawnSync(process.execPath, [join(bench, 'setup.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });

@@ -97,11 +97,23 @@ export interface ProviderErrorDetails {
 export interface ErrorDetailsByCode {
   readonly SYN_ERR_INVALID_OPTION: { readonly option?: string };
   readonly SYN_ERR_INVALID_ARGUMENT: { readonly argument?: string; readonly reason?: string; readonly errors?: readonly unknown[] };
-  readonly SYN_ERR_AGENT_CRASHED: { readonly exitCode?: number | null; readonly signal?: string | null; readonly stderrTail?: string; readonly pid?: number };
+  readonly SYN_ERR_AGENT_CRASHED: {
+    readonly exitCode?: number | null;
+    readonly signal?: string | null;
+    readonly stderrTail?: string;
+    readonly pid?: number;
+    /** A remote agent (synapse/nats): `'host_lost'` (keepalive silence) or `'events_lost'` (a gap in its streamed events). */
+    readonly reason?: 'host_lost' | 'events_lost';
+    /** A remote agent: the host that had accepted the run. */
+    readonly host?: string;
+  };
   readonly SYN_ERR_AGENT_UNAVAILABLE: {
     readonly agent: string;
     readonly state: string;
     readonly nextRetryAt?: number;
+    /** A remote agent (synapse/nats): `'no_host'`, `'accept_timeout'`, `'nats_connect'` or `'nats'`; `refused: true` when a host refused the run before accepting it. */
+    readonly reason?: 'no_host' | 'accept_timeout' | 'nats_connect' | 'nats';
+    readonly refused?: boolean;
     readonly startupFailure?: { readonly code: string; readonly message: string; readonly exitCode: number | null; readonly signal: string | null; readonly traceback?: string; readonly type?: string; readonly stderrTail: string; readonly at: number };
   };
   readonly SYN_ERR_AGENT_FAILED: { readonly kind?: string; readonly type?: string; readonly traceback?: string; readonly retryable?: boolean };
@@ -129,8 +141,8 @@ export type DetailsOf<C extends ErrorCode> = [C] extends [keyof ErrorDetailsByCo
 export const DOCUMENTED_DETAILS = Object.freeze({
   SYN_ERR_INVALID_OPTION: ['option'],
   SYN_ERR_INVALID_ARGUMENT: ['argument', 'errors'],
-  SYN_ERR_AGENT_CRASHED: ['exitCode', 'signal', 'stderrTail', 'pid'],
-  SYN_ERR_AGENT_UNAVAILABLE: ['agent', 'state', 'nextRetryAt', 'startupFailure'],
+  SYN_ERR_AGENT_CRASHED: ['exitCode', 'signal', 'stderrTail', 'pid', 'reason', 'host'],
+  SYN_ERR_AGENT_UNAVAILABLE: ['agent', 'state', 'nextRetryAt', 'startupFailure', 'reason', 'refused'],
   SYN_ERR_AGENT_FAILED: ['kind', 'type', 'traceback', 'retryable'],
   SYN_ERR_PROVIDER: ['category', 'status', 'retryAfterMs', 'providerCode', 'retryable', 'type', 'traceback'],
   SYN_ERR_HISTORY_TOO_LARGE: ['runId', 'historyBytes', 'maxHistoryBytes', 'conversationId'],

@@ -26,7 +26,7 @@ import { JournalHistoryStore, type RecoveryReport } from './conversation/journal
 import { MemoryHistoryStore, historyOf, type HistoryStore } from './conversation/store.ts';
 import { TurnSerializer } from './conversation/turns.ts';
 import type { ConversationLease } from './conversation/lease.ts';
-import { isSynapseError, synErr, SynapseError } from './errors.ts';
+import { errorCodeOf, isSynapseError, synErr, SynapseError } from './errors.ts';
 import { emit } from './observe/emit.ts';
 import { EventLog } from './observe/event-log.ts';
 import { SynapseEventEmitter, type SynapseEventName, type SynapseEvents, type InspectEvent } from './observe/events.ts';
@@ -38,7 +38,7 @@ import { TURN_SPAN_ATTRIBUTES, TurnTracer } from './observe/tracing.ts';
 import { SynapseMetrics } from './observe/metrics.ts';
 import type { MetricsSnapshot } from './observe/metrics-snapshot.ts';
 import { PidFile, defaultPidDir, reapStale } from './process/pidfile.ts';
-import { ZygotePool } from './process/zygote.ts';
+import { ZygotePool, zygoteNode } from './process/zygote.ts';
 import { resolveOptions, stripUndefined, v } from './options.ts';
 import { mailboxField } from './supervisor/spec.ts';
 import { dynamicSupervisorClient, type DynamicSupervisorHandle, type SupervisorHandle } from './supervisor/client.ts';
@@ -488,7 +488,7 @@ export class ActorSystem {
     this.#assertRunning();
     const o = resolveOptions('options', options, ATTACH_SCHEMA) as AttachRemoteAgentOptions;
     if (this.#agents.has(o.id) || this.#remote.has(o.id)) throw synErr('SYN_ERR_NAME_TAKEN', `An agent with id "${o.id}" already exists`, { agent: o.id });
-    const agent = new RemoteAgent(o, { clock: this.clock, log: this.log.child({ agent: o.id, remote: o.transport.kind }) });
+    const agent = new RemoteAgent(o, { clock: this.clock, log: this.log.child({ agent: o.id, remote: o.transport.kind }), events: this.events });
     this.#remote.set(o.id, agent);
     try {
       await agent.open();
@@ -529,8 +529,18 @@ export class ActorSystem {
       // async: an unknown agent (stopped between a run's arrival and now) rejects instead of throwing.
       request: async (agentId, request) => {
         if (this.#stopping !== undefined) throw synErr('SYN_ERR_SYSTEM_STOPPED', 'The Synapse system is stopping or stopped');
-        const { remoteTools, onToolCall, ...options } = request;
-        return this.#agent(agentId).request(options, { tools: remoteTools, onToolCall });
+        const { remoteTools, onToolCall, served, ...options } = request;
+        if (served === undefined) return this.#agent(agentId).request(options, { tools: remoteTools, onToolCall });
+        const t0 = this.clock.now();
+        const ids = { agent: agentId, runId: served.runId, host: served.host, front: served.front, ...(options.conversationId === undefined ? {} : { conversationId: options.conversationId }), ...(options.turnId === undefined ? {} : { turnId: options.turnId }) };
+        try {
+          const result = await this.#agent(agentId).request(options, { tools: remoteTools, onToolCall });
+          emit(this.events, 'remote.served', { ...ids, latencyMs: this.clock.now() - t0 });
+          return result;
+        } catch (error) {
+          emit(this.events, 'remote.served', { ...ids, latencyMs: this.clock.now() - t0, code: errorCodeOf(error) });
+          throw error;
+        }
       },
       onAgentsChanged: (listener) => {
         const names = ['agent.spawned', 'agent.stopped', 'agent.quarantined', 'agent.recovered'] as const;
@@ -679,7 +689,7 @@ export class ActorSystem {
     return this.#http?.url;
   }
 
-  /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares. */
+  /** The live supervision tree: agents → workers (states, pids, restarts, in-flight) and idle warm spares; zygotes beside them. */
   inspect(): InspectNode {
     const agents = [...this.#agents.values()].map((a) => a.inspect((child) => this.#supervision.restartsOf(a.supervisorLabel, child)));
     for (const r of this.#remote.values()) agents.push(r.inspect());
@@ -692,6 +702,8 @@ export class ActorSystem {
         { kind: 'supervisor', id: AGENTS_SUPERVISOR, name: 'agents', state: 'running', meta: { strategy: 'one_for_one (dynamic)' }, children: agents },
         // The user's own actors and supervision trees (system.spawn / startSupervisor).
         ...actorForest([...this.runtime.actors()], this.#supervision, AGENTS_SUPERVISOR),
+        // Fork servers of `python.zygote` workers (none until the first such worker starts).
+        ...this.#zygotes.info().map(zygoteNode),
       ],
     };
   }

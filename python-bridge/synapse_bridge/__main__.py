@@ -61,7 +61,13 @@ def main(forked: bool = False) -> NoReturn:
         from ._runtime import Runtime, hard_exit
         from ._schema import FEATURES
 
-        pydantic_ai_version = version('pydantic-ai-slim')
+        pydantic_ai_version: str | None = None
+        if forked:
+            from . import _zygote
+
+            pydantic_ai_version = _zygote.PYDANTIC_AI_VERSION  # read once by the zygote, at preload
+        if pydantic_ai_version is None:
+            pydantic_ai_version = version('pydantic-ai-slim')
     except BaseException as exc:
         writer.write(error_frame(exc, None, kind='startup', retryable=False))
         os._exit(2)

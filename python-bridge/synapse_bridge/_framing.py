@@ -19,6 +19,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pydantic_core import from_json as _pc_from_json
+from pydantic_core import to_json as _pc_to_json
+
 from .exceptions import FrameTooLargeError, ProtocolError
 
 __all__ = [
@@ -48,6 +51,15 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(',', ':'))
 _ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(',', ':'))
+
+# The codec's fast path is pydantic-core's JSON (Rust; 1.8-6x faster than the stdlib codec on
+# real run/result frames, bench/provider/codec_bench.py, docs/decisions.md). The stdlib codec
+# above stays the reference: every input the fast path refuses is handed to it, so what is
+# accepted or rejected, and every error raised, is exactly the stdlib codec's. That covers the
+# cases where the two differ: a lone-surrogate ``\\uXXXX`` escape (pydantic-core refuses it,
+# json accepts it; Node's JSON.stringify writes one for a lone surrogate), nesting deeper than
+# pydantic-core's limit, invalid UTF-8, and NaN/Infinity (see ``encode_frame``).
+_NON_FINITE = (b'NaN', b'Infinity')
 
 
 class LineSplitter:
@@ -135,9 +147,12 @@ def decode_line(line: bytes) -> dict[str, Any]:
             that is not an object.
     """
     try:
-        value = _DECODER.decode(line.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f'frame is not valid UTF-8 JSON: {exc} (starts {line[:80]!r})') from exc
+        value = _pc_from_json(line, allow_inf_nan=False)
+    except ValueError:
+        try:
+            value = _DECODER.decode(line.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError(f'frame is not valid UTF-8 JSON: {exc} (starts {line[:80]!r})') from exc
     if not isinstance(value, dict):
         raise ProtocolError(f'frame is not a JSON object (starts {line[:80]!r})')
     return value
@@ -150,7 +165,10 @@ def decode_json(data: bytes) -> Any:
         UnicodeDecodeError: invalid UTF-8.
         ValueError: invalid JSON.
     """
-    return _DECODER.decode(data.decode('utf-8'))
+    try:
+        return _pc_from_json(data, allow_inf_nan=False)
+    except ValueError:
+        return _DECODER.decode(data.decode('utf-8'))
 
 
 def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> bytes:
@@ -159,20 +177,39 @@ def encode_frame(frame: dict[str, Any], max_frame_bytes: int | None = None) -> b
     Non-ASCII text is written as UTF-8; a string holding a lone surrogate (not encodable as
     UTF-8) falls back to ``\\u`` escapes so the line is always valid UTF-8 JSON.
 
+    Encoded by pydantic-core when it can; the stdlib codec takes over for what it refuses (a
+    lone surrogate, nesting past its depth limit, an unknown type) and whenever its output holds
+    the text ``NaN`` or ``Infinity`` (pydantic-core writes non-finite floats as those constants;
+    the stdlib codec raises for them, and gives the same bytes when the text was only inside a
+    string). For JSON-native frames (str keys; str, int, float, bool, None, list, tuple, dict
+    values — what the bridge builds) the bytes equal the stdlib codec's, except that a float
+    may be spelled differently (``1e-7`` for ``1e-07``): the same number.
+
     Raises:
         TypeError / ValueError: ``frame`` is not JSON-serialisable (or holds NaN/Infinity).
         FrameTooLargeError: the encoded line (without ``\\n``) is longer than ``max_frame_bytes``.
     """
-    text = _ENCODER.encode(frame)
     try:
-        data = text.encode('utf-8')
-    except UnicodeEncodeError:
-        data = _ASCII_ENCODER.encode(frame).encode('ascii')
+        data = _pc_to_json(frame)
+    except ValueError:  # PydanticSerializationError: the stdlib codec decides (and raises)
+        data = _stdlib_encode(frame)
+    else:
+        if _NON_FINITE[0] in data or _NON_FINITE[1] in data:
+            data = _stdlib_encode(frame)
     if max_frame_bytes is not None and len(data) > max_frame_bytes:
         raise FrameTooLargeError(
             f'outgoing {frame.get("t")!r} frame is {len(data)} bytes, above maxFrameBytes ({max_frame_bytes})'
         )
     return data + b'\n'
+
+
+def _stdlib_encode(frame: dict[str, Any]) -> bytes:
+    """The reference encoding: the stdlib codec, with ``\\u`` escapes for a lone surrogate."""
+    text = _ENCODER.encode(frame)
+    try:
+        return text.encode('utf-8')
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(frame).encode('ascii')
 
 
 class FrameWriter:

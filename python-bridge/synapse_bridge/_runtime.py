@@ -274,7 +274,12 @@ class Runtime:
         for spec in specs:
             kwargs = agent_run_kwargs(spec, self._models)
             loaded = self._agents[spec['name']]
-            if spec.get('modelSlots') is True and loaded.agent is not None:  # a plain handler makes no model requests
+            if spec.get('modelSlots') is True:
+                if loaded.agent is None:  # a plain handler makes no model requests: a limit would silently never apply
+                    raise InvalidOptionError(
+                        f'{spec["ref"]!r} is a plain handler: rateLimit (like model, modelSettings, usageLimits and retry) applies to pydantic-ai agents only',
+                        'rateLimit',
+                    )
                 kwargs[SLOTS_KEY] = self._slots
             if not kwargs:
                 continue

@@ -1,7 +1,8 @@
 """The zygote: a fork server for workers (``python -m synapse_bridge --zygote``).
 
-It imports pydantic-ai, the bridge itself and the modules named in env ``SYNAPSE_PRELOAD``,
-freezes the GC, and then forks workers on request. It holds **no user code and no secrets**:
+It imports pydantic-ai (and the submodules agent modules commonly import, the openai model
+module when its extra is installed, and the model pricing data every ``Model`` loads), the
+bridge itself and the modules named in env ``SYNAPSE_PRELOAD``, freezes the GC, and then forks workers on request. It holds **no user code and no secrets**:
 it starts no thread and no event loop, and an agent's env never passes through it — each
 child fetches its env and cwd from Node over its own socket after the fork, so a sibling
 forked later cannot find another agent's secret even in freed zygote memory.
@@ -41,7 +42,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ['ROLES', 'serve']
+__all__ = ['OPTIONAL_PRELOAD', 'PYDANTIC_AI_VERSION', 'ROLES', 'serve']
 
 ROLES = ('in', 'out', 'err', 'ctl')
 """The sockets a forked child connects, in order: protocol in (fd 0), protocol out (fd 1),
@@ -52,12 +53,30 @@ _MAX_LINE = 16 * 1024 * 1024
 """Largest request or setup line (an env is well under it)."""
 
 
+PYDANTIC_AI_VERSION: str | None = None
+"""``pydantic-ai-slim``'s version, read once at preload (a metadata lookup costs ~2 ms): a forked
+worker's ``hello`` announces it without paying for the lookup again."""
+
+OPTIONAL_PRELOAD = ('pydantic_ai.models.openai',)
+"""Library modules imported at preload when their extra is installed (an ``ImportError`` is
+skipped). ``openai`` alone takes ~0.4 s to import: an agent on an OpenAI(-compatible) model
+starts that much faster from the zygote. ``openai`` reads ``OPENAI_API_TYPE``,
+``OPENAI_API_VERSION``, ``AZURE_OPENAI_ENDPOINT`` and ``OPENAI_LOG`` at import, so Node puts an
+agent's values of those in the zygote's env and key (``zygote.ts``, ``IMPORT_TIME_ENV``)."""
+
+
 def _preload() -> None:
-    """Imports what every worker needs before its user code: the worker main's own imports."""
+    """Imports what every worker needs before its user code: the worker main's own imports, the
+    pydantic-ai modules agent modules commonly import, and the model pricing data every pydantic-ai
+    ``Model`` loads when it is constructed. Library code only: never a user's module."""
+    global PYDANTIC_AI_VERSION
     import pydantic_ai  # noqa: F401
+    import pydantic_ai.messages
     import pydantic_ai.models
     import pydantic_ai.models.function
-    import pydantic_ai.models.test  # noqa: F401
+    import pydantic_ai.models.test
+    import pydantic_ai.toolsets
+    import pydantic_graph  # noqa: F401
 
     from . import _control, _framing, _logging, _runtime, _schema, _watchdog, exceptions, testing  # noqa: F401
 
@@ -65,9 +84,30 @@ def _preload() -> None:
         import uvloop  # noqa: F401  (imported only: no loop is created here)
     except ImportError:
         pass
+    for optional in OPTIONAL_PRELOAD:
+        try:
+            __import__(optional)
+        except ImportError:
+            pass
+    _preload_pricing_data()
+    from importlib.metadata import version
+
+    PYDANTIC_AI_VERSION = version('pydantic-ai-slim')
     for extra in os.environ.get('SYNAPSE_PRELOAD', '').split(','):
         if extra.strip():
             __import__(extra.strip())
+
+
+def _preload_pricing_data() -> None:
+    """Every pydantic-ai ``Model`` loads genai-prices' bundled data snapshot in its constructor
+    (``preload_pricing_data``): ~20 ms and ~3 MiB of objects per worker when an agent module
+    builds its model, shared copy-on-write when the zygote loaded it once. Best effort: a
+    pydantic-ai without it just pays at the agent's import, as a spawned worker does."""
+    try:
+        from pydantic_ai._genai_prices import preload_pricing_data as load
+    except ImportError:
+        return
+    load()
 
 
 def _write(frame: dict[str, Any]) -> None:

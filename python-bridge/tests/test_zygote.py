@@ -5,6 +5,7 @@ Real processes throughout; every pid is waited for with a pidfd (no sleeps)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import select
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,7 @@ class Zygote:
         self.children.append(child)
         hello = child.recv()
         assert hello['t'] == 'hello' and hello['pid'] == child.pid
+        assert hello['pydanticAi'] == version('pydantic-ai-slim')  # read by the zygote at preload
         child.send({'t': 'init', 'agents': [{'name': 'probe', 'ref': PROBE}], 'tools': [], 'concurrency': 2, 'maxFrameBytes': 1 << 20, 'cwd': str(cwd)})
         assert child.recv() == {'t': 'ready', 'agents': ['probe']}
         return child
@@ -228,3 +231,29 @@ def test_a_failing_preload_is_reported_and_the_zygote_exits(tmp_path: Path) -> N
     proc = subprocess.run([sys.executable, '-m', 'synapse_bridge', '--zygote'], stdin=subprocess.DEVNULL, capture_output=True, cwd=REPO, env=env, timeout=RECV_TIMEOUT_S)
     assert proc.returncode == 2
     assert json.loads(proc.stdout) == {'t': 'zygote_error', 'message': 'RuntimeError: this module refuses to load in a zygote'}
+
+
+PRELOAD_CHECK = """
+import sys, threading
+from importlib.metadata import version
+from synapse_bridge import _zygote
+from genai_prices import data_snapshot
+_zygote._preload()
+assert threading.active_count() == 1, threading.enumerate()
+assert data_snapshot._bundled_snapshot.cache_info().currsize == 1  # what every Model constructor loads
+assert _zygote.PYDANTIC_AI_VERSION == version('pydantic-ai-slim')
+loaded = [m for m in ('pydantic_ai.messages', 'pydantic_ai.toolsets', 'pydantic_graph', 'httpx', 'pydantic_ai.models.openai', 'openai') if m in sys.modules]
+print(','.join(loaded))
+"""
+
+
+def test_preload_takes_what_agent_modules_and_models_need_and_starts_no_thread() -> None:
+    """The library modules agent modules commonly import, the openai model module (installed in the
+    dev venv) and genai-prices' snapshot are loaded in the zygote, so a child pays none of them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('SYNAPSE_')}
+    proc = subprocess.run([sys.executable, '-c', PRELOAD_CHECK], capture_output=True, text=True, cwd=REPO, env=env, timeout=RECV_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr
+    expected = ['pydantic_ai.messages', 'pydantic_ai.toolsets', 'pydantic_graph', 'httpx']
+    if importlib.util.find_spec('openai') is not None:  # the openai extra (installed by setup in the dev venv)
+        expected += ['pydantic_ai.models.openai', 'openai']
+    assert proc.stdout.strip().split(',') == expected

@@ -133,8 +133,9 @@ export interface SpawnAgentOptions {
      * starting an interpreter each (default `false`; the default may become `true` in a later
      * release). A (re)start then costs a fork plus the import of your agent module (tens of ms
      * instead of ~1 s) and an idle worker shares most of its memory with the zygote. One zygote
-     * per interpreter and `PYTHON*`/`SYNAPSE_PRELOAD` env, shared by agents; it holds no user code
-     * and never sees `env`. Linux only: elsewhere, or if the zygote cannot start, workers are
+     * per interpreter and `PYTHON*`/`SYNAPSE_PRELOAD` env (and the four settings `openai` reads at
+     * import, e.g. `OPENAI_API_VERSION`), shared by agents; it holds no user code and never sees the
+     * rest of `env` (API keys included). Linux only: elsewhere, or if the zygote cannot start, workers are
      * spawned (one warning logged). See docs/architecture.md, "Zygote".
      */
     zygote?: boolean;
@@ -178,7 +179,8 @@ export interface SpawnAgentOptions {
    * run's deadline: a wait the rpm/tpm budget says would pass it fails at once with
    * SYN_ERR_PROVIDER (`category: 'rate_limit'`, `retryAfterMs`); a run still waiting for a
    * concurrency slot at its deadline fails with SYN_ERR_TIMEOUT. Absent: no limit. Throttling is
-   * visible in `synapse_model_slot_wait_seconds` and `synapse_model_slots_waiting`. See docs/providers.md "Rate limits".
+   * visible in `synapse_model_slot_wait_seconds` and `synapse_model_slots_waiting`. On a plain
+   * handler (no model requests) spawnAgent rejects with SYN_ERR_INVALID_OPTION. See docs/providers.md "Rate limits".
    * @example
    * ```ts
    * await system.spawnAgent({ id: 'bot', agent: 'bot.py:agent', workers: 2, rateLimit: { maxConcurrentModelRequests: 8, requestsPerMinute: 500 } });

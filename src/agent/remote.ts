@@ -13,6 +13,8 @@ import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.ts';
 import { errorCodeOf, isSynapseError, synErr } from '../errors.ts';
+import { emit } from '../observe/emit.ts';
+import type { SynapseEventEmitter } from '../observe/events.ts';
 import type { InspectNode } from '../observe/inspect.ts';
 import type { Prompt } from '../prompt.ts';
 import type { RunOptionsFrame, ToolResultsFrame } from '../protocol/frames.ts';
@@ -54,6 +56,8 @@ export interface RemoteRunHandlers {
   readonly onToolCall: (call: RemoteToolCall) => Promise<unknown>;
   /** Aborting (deadline, caller abort, shutdown) must cancel the run on the host and reject with `signal.reason`. */
   readonly signal: AbortSignal;
+  /** Called once a host accepted the run, with its id (metrics and logs name the host). */
+  readonly onAccepted?: ((host: string) => void) | undefined;
 }
 
 /** What the system gives a transport when it is attached. */
@@ -71,6 +75,8 @@ export interface RemoteTransportContext {
 export interface RemoteTransport {
   /** Short name for logs and `inspect()` (`'nats'`). */
   readonly kind: string;
+  /** This front's id on the transport (what hosts see as `front` in their logs and metrics), if it has one. */
+  readonly frontId?: string;
   /** Connects. @throws a coded SynapseError when it cannot. */
   open(context: RemoteTransportContext): Promise<void>;
   /**
@@ -152,7 +158,11 @@ export class RemoteAgent {
   #hostLost = 0;
   #redispatched = 0;
 
-  constructor(options: AttachRemoteAgentOptions, deps: { clock: Clock; log: Logger }) {
+  readonly #events: SynapseEventEmitter | undefined;
+
+  /** `deps.events` receives `remote.completed` / `remote.failed` (metrics, the event log). */
+  constructor(options: AttachRemoteAgentOptions, deps: { clock: Clock; log: Logger; events?: SynapseEventEmitter }) {
+    this.#events = deps.events;
     this.id = options.id;
     this.#transport = options.transport;
     this.#timeoutMs = options.timeoutMs ?? REMOTE_DEFAULT_TIMEOUT_MS;
@@ -187,6 +197,8 @@ export class RemoteAgent {
     }
     this.#inFlight.add(controller);
     this.#runs++;
+    const startedAt = this.#clock.now();
+    let host: string | undefined;
     const context = { conversationId: options.conversationId, turnId: options.turnId };
     const attempt = (): Promise<RunResult> =>
       this.#transport.run(
@@ -202,14 +214,18 @@ export class RemoteAgent {
           ...(options.toolResults === undefined ? {} : { toolResults: options.toolResults }),
           tools: Object.keys(this.#tools),
         },
-        { onEvent: options.onEvent, signal: controller.signal, onToolCall: (call) => this.#callTool(id, call, context) },
+        { onEvent: options.onEvent, signal: controller.signal, onToolCall: (call) => this.#callTool(id, call, context), onAccepted: (h) => void (host = h) },
       );
+    const ids = { agent: this.id, requestId: id, front: this.#transport.frontId, ...(options.conversationId === undefined ? {} : { conversationId: options.conversationId }), ...(options.turnId === undefined ? {} : { turnId: options.turnId }) };
     try {
       for (let n = 0; ; n++) {
         try {
-          return await attempt();
+          const result = await attempt();
+          if (this.#events !== undefined) emit(this.#events, 'remote.completed', { ...ids, host: host ?? 'none', latencyMs: this.#clock.now() - startedAt });
+          return result;
         } catch (error) {
           if (n >= this.#redispatch || controller.signal.aborted || !neverStarted(error)) throw error;
+          host = undefined;
           this.#redispatched++;
           this.#log.info({ agent: this.id, requestId: id, turnId: options.turnId, attempt: n + 1, reason: reasonOf(error) }, 'remote run never started on a host: re-dispatching');
         }
@@ -217,6 +233,12 @@ export class RemoteAgent {
     } catch (error) {
       this.#failures++;
       if (isSynapseError(error, 'SYN_ERR_AGENT_CRASHED') && error.details.reason === 'host_lost') this.#hostLost++;
+      if (this.#events !== undefined) {
+        const details = isSynapseError(error) ? error.details : {};
+        const failedOn = host ?? (typeof details.host === 'string' ? details.host : 'none'); // a refusal names its host
+        const reason = typeof details.reason === 'string' ? details.reason : undefined;
+        emit(this.#events, 'remote.failed', { ...ids, host: failedOn, code: errorCodeOf(error), ...(reason === undefined ? {} : { reason }), latencyMs: this.#clock.now() - startedAt });
+      }
       throw error;
     } finally {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
@@ -330,6 +352,8 @@ export type ServeRequest = Omit<RequestOptions, 'onToolCall'> & {
   /** Answers the tools named in `remoteTools`; the agent's own tools answer the rest. */
   readonly onToolCall: (call: ToolCallRequest) => unknown;
   readonly remoteTools: ReadonlySet<string>;
+  /** Who asked (the system emits `remote.served` with these when the run settles: metrics, logs). */
+  readonly served?: { readonly runId: string; readonly host: string; readonly front: string };
 };
 
 /** What `system.serve(service)` gives a {@link HostService}. */

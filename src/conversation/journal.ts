@@ -99,6 +99,8 @@ interface Journal {
  * ```
  */
 export class JournalHistoryStore implements HistoryStore {
+  /** `'journal'` (the `store` label of `synapse_store_commit_duration_seconds`). */
+  readonly kind = 'journal';
   readonly dir: string;
   readonly limits: StoreLimits;
   readonly fsync: 'always' | 'never';

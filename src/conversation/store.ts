@@ -26,6 +26,8 @@ export type CommitOutcome = 'committed' | 'duplicate';
  * - return turns from `load` in commit order.
  */
 export interface HistoryStore {
+  /** Short name of the store for metrics and logs (`memory`, `journal`, `postgres`); `custom` when absent. */
+  readonly kind?: string;
   /**
    * The committed turns of a conversation in commit order (`[]` if unknown).
    * @throws SYN_ERR_INVALID_ARGUMENT (bad id), SYN_ERR_STORE_CORRUPT, SYN_ERR_STORE_IO, SYN_ERR_SHUTDOWN (closed).
@@ -101,6 +103,8 @@ interface MemoryConversation {
  * @throws SYN_ERR_INVALID_OPTION from the constructor on bad options.
  */
 export class MemoryHistoryStore implements HistoryStore {
+  /** `'memory'` (the `store` label of `synapse_store_commit_duration_seconds`). */
+  readonly kind = 'memory';
   readonly limits: StoreLimits;
   #conversations = new Map<string, MemoryConversation>();
   #closed = false;

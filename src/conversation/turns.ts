@@ -17,7 +17,7 @@ import { assertWellFormed } from './history.ts';
 import { newTurnId, validateConversationId, validateId, validateTurnId } from './ids.ts';
 import { historyOf } from './record.ts';
 import type { ConversationLease, LeaseGrant } from './lease.ts';
-import type { HistoryStore } from './store.ts';
+import type { CommitOutcome, HistoryStore } from './store.ts';
 
 /** What a turn function receives. */
 export interface TurnContext {
@@ -131,6 +131,8 @@ export class TurnSerializer {
   readonly #now: () => number;
   readonly #events: SynapseEventEmitter | undefined;
   readonly #lease: ConversationLease | undefined;
+  /** `store` label of the commit-latency metric ({@link HistoryStore.kind}). */
+  readonly #storeKind: string;
   readonly #lanes = new Map<string, Lane>();
   readonly #running = new Set<Promise<unknown>>();
   /**
@@ -154,6 +156,7 @@ export class TurnSerializer {
     this.#allowPending = o.allowPendingToolCalls ?? TURN_SERIALIZER_DEFAULTS.allowPendingToolCalls;
     this.#now = o.now ?? Date.now;
     this.#events = o.events;
+    this.#storeKind = typeof store.kind === 'string' && store.kind !== '' ? store.kind : 'custom';
     this.#lease = o.lease;
     if (this.#lease !== undefined && this.#lease.store !== store) {
       throw synErr('SYN_ERR_INVALID_OPTION', 'Invalid option "TurnSerializer.lease": its store is not the serializer\'s store', { option: 'TurnSerializer.lease', expected: 'a lease on the same store' });
@@ -274,10 +277,19 @@ export class TurnSerializer {
     if (this.#closeReason !== undefined) own.abort(this.#closeReason);
     this.#controllers.add(own);
     let grant: LeaseGrant | undefined;
+    // Observability (turn.committed / turn.failed fields, docs/observability.md): where it failed, how long the lease and the commit took.
+    const obs: { stage: 'lease' | 'run' | 'commit'; leaseWaitMs?: number; commitMs?: number } = { stage: 'run' };
     try {
       if (this.#lease !== undefined) {
-        // Under the local lane: at most one waiter per conversation per process asks the database.
-        grant = await this.#lease.acquire({ conversationId, turnId, policy: this.#policy, signal: signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]) });
+        obs.stage = 'lease';
+        const t0 = performance.now();
+        try {
+          // Under the local lane: at most one waiter per conversation per process asks the database.
+          grant = await this.#lease.acquire({ conversationId, turnId, policy: this.#policy, signal: signal === undefined ? own.signal : AbortSignal.any([signal, own.signal]) });
+        } finally {
+          obs.leaseWaitMs = performance.now() - t0;
+        }
+        obs.stage = 'run';
       }
       const stored = await this.#store.getTurn(conversationId, turnId);
       if (stored !== undefined) return replay<O>(stored, agent);
@@ -304,17 +316,27 @@ export class TurnSerializer {
       const extra = { ...(out.outputType === undefined ? {} : { outputType: out.outputType }), ...(out.deferred === undefined ? {} : { deferred: out.deferred }) };
       const turn = { conversationId, turnId, agent, messages, at: this.#now(), output: out.output, usage: out.usage, ...extra };
       if (grant?.signal.aborted) throw grant.signal.reason; // known lost: the fenced commit would refuse it
-      const outcome = grant === undefined ? await this.#store.commit(turn) : await grant.commit(turn);
+      obs.stage = 'commit';
+      const c0 = performance.now();
+      let outcome: CommitOutcome;
+      try {
+        outcome = grant === undefined ? await this.#store.commit(turn) : await grant.commit(turn);
+      } finally {
+        obs.commitMs = performance.now() - c0;
+      }
       if (outcome === 'duplicate') {
         // Another writer committed this turn id meanwhile: its record is the truth.
         const winner = await this.#store.getTurn(conversationId, turnId);
         if (winner !== undefined) return replay<O>(winner, agent);
       }
-      if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length }, { now: this.#now });
+      if (this.#events) emit(this.#events, 'turn.committed', { conversationId, turnId, agent, messages: messages.length, store: this.#storeKind, commitMs: obs.commitMs!, ...(obs.leaseWaitMs === undefined ? {} : { leaseWaitMs: obs.leaseWaitMs }) }, { now: this.#now });
       return { conversationId, turnId, messages, output: out.output, usage: out.usage, ...extra, replayed: false };
     } catch (err) {
       const code = errorCodeOf(err);
-      if (this.#events) emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code }, { now: this.#now });
+      if (this.#events) {
+        const timing = { ...(obs.leaseWaitMs === undefined ? {} : { leaseWaitMs: obs.leaseWaitMs }), ...(obs.commitMs === undefined ? {} : { commitMs: obs.commitMs }) };
+        emit(this.#events, 'turn.failed', { conversationId, turnId, agent, code, store: this.#storeKind, stage: obs.stage, ...timing }, { now: this.#now });
+      }
       throw err;
     } finally {
       this.#controllers.delete(own);

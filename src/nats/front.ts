@@ -19,7 +19,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import { errorCodeOf, isSynapseError, synErr, type SynapseError } from '../errors.ts';
 import type { Usage } from '../protocol/frames.ts';
 import { DEFAULT_HOP_MAX_FRAME_BYTES, decodeHopFrame, encodeHopFrame, type HopAgentAdvert, type HopFrame } from './codec.ts';
-import { checkMs, checkServers, checkToken, errorFromHop, isNoResponders, isRequestTimeout, runSubject, statusSubject } from './shared.ts';
+import { checkConnectOptions, checkMs, checkServers, checkToken, errorFromHop, isNoResponders, isRequestTimeout, runSubject, showServers, statusSubject, type NatsConnectOptions, type ResolvedConnectOptions } from './shared.ts';
 import type { RemoteHostStatus } from '../agent/remote.ts';
 
 /** Most hosts a front remembers adverts of, per attached agent (bounded). */
@@ -33,8 +33,8 @@ interface Advert {
   readonly agent: HopAgentAdvert;
 }
 
-/** `natsFront(options)`. */
-export interface NatsFrontOptions {
+/** `natsFront(options)`: these, plus authentication, TLS and `inboxPrefix` ({@link NatsConnectOptions}). */
+export interface NatsFrontOptions extends NatsConnectOptions {
   /** NATS server URL(s), e.g. `'nats://127.0.0.1:4222'`. */
   readonly servers: string | readonly string[];
   /** Subject namespace shared with the hosts (`syn.<namespace>.…`): `[A-Za-z0-9_-]{1,64}`. */
@@ -72,6 +72,7 @@ export function natsFront(options: NatsFrontOptions): RemoteTransport {
     hostLostMs: checkMs('hostLostMs', options.hostLostMs, NATS_FRONT_DEFAULTS.hostLostMs),
     acceptTimeoutMs: checkMs('acceptTimeoutMs', options.acceptTimeoutMs, NATS_FRONT_DEFAULTS.acceptTimeoutMs),
     maxFrameBytes: checkMs('maxFrameBytes', options.maxFrameBytes, NATS_FRONT_DEFAULTS.maxFrameBytes),
+    connect: checkConnectOptions(options),
   });
 }
 
@@ -82,10 +83,16 @@ interface Resolved {
   hostLostMs: number;
   acceptTimeoutMs: number;
   maxFrameBytes: number;
+  /** Auth, TLS, inbox prefix for the NATS client (never logged). */
+  connect: ResolvedConnectOptions;
 }
 
 class NatsFront implements RemoteTransport {
   readonly kind = 'nats';
+  /** This front's id (`frontId`): the hosts log it and label `synapse_remote_served_total` with it. */
+  get frontId(): string {
+    return this.#o.frontId;
+  }
   readonly #o: Resolved;
   #nc: NatsConnection | undefined;
   #clock: Clock | undefined;
@@ -107,9 +114,9 @@ class NatsFront implements RemoteTransport {
     this.#agent = context.agent;
     this.#log = context.log.child({ front: this.#o.frontId });
     try {
-      this.#nc = await connect({ servers: this.#o.servers, name: `synapse-front-${this.#o.frontId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      this.#nc = await connect({ ...this.#o.connect, servers: this.#o.servers, name: `synapse-front-${this.#o.frontId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     } catch (error) {
-      throw synErr('SYN_ERR_AGENT_UNAVAILABLE', `Cannot connect to NATS (${String(this.#o.servers)}) for remote agent "${context.agent}": ${error instanceof Error ? error.message : String(error)}`, { agent: context.agent, state: 'unreachable', reason: 'nats_connect' }, error);
+      throw synErr('SYN_ERR_AGENT_UNAVAILABLE', `Cannot connect to NATS (${showServers(this.#o.servers)}) for remote agent "${context.agent}": ${error instanceof Error ? error.message : String(error)}`, { agent: context.agent, state: 'unreachable', reason: 'nats_connect' }, error);
     }
     this.#nc.subscribe(statusSubject(this.#o.namespace, '*'), { callback: (err, msg) => void (err === null && this.#onAdvert(msg)) });
     // Attached means subscribed: the server has the advert subscription before attachRemoteAgent resolves.
@@ -170,7 +177,7 @@ class NatsFront implements RemoteTransport {
     const o = this.#o;
     if (nc === undefined || this.#closed) return Promise.reject(synErr('SYN_ERR_SHUTDOWN', `Remote agent "${run.agent}" transport is closed`, { agent: run.agent }));
     if (handlers.signal.aborted) return Promise.reject(handlers.signal.reason);
-    const inbox = createInbox();
+    const inbox = createInbox(o.connect.inboxPrefix);
     const tools = new AbortController();
     return new Promise<RunResult>((resolve, reject) => {
       let settled = false;
@@ -199,8 +206,10 @@ class NatsFront implements RemoteTransport {
         if (error === undefined) resolve(value!);
         else reject(error);
       };
+      let failedWith: string | undefined; // the code a run failed with before its host's `accepted` was read
       const fail = (error: SynapseError): void => {
         if (settled) return;
+        failedWith = error.code;
         cancel(error.code);
         finish(error);
       };
@@ -235,7 +244,11 @@ class NatsFront implements RemoteTransport {
         switch (frame.t) {
           case 'event':
             if (frame.seq !== nextSeq) {
-              fail(synErr('SYN_ERR_PROTOCOL', `Host-hop event ${frame.seq} received, ${nextSeq} expected: events were lost`, { frameType: 'event', field: 'seq', hop: true, agent: run.agent }));
+              // NATS core is at most once: events the host published while this front's connection was
+              // down (a NATS server restart, a reconnect) are gone. The run is lost in transit like a
+              // host_lost one (retryable with the same turn id; cancelled on the host), not a protocol defect.
+              log.warn({ host, expected: nextSeq, received: frame.seq, code: 'SYN_ERR_AGENT_CRASHED' }, 'remote run lost events in transit');
+              fail(synErr('SYN_ERR_AGENT_CRASHED', `Host-hop event ${frame.seq} received, ${nextSeq} expected: events of the run were lost in transit (NATS reconnect?)`, { agent: run.agent, reason: 'events_lost', ...(host === undefined ? {} : { host }), expected: nextSeq, received: frame.seq, requestId: run.id }));
               return;
             }
             nextSeq++;
@@ -327,10 +340,11 @@ class NatsFront implements RemoteTransport {
           this.#hosts.set(host, clock.now());
           if (this.#hosts.size > 64) this.#hosts.delete(this.#hosts.keys().next().value!);
           if (settled) {
-            cancel(isSynapseError(handlers.signal.reason) ? handlers.signal.reason.code : 'SYN_ERR_ABORTED'); // aborted before it was accepted
+            cancel(failedWith ?? (isSynapseError(handlers.signal.reason) ? handlers.signal.reason.code : 'SYN_ERR_ABORTED')); // failed or aborted before it was accepted
             return;
           }
           log.debug({ host }, 'remote run accepted');
+          handlers.onAccepted?.(host);
           lastSeen = clock.now();
           arm(o.hostLostMs);
         },

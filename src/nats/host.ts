@@ -19,10 +19,10 @@ import type { Prompt } from '../prompt.ts';
 import type { RunOptionsFrame, ToolResultsFrame } from '../protocol/frames.ts';
 import { PROTOCOL_VERSION } from '../protocol/frames.ts';
 import { DEFAULT_HOP_MAX_FRAME_BYTES, HOP_VERSION, decodeHopFrame, encodeHopFrame, type HopAgentAdvert, type HopFrame, type HopRun } from './codec.ts';
-import { checkMs, checkServers, checkToken, ctlSubject, isNoResponders, runSubject, statusSubject } from './shared.ts';
+import { checkConnectOptions, checkMs, checkServers, checkToken, ctlSubject, isNoResponders, runSubject, showServers, statusSubject, type NatsConnectOptions, type ResolvedConnectOptions } from './shared.ts';
 
-/** `natsHost(options)`. */
-export interface NatsHostOptions {
+/** `natsHost(options)`: these, plus authentication, TLS and `inboxPrefix` ({@link NatsConnectOptions}). */
+export interface NatsHostOptions extends NatsConnectOptions {
   /** NATS server URL(s). */
   readonly servers: string | readonly string[];
   /** Subject namespace shared with the fronts: `[A-Za-z0-9_-]{1,64}`. */
@@ -58,6 +58,7 @@ export function natsHost(options: NatsHostOptions): HostService {
     keepaliveMs: checkMs('keepaliveMs', options.keepaliveMs, NATS_HOST_DEFAULTS.keepaliveMs),
     maxFrameBytes: checkMs('maxFrameBytes', options.maxFrameBytes, NATS_HOST_DEFAULTS.maxFrameBytes),
     advertMs: checkMs('advertMs', options.advertMs, NATS_HOST_DEFAULTS.advertMs),
+    connect: checkConnectOptions(options),
   });
 }
 
@@ -68,11 +69,15 @@ interface Resolved {
   keepaliveMs: number;
   maxFrameBytes: number;
   advertMs: number;
+  /** Auth, TLS, inbox prefix for the NATS client (never logged). */
+  connect: ResolvedConnectOptions;
 }
 
 interface ServedRun {
   readonly abort: AbortController;
   readonly done: Promise<void>;
+  /** The run's logger (host, front, agent, runId, turnId bound). */
+  readonly log: Logger;
 }
 
 class NatsHost implements HostService {
@@ -96,15 +101,17 @@ class NatsHost implements HostService {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ host: this.#o.hostId });
     try {
-      this.#nc = await connect({ servers: this.#o.servers, name: `synapse-host-${this.#o.hostId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      this.#nc = await connect({ ...this.#o.connect, servers: this.#o.servers, name: `synapse-host-${this.#o.hostId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     } catch (error) {
-      throw synErr('SYN_ERR_START_FAILED', `Cannot connect to NATS (${String(this.#o.servers)}) to serve agents: ${error instanceof Error ? error.message : String(error)}`, { host: this.#o.hostId, reason: 'nats_connect' }, error);
+      throw synErr('SYN_ERR_START_FAILED', `Cannot connect to NATS (${showServers(this.#o.servers)}) to serve agents: ${error instanceof Error ? error.message : String(error)}`, { host: this.#o.hostId, reason: 'nats_connect' }, error);
     }
     this.#nc.subscribe(ctlSubject(this.#o.namespace, this.#o.hostId), { callback: (err, msg) => void (err === null && this.#onControl(msg)) });
     this.#offAgents = ctx.onAgentsChanged(() => this.#sync());
     this.#sync();
     const tick = (): void => {
-      this.#advert();
+      // sync, not just advert: an agent whose status turned 'ready' before its 'agent.recovered'
+      // event is subscribed first, so no advert says 'ready' for a subject nobody serves yet.
+      this.#sync();
       this.#advertTimer = ctx.clock.setTimeout(tick, this.#o.advertMs);
     };
     this.#advertTimer = ctx.clock.setTimeout(tick, this.#o.advertMs);
@@ -169,7 +176,7 @@ class NatsHost implements HostService {
     if (frame.t !== 'cancel') return;
     const run = this.#runs.get(frame.id);
     if (run === undefined) return;
-    this.#log!.info({ runId: frame.id, reason: frame.reason }, 'run cancelled by its front');
+    run.log.info({ reason: frame.reason }, 'run cancelled by its front');
     run.abort.abort(synErr('SYN_ERR_ABORTED', `Run cancelled by its front (${frame.reason})`, { requestId: frame.id, reasonCode: frame.reason }));
   }
 
@@ -259,6 +266,7 @@ class NatsHost implements HostService {
         ...(run.options === undefined ? {} : { runOptions: run.options as unknown as RunOptionsFrame }),
         ...(run.toolResults === undefined ? {} : { toolResults: run.toolResults as unknown as ToolResultsFrame }),
         remoteTools: new Set(run.tools),
+        served: { runId: run.id, host: o.hostId, front: run.front },
         onToolCall: async (call) => {
           const reply = await nc.request(run.inbox, encodeHopFrame({ t: 'tool_call', id: run.id, callId: call.callId, tool: call.tool, args: call.args }, o.maxFrameBytes), { timeout: run.timeoutMs ?? 3_600_000 });
           const frame = decodeHopFrame(reply.data, o.maxFrameBytes);
@@ -304,7 +312,7 @@ class NatsHost implements HostService {
         }
       }
     };
-    this.#runs.set(run.id, { abort, done });
+    this.#runs.set(run.id, { abort, done, log });
   }
 
   stop(): Promise<void> {

@@ -23,6 +23,7 @@ export { natsFront, NATS_FRONT_DEFAULTS } from './front.ts';
 export type { NatsFrontOptions } from './front.ts';
 export { natsHost, NATS_HOST_DEFAULTS } from './host.ts';
 export type { NatsHostOptions } from './host.ts';
+export type { NatsConnectOptions } from './shared.ts';
 export { HOP_VERSION, HOP_FRAME_TYPES, DEFAULT_HOP_MAX_FRAME_BYTES, encodeHopFrame, decodeHopFrame, parseHopFrame } from './codec.ts';
 export type { HopFrame, HopFrameType, HopRun, HopAccepted, HopEvent, HopToolCall, HopToolResult, HopKeepalive, HopResult, HopError, HopCancel, HopStatus, HopAgentAdvert } from './codec.ts';
 export type { RemoteTransport, RemoteTransportContext, RemoteRun, RemoteRunHandlers, RemoteToolCall, RemoteHostStatus, HostService, ServeContext, ServeRequest } from '../agent/remote.ts';

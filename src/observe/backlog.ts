@@ -5,7 +5,7 @@
  * `?after=<id>`) is sent what it missed. Bounded by count (a {@link Ring}) and by bytes of JSON
  * (the oldest go first; a single event larger than the limit is kept alone).
  *
- * Per-request events (`message.routed`, `call.*`, `turn.*`, `model.slot_waited`) are left out by default: at a few
+ * Per-request events (`message.routed`, `call.*`, `turn.*`, `model.slot_waited`, `remote.*`) are left out by default: at a few
  * hundred turns per second they would push a restart out of a 500-entry backlog within a
  * second. They still stream live, and the time series (./series.ts) summarise them.
  */
@@ -16,7 +16,7 @@ import { Ring } from './ring.ts';
 export const EVENT_BACKLOG_DEFAULTS = Object.freeze({
   size: 500,
   maxBytes: 1024 * 1024,
-  exclude: Object.freeze(['message.routed', 'call.completed', 'call.failed', 'turn.committed', 'turn.failed', 'model.slot_waited'] as const satisfies readonly SynapseEventName[]),
+  exclude: Object.freeze(['message.routed', 'call.completed', 'call.failed', 'turn.committed', 'turn.failed', 'model.slot_waited', 'remote.completed', 'remote.failed', 'remote.served'] as const satisfies readonly SynapseEventName[]),
 });
 
 /** One stored event: its SSE id, its type and its redacted JSON. */

@@ -43,6 +43,11 @@ export const EVENT_LEVELS: { readonly [K in SynapseEventName]: LevelRule<K> } = 
   'model.slot_waited': 'debug',
   'turn.committed': 'info',
   'turn.failed': 'warn',
+  // Per request, like call.completed; a failure is the front's one warn line for the run.
+  'remote.completed': 'debug',
+  'remote.failed': 'warn',
+  // The failure itself is already logged at warn on this host (call.failed of the served run).
+  'remote.served': (e: SynapseEvents['remote.served']) => (e.code === undefined ? 'debug' : 'info'),
 });
 
 /** The level {@link EventLog} uses for one event. */

@@ -47,8 +47,23 @@ export interface SynapseEvents {
   'call.completed': { agent: string; requestId: string; latencyMs: number };
   /** A model request of a `rateLimit`ed agent stopped waiting for its slot: granted, rejected (deadline, queue full) or aborted (run ended). */
   'model.slot_waited': { agent: string; runId: string; waitMs: number; outcome: 'granted' | 'rejected' | 'aborted' };
-  'turn.committed': { conversationId: string; turnId: string; agent: string; messages: number };
-  'turn.failed': { conversationId: string; turnId: string; agent: string; code: string };
+  /**
+   * `store`: the history store's kind (`memory`, `journal`, `postgres`…); `commitMs`: the store's
+   * (or, with a lease, the fenced) commit; `leaseWaitMs`: the time `lease.acquire` took (a lease only).
+   */
+  'turn.committed': { conversationId: string; turnId: string; agent: string; messages: number; store?: string; commitMs?: number; leaseWaitMs?: number };
+  /**
+   * `stage`: where the turn failed — `lease` (acquiring it), `run`, or `commit` (the store's
+   * commit, which took `commitMs`); `leaseWaitMs` as in `turn.committed`.
+   */
+  'turn.failed': { conversationId: string; turnId: string; agent: string; code: string; store?: string; stage?: 'lease' | 'run' | 'commit'; commitMs?: number; leaseWaitMs?: number };
+  // remote agents (attachRemoteAgent on a front, serve on a host)
+  /** A remote run on this front settled with its result. `host`: the host that ran it; `front`: this front's id on the transport. */
+  'remote.completed': { agent: string; requestId: string; host: string; front?: string | undefined; latencyMs: number; conversationId?: string | undefined; turnId?: string | undefined };
+  /** A remote run on this front failed. `host`: the host that had accepted (or refused) it, `none` when no host took it; `reason`: `details.reason` of the error (`host_lost`, `no_host`…). */
+  'remote.failed': { agent: string; requestId: string; host: string; front?: string | undefined; code: string; reason?: string | undefined; latencyMs: number; conversationId?: string | undefined; turnId?: string | undefined };
+  /** A run this host served for a remote front settled (`code` absent: ok). `latencyMs`: from acceptance to settlement on this host. */
+  'remote.served': { agent: string; runId: string; host: string; front: string; latencyMs: number; code?: string | undefined; conversationId?: string | undefined; turnId?: string | undefined };
 }
 
 export type SynapseEventName = keyof SynapseEvents;

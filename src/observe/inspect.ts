@@ -4,8 +4,11 @@
  * only defines the shape and small helpers.
  */
 
-/** What a node is (`spare`: an idle warm spare process of an agent, state `idle`; `host`: a host serving a remote agent). */
-export type InspectNodeKind = 'system' | 'supervisor' | 'agent' | 'worker' | 'spare' | 'actor' | 'host';
+/**
+ * What a node is (`spare`: an idle warm spare process of an agent, state `idle`; `host`: a host
+ * serving a remote agent; `zygote`: a fork server of `python.zygote` workers, a child of the system node).
+ */
+export type InspectNodeKind = 'system' | 'supervisor' | 'agent' | 'worker' | 'spare' | 'actor' | 'host' | 'zygote';
 
 /**
  * One node of the tree. `state` is free text from the owning layer, with these conventional

@@ -67,7 +67,10 @@ const SCRIPT = `
     if (n.name && n.name !== n.id) row.append(el('span', 'mute', n.id));
     if (n.pid !== undefined) row.append(el('span', 'pill', 'pid ' + n.pid));
     if (n.restarts !== undefined) row.append(el('span', 'pill', 'restarts ' + n.restarts));
-    if (n.inFlight !== undefined) row.append(el('span', 'pill', 'in-flight ' + n.inFlight));
+    const host = n.kind === 'host' && n.meta ? n.meta : undefined;
+    if (host) row.dataset.host = n.name || n.id;
+    if (n.inFlight !== undefined) row.append(el('span', 'pill', 'in-flight ' + n.inFlight + (host && host.capacity !== undefined ? '/' + host.capacity : '')));
+    if (host && host.advertAgeMs !== undefined) row.append(el('span', 'pill', 'advert ' + (Number(host.advertAgeMs) / 1000).toFixed(1) + ' s ago'));
     if (n.queued !== undefined) row.append(el('span', 'pill', 'queued ' + n.queued));
     const prev = lastRestarts.get(n.id);
     if (n.restarts !== undefined && prev !== undefined && n.restarts > prev) row.classList.add('flash');

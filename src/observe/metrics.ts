@@ -118,6 +118,27 @@ export function outcomeOf(code: string): CallOutcome {
   return (ERROR_CODES as Record<string, { kind: CallOutcome } | undefined>)[code]?.kind ?? 'defect';
 }
 
+/** Most distinct `host` (front side) and `front` (host side) label values; later ones are `other`. */
+export const MAX_PEER_LABELS = 64;
+
+/** The first `max` distinct values are labels as-is; any later one is `other` (cardinality stays bounded). */
+class BoundedLabels {
+  readonly #seen = new Set<string>();
+  constructor(readonly max: number) {}
+  label(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.max) return 'other';
+    this.#seen.add(value);
+    return value;
+  }
+}
+
+/** `outcome` of a lease wait that ended without a grant. */
+function leaseWaitOutcome(code: string): 'busy' | 'aborted' | 'failed' {
+  if (code === 'SYN_ERR_CONVERSATION_BUSY') return 'busy';
+  return code === 'SYN_ERR_ABORTED' || code === 'SYN_ERR_TIMEOUT' || code === 'SYN_ERR_SHUTDOWN' ? 'aborted' : 'failed';
+}
+
 /** Bounds the `code` label to the registry (anything else becomes `other`). */
 function codeLabel(code: string): string {
   return Object.hasOwn(ERROR_CODES, code) ? code : 'other';
@@ -148,6 +169,9 @@ export class SynapseMetrics {
   #sampling: Promise<Map<number, ProcStat>> | undefined;
   #closed = false;
   readonly #m: MetricSet;
+  /** Host and front ids come from the network (a front without `frontId` has a random one per process): bounded label sets. */
+  readonly #hosts = new BoundedLabels(MAX_PEER_LABELS);
+  readonly #fronts = new BoundedLabels(MAX_PEER_LABELS);
 
   /** @throws SYN_ERR_INVALID_OPTION naming the bad option. */
   constructor(options: MetricsOptions = {}) {
@@ -201,6 +225,14 @@ export class SynapseMetrics {
     return [...this.#tracked.values()];
   }
 
+  /** One settled remote run (`remote.completed` / `remote.failed`); host ids are bounded labels. */
+  #recordRemote(agent: string, host: string, latencyMs: number, code?: string): void {
+    const outcome = code === undefined ? 'ok' : outcomeOf(code);
+    const h = this.#hosts.label(host);
+    this.#m.remoteRuns.inc({ agent, outcome, code: code === undefined ? 'none' : codeLabel(code), host: h });
+    if (Number.isFinite(latencyMs) && latencyMs >= 0) this.#m.remoteRunDuration.observe({ agent, outcome, host: h }, latencyMs / 1000);
+  }
+
   /** Records one call (what `call.completed` / `call.failed` do). `code` undefined means success. */
   recordCall(agent: string, latencyMs: number | undefined, code?: string): void {
     const outcome = code === undefined ? 'ok' : outcomeOf(code);
@@ -221,8 +253,21 @@ export class SynapseMetrics {
       'call.completed': (e) => this.recordCall(e.agent, e.latencyMs),
       'call.failed': (e) => this.recordCall(e.agent, e.latencyMs, e.code),
       'model.slot_waited': (e) => this.#m.modelSlotWait.observe({ agent: e.agent, outcome: e.outcome }, e.waitMs / 1000),
-      'turn.committed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'committed' }),
-      'turn.failed': (e) => this.#m.turns.inc({ agent: e.agent, outcome: 'failed' }),
+      'turn.committed': (e) => {
+        this.#m.turns.inc({ agent: e.agent, outcome: 'committed' });
+        if (e.leaseWaitMs !== undefined) this.#m.leaseWait.observe({ outcome: 'granted' }, e.leaseWaitMs / 1000);
+        if (e.commitMs !== undefined) this.#m.storeCommitDuration.observe({ store: e.store ?? 'unknown', outcome: 'committed' }, e.commitMs / 1000);
+      },
+      'turn.failed': (e) => {
+        this.#m.turns.inc({ agent: e.agent, outcome: 'failed' });
+        if (e.leaseWaitMs !== undefined) this.#m.leaseWait.observe({ outcome: e.stage === 'lease' ? leaseWaitOutcome(e.code) : 'granted' }, e.leaseWaitMs / 1000);
+        if (e.commitMs !== undefined) this.#m.storeCommitDuration.observe({ store: e.store ?? 'unknown', outcome: 'failed' }, e.commitMs / 1000);
+        if (e.code === 'SYN_ERR_LEASE_LOST') this.#m.leaseLost.inc({ reason: e.stage === 'commit' ? 'fenced' : 'renewal' });
+      },
+      'remote.completed': (e) => this.#recordRemote(e.agent, e.host, e.latencyMs),
+      'remote.failed': (e) => this.#recordRemote(e.agent, e.host, e.latencyMs, e.code),
+      'remote.served': (e) =>
+        this.#m.remoteServed.inc({ agent: e.agent, front: this.#fronts.label(e.front), outcome: e.code === undefined ? 'ok' : outcomeOf(e.code), code: e.code === undefined ? 'none' : codeLabel(e.code) }),
       'supervisor.restarted': (e) => this.#m.restarts.inc({ supervisor: e.supervisor, child: e.child }),
       'supervisor.restart_scheduled': (e) => {
         if (e.startup) this.#m.startupFailures.inc({ supervisor: e.supervisor, child: e.child }); // a retry after a failed start

@@ -101,6 +101,8 @@ const json = (x: unknown): string | null => (x === undefined ? null : JSON.strin
  * ```
  */
 export class PostgresHistoryStore implements HistoryStore {
+  /** `'postgres'` (the `store` label of `synapse_store_commit_duration_seconds`). */
+  readonly kind = 'postgres';
   readonly limits: StoreLimits;
   /** The PostgreSQL schema holding the tables. */
   readonly schema: string;

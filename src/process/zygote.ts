@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { InspectNode } from '../observe/inspect.ts';
 import { silentLogger } from '../observe/log.ts';
 import { nextDelay } from '../backoff.ts';
 import type { BackoffBounds } from '../backoff.ts';
@@ -73,9 +74,43 @@ export interface ForkSpec {
   readonly cwd: string | undefined;
 }
 
+/**
+ * One zygote as `system.inspect()` shows it (`ZygotePool.info()`): no env values, only the names of
+ * the interpreter variables that gave it its own key (`PYTHON*`, `SYNAPSE_PRELOAD`, {@link IMPORT_TIME_ENV}).
+ */
+export interface ZygoteInfo {
+  /** `zygote:<n>`, in creation order within the pool. */
+  readonly id: string;
+  /** `idle` (not started yet), `starting`, `ready`, `backoff` (restarting after a crash), `failed` (could not start: workers are spawned), `closed`. */
+  readonly state: 'idle' | 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
+  /** Its pid while it runs. */
+  readonly pid?: number | undefined;
+  readonly executable: string;
+  /** Python version from its `zygote_ready` (once ready). */
+  readonly python?: string | undefined;
+  /** Interpreter variable names set by the agents of this zygote (sorted; empty: the host's env alone). */
+  readonly envKeys: readonly string[];
+  /** Workers forked and handed over, over the pool's life (all incarnations). */
+  readonly forks: number;
+  /** Forked workers of the running incarnation still alive. */
+  readonly children: number;
+  /** Restarts after a crash. */
+  readonly restarts: number;
+  /** Why it failed (state `failed`). */
+  readonly reason?: string | undefined;
+}
+
+/** A {@link ZygoteInfo} as a node of `system.inspect()` (kind `zygote`, a child of the system node). */
+export function zygoteNode(z: ZygoteInfo): InspectNode {
+  const meta: Record<string, string | number | boolean | null> = { executable: z.executable, forks: z.forks, children: z.children, env: z.envKeys.join(',') };
+  if (z.python !== undefined) meta.python = z.python;
+  if (z.reason !== undefined) meta.reason = z.reason;
+  return { kind: 'zygote', id: z.id, name: 'zygote', state: z.state, ...(z.pid === undefined ? {} : { pid: z.pid }), restarts: z.restarts, meta, children: [] };
+}
+
 /** The zygote's stdout frames (see `_zygote.py`). */
 type ZygoteFrame =
-  | { t: 'zygote_ready'; pid: number }
+  | { t: 'zygote_ready'; pid: number; python?: string }
   | { t: 'zygote_error'; message: string }
   | { t: 'forked'; id: string; pid: number }
   | { t: 'fork_failed'; id: string; message: string }
@@ -87,13 +122,21 @@ const HELLO_MAX_BYTES = 1024;
 const HELLO_TIMEOUT_MS = 5_000;
 
 /**
- * Variables of an agent's env that the interpreter reads at start-up (`PYTHON*`) or the zygote
- * at preload (`SYNAPSE_PRELOAD`): they cannot be applied after the fork, so they are part of the
- * zygote's own env and key — an agent setting them gets a zygote of its own.
+ * Variables that modules the zygote preloads read once, at import (`openai`: its module-level
+ * client's settings and `OPENAI_LOG`; see `OPTIONAL_PRELOAD` in `_zygote.py`). Configuration, not
+ * secrets (the API key is read when a client is built, in the child). Exported for tests.
  */
-function interpreterEnv(agentEnv: Readonly<Record<string, string>>): Record<string, string> {
+export const IMPORT_TIME_ENV: readonly string[] = Object.freeze(['OPENAI_API_TYPE', 'OPENAI_API_VERSION', 'AZURE_OPENAI_ENDPOINT', 'OPENAI_LOG']);
+
+/**
+ * Variables of an agent's env that the interpreter reads at start-up (`PYTHON*`), the zygote
+ * at preload (`SYNAPSE_PRELOAD`) or a preloaded module at import ({@link IMPORT_TIME_ENV}): they
+ * cannot be applied after the fork, so they are part of the zygote's own env and key — an agent
+ * setting them gets a zygote of its own.
+ */
+export function interpreterEnv(agentEnv: Readonly<Record<string, string>>): Record<string, string> {
   const picked: Record<string, string> = {};
-  for (const [key, value] of Object.entries(agentEnv)) if (key.startsWith('PYTHON') || key === 'SYNAPSE_PRELOAD') picked[key] = value;
+  for (const [key, value] of Object.entries(agentEnv)) if (key.startsWith('PYTHON') || key === 'SYNAPSE_PRELOAD' || IMPORT_TIME_ENV.includes(key)) picked[key] = value;
   return picked;
 }
 
@@ -133,6 +176,8 @@ export class ZygotePool {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #zygotes = new Map<string, Zygote>();
+  /** Per zygote key: its inspect id and the interpreter variable names that keyed it. */
+  readonly #labels = new Map<string, { id: string; envKeys: readonly string[] }>();
   readonly #pending = new Map<string, PendingFork>();
   readonly #warned = new Set<string>();
   #server: { server: Server; dir: string; path: string; listening: Promise<void> } | undefined;
@@ -156,7 +201,8 @@ export class ZygotePool {
       this.#warnOnce('platform', { platform: process.platform }, 'zygote unavailable on this platform: workers are spawned');
       throw new Error('zygotes need Linux');
     }
-    const baseEnv = buildChildEnv(process.env, interpreterEnv(spec.agentEnv), process.pid);
+    const own = interpreterEnv(spec.agentEnv);
+    const baseEnv = buildChildEnv(process.env, own, process.pid);
     const key = JSON.stringify([spec.executable, Object.entries(baseEnv).sort(([a], [b]) => (a < b ? -1 : 1))]);
     let zygote = this.#zygotes.get(key);
     if (zygote === undefined) {
@@ -169,6 +215,7 @@ export class ZygotePool {
         onFailed: (reason) => this.#warnOnce(key, { executable: spec.executable, reason }, 'zygote unavailable: workers are spawned'),
       });
       this.#zygotes.set(key, zygote);
+      this.#labels.set(key, { id: `zygote:${this.#labels.size}`, envKeys: Object.keys(own).sort() });
     }
     const { path } = await this.#listen();
     const id = randomUUID();
@@ -193,6 +240,14 @@ export class ZygotePool {
         },
         onFailed: (error) => this.#failFork(id, error),
       });
+    });
+  }
+
+  /** Every zygote of the pool, in creation order (for `system.inspect()`). */
+  info(): ZygoteInfo[] {
+    return [...this.#zygotes].map(([key, z]) => {
+      const label = this.#labels.get(key)!;
+      return z.info(label.id, label.envKeys);
     });
   }
 
@@ -254,6 +309,7 @@ export class ZygotePool {
       // a child that died mid-handshake: its fork fails by timeout or by the zygote's report
     });
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS).unref();
+    socket.once('close', () => clearTimeout(timer)); // closed before (or without) its hello: nothing left armed
     let buf = Buffer.alloc(0);
     // Paused mode ('readable' + read()), so that once the hello is read and the listener removed the
     // socket is neither flowing nor explicitly paused: the owner's later 'data' listener starts it.
@@ -360,6 +416,9 @@ class Zygote {
   /** Live children of the running incarnation, by pid. */
   readonly #children = new Map<number, ForkedChild>();
   #attempt = 0;
+  #forks = 0;
+  #restarts = 0;
+  #python: string | undefined;
   #tail = new StderrTail();
   #pid: number | undefined;
 
@@ -371,6 +430,23 @@ class Zygote {
 
   get pid(): number | undefined {
     return this.#pid;
+  }
+
+  /** What `ZygotePool.info()` reports for this zygote. */
+  info(id: string, envKeys: readonly string[]): ZygoteInfo {
+    const st = this.#state;
+    return {
+      id,
+      state: st.s,
+      pid: this.#pid,
+      executable: this.#executable,
+      python: this.#python,
+      envKeys,
+      forks: this.#forks,
+      children: this.#children.size,
+      restarts: this.#restarts,
+      reason: st.s === 'failed' ? st.reason : undefined,
+    };
   }
 
   owns(id: string): boolean {
@@ -392,6 +468,7 @@ class Zygote {
     this.#inFlight.delete(id);
     this.#forked.delete(child.pid);
     this.#children.set(child.pid, child);
+    this.#forks += 1;
     child.once('close', () => this.#children.delete(child.pid));
   }
 
@@ -460,6 +537,7 @@ class Zygote {
       case 'zygote_ready':
         if (st.s !== 'starting' || st.proc !== proc) return;
         this.#deps.clock.clearTimeout(st.timer);
+        if (typeof frame.python === 'string') this.#python = frame.python;
         this.#transition({ s: 'ready', proc, since: this.#deps.clock.now() });
         for (const q of this.#queue.splice(0)) this.#send(proc, q.id, q.path, q.cb);
         return;
@@ -519,6 +597,7 @@ class Zygote {
     if (this.#deps.clock.now() - st.since >= ZYGOTE_DEFAULTS.resetAfterMs) this.#attempt = 0;
     const delay = nextDelay(this.#attempt++, this.#deps.backoff);
     this.#deps.log.warn({ zygotePid: proc.pid, restartInMs: delay }, 'zygote died: restarting');
+    this.#restarts += 1;
     const timer = this.#deps.clock.setTimeout(() => {
       if (this.#state.s === 'backoff') this.#start();
     }, delay);

@@ -3,25 +3,13 @@
  * the host kill (host_lost, the retry on the other host) and the front kill (lease taken over),
  * shows the history intact, and leaves no process behind. The timer is a hang guard only.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { findWorkerPids } from '../../src/testing/pids.ts';
-import { REPO_ROOT } from '../helpers/python.ts';
+import { runDemo } from '../helpers/demo.ts';
 
 describe('the cluster demo (npm run demo -- --cluster)', () => {
   it('kills a host and a front, keeps the history intact, exits 0, nothing left running', async () => {
-    const child = spawn(process.execPath, [`${REPO_ROOT}node_modules/tsx/dist/cli.mjs`, 'examples/demo.ts', '--cluster'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SYNAPSE_LOG_LEVEL: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 110_000); // hang guard only
-    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-    clearTimeout(killer);
+    const { code, signal, out } = await runDemo(['--cluster'], 110_000);
     expect({ code, signal }, out).toEqual({ code: 0, signal: null });
     for (const line of [
       /kill -9 host-[ab]/,

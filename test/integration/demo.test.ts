@@ -4,25 +4,13 @@
  * quiet machine; the timer below is only a hang guard, sized for a loaded 2-core CI machine where
  * each interpreter start alone can take 6–7 s — never a performance assertion.)
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { findWorkerPids } from '../../src/testing/pids.ts';
-import { REPO_ROOT } from '../helpers/python.ts';
+import { runDemo } from '../helpers/demo.ts';
 
 describe('the demo (npm run demo)', () => {
   it('runs the concurrent conversations, the crash, the hang and the crash loop; exits 0; nothing left running', async () => {
-    const child = spawn(process.execPath, [`${REPO_ROOT}node_modules/tsx/dist/cli.mjs`, 'examples/demo.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SYNAPSE_LOG_LEVEL: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 170_000); // hang guard only
-    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-    clearTimeout(killer);
+    const { code, signal, out, pid } = await runDemo([], 170_000);
     expect({ code, signal }, out).toEqual({ code: 0, signal: null });
     for (const line of [
       /worker crashed\s+\S+ pid=\d+ SYN_ERR_AGENT_CRASHED/, // the crash
@@ -37,6 +25,6 @@ describe('the demo (npm run demo)', () => {
     ]) {
       expect(out, `missing ${line}`).toMatch(line);
     }
-    expect(findWorkerPids(child.pid!)).toEqual([]);
+    expect(findWorkerPids(pid)).toEqual([]);
   }, 180_000);
 });

@@ -2,7 +2,9 @@
 // isolation between agents sharing one zygote, supervision exactly like a spawned worker
 // (kill -9 → restart, SIGSTOP → heartbeat timeout), a zygote crash that leaves running workers
 // alone, the spawn fallbacks, and pid tracking that sees the zygote and its children.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PythonWorker } from '../../../src/process/worker.ts';
@@ -60,6 +62,14 @@ describe('python.zygote', () => {
     expect(findWorkerPids()).toEqual(expect.arrayContaining([a.ppid, a.pid, b.pid]));
   }, 60_000);
 
+  it('system.inspect() shows the zygote: pid, state, forks served, live children, interpreter', async () => {
+    const a = await probe('a');
+    const zygotes = system.inspect().children.filter((n) => n.kind === 'zygote');
+    expect(zygotes).toHaveLength(1);
+    expect(zygotes[0]).toMatchObject({ kind: 'zygote', id: 'zygote:0', state: 'ready', pid: a.ppid, restarts: 0, meta: { forks: 2, children: 2, env: '', executable: expect.stringContaining('python') as unknown, python: expect.stringMatching(/^3\.\d+/) as unknown } });
+    expect(JSON.stringify(zygotes)).not.toContain(SECRET);
+  }, 60_000);
+
   it('kill -9 of a forked worker: restarted from the zygote, next call succeeds', async () => {
     await system.spawnAgent({ id: 'k', agent: PROBE, python: { zygote: true }, ...fast });
     const before = await probe('k');
@@ -70,6 +80,8 @@ describe('python.zygote', () => {
     const after = await probe('k');
     expect(after).toMatchObject({ pid: replacement.pid, ppid: before.ppid });
     expect(system.agentStatus('k').restarts).toBe(1);
+    // Forks served: a, b, k, k's replacement; live children: a, b, k.
+    expect(system.inspect().children.find((n) => n.kind === 'zygote')).toMatchObject({ meta: { forks: 4, children: 3 } });
     await system.stopAgent('k');
     expect(isPidLive(after.pid)).toBe(false);
   }, 60_000);
@@ -104,6 +116,7 @@ describe('python.zygote', () => {
     expect(after.ppid).not.toBe(zygote);
     expect(after.ppid).not.toBe(process.pid);
     expect(ppidOf(after.ppid)).toBe(process.pid); // the new zygote is ours
+    expect(system.inspect().children.find((n) => n.kind === 'zygote')).toMatchObject({ state: 'ready', pid: after.ppid, restarts: 1 });
   }, 60_000);
 
   it('a zygote that cannot start: workers are spawned instead, with one warning', async () => {
@@ -113,6 +126,10 @@ describe('python.zygote', () => {
     expect(seen.ppid).toBe(process.pid); // spawned by Node
     const warnings = logs.records.filter((r) => r.msg === 'zygote unavailable: workers are spawned');
     expect(warnings).toHaveLength(1);
+    // Its own key (PYTHONPATH, SYNAPSE_PRELOAD): a second zygote node, failed, with the reason.
+    const failed = system.inspect().children.find((n) => n.kind === 'zygote' && n.state === 'failed');
+    expect(failed).toMatchObject({ id: 'zygote:1', meta: { env: 'PYTHONPATH,SYNAPSE_PRELOAD', forks: 0, reason: expect.stringContaining('refuses to load in a zygote') as unknown } });
+    expect(failed?.pid).toBeUndefined();
     await system.stopAgent('fallback');
   }, 60_000);
 
@@ -157,6 +174,66 @@ describe('python.zygote', () => {
     await worker.close();
     await pool.close();
     expect(await waitForPidsGone([...zygotes, worker.pid], 10_000)).toEqual([]);
+  }, 60_000);
+
+  it.each([
+    ['announces its protocol socket with garbage instead of a hello', 'zygote_child_garbage'],
+    ['closes its socket before its hello and exits', 'zygote_child_closes'],
+  ])('a forked child that %s: the fork fails at once (not by its timeout), the worker is spawned, nothing leaks', async (_what, preload) => {
+    // A fork timeout longer than the test's: only the zygote's reap report can end the fork in time.
+    const pool = new ZygotePool({ pidFile: null, forkTimeoutMs: 600_000 });
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: preload };
+    const before = new Set(findWorkerPids());
+    const worker = await PythonWorker.start({ agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, env, zygotes: pool, pidFile: null });
+    const { output } = await worker.run({ id: 'r1', agent: 'probe', prompt: 'ZYG_SECRET' });
+    expect((JSON.parse(output as string) as Probe).ppid).toBe(process.pid); // spawned by Node
+    const zygotes = pool.pids();
+    expect(zygotes).toHaveLength(1); // the zygote itself is fine and still serving
+    expect(pool.info()[0]).toMatchObject({ state: 'ready', forks: 0, children: 0 });
+    const extra = findWorkerPids().filter((pid) => !before.has(pid) && pid !== worker.pid && !zygotes.includes(pid));
+    expect(await waitForPidsGone(extra, 10_000)).toEqual([]); // the misbehaving child is gone
+    await worker.close();
+    await pool.close();
+    expect(await waitForPidsGone([...zygotes, worker.pid], 10_000)).toEqual([]);
+  }, 30_000);
+
+  it('garbage on the fork socket from a stranger (not JSON, unknown id, oversized, closed early) is dropped; a fork in flight completes', async () => {
+    const socketDir = mkdtempSync(join(tmpdir(), 'synapse-zyg-'));
+    const pool = new ZygotePool({ pidFile: null, socketDir });
+    try {
+      const opts = { agents: [{ name: 'probe', ref: PROBE }], cwd: REPO_ROOT, zygotes: pool, pidFile: null };
+      const first = await PythonWorker.start(opts); // the socket is listening, the zygote ready
+      const path = join(socketDir, readdirSync(socketDir).find((d) => d.startsWith('z-'))!, 'fork.sock');
+      const forking = PythonWorker.start(opts); // a fork in flight while the strangers talk
+      const strangers = ['garbage{\n', `${JSON.stringify({ id: 'not-a-fork', role: 'in', pid: process.pid })}\n`, 'x'.repeat(4096), ''].map(
+        (payload) =>
+          new Promise<string>((done) => {
+            let connected = false;
+            const s = connect(path, () => {
+              connected = true;
+              if (payload === '') s.end();
+              else s.write(payload);
+            });
+            s.on('error', () => undefined);
+            s.on('data', () => done('answered')); // Node must never answer a stranger (a setup line would carry an env)
+            s.on('close', () => done(connected ? 'dropped' : 'never connected'));
+          }),
+      );
+      expect(await Promise.all(strangers)).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
+      const second = await forking;
+      for (const worker of [first, second]) {
+        const { output } = await worker.run({ id: 'r1', agent: 'probe', prompt: 'ZYG_SECRET' });
+        expect((JSON.parse(output as string) as Probe).ppid).toBe(pool.pids()[0]); // forked despite the strangers
+      }
+      expect(pool.info()[0]).toMatchObject({ forks: 2, children: 2 });
+      const zygotes = pool.pids();
+      await Promise.all([first.close(), second.close()]);
+      await pool.close();
+      expect(await waitForPidsGone([...zygotes, first.pid, second.pid], 10_000)).toEqual([]);
+    } finally {
+      await pool.close();
+      rmSync(socketDir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('a start aborted while its fork is pending (the zygote still starting): SYN_ERR_ABORTED, nothing left running', async () => {

@@ -25,7 +25,7 @@ describe('EventBacklog', () => {
   it('leaves per-request events out by default and keeps the last `size` others', () => {
     const b = new EventBacklog({ size: 2, exclude: EVENT_BACKLOG_DEFAULTS.exclude });
     expect(EVENT_BACKLOG_DEFAULTS.size).toBe(500);
-    for (const t of ['message.routed', 'call.completed', 'call.failed', 'turn.committed', 'turn.failed', 'model.slot_waited']) expect(b.accepts(t)).toBe(false);
+    for (const t of ['message.routed', 'call.completed', 'call.failed', 'turn.committed', 'turn.failed', 'model.slot_waited', 'remote.completed', 'remote.failed', 'remote.served']) expect(b.accepts(t)).toBe(false);
     expect(b.accepts('supervisor.restarted')).toBe(true);
     for (let i = 1; i <= 3; i++) b.push(entry(i));
     expect(b.entries().map((e) => e.id)).toEqual([2, 3]);

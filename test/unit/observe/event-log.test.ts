@@ -53,6 +53,15 @@ const SAMPLES: { [K in SynapseEventName]: SynapseEvents[K] } = {
   'model.slot_waited': { agent: 'bot', runId: 'r1', waitMs: 250, outcome: 'granted' },
   'turn.committed': { conversationId: 'c1', turnId: 't1', agent: 'bot', messages: 2 },
   'turn.failed': { conversationId: 'c1', turnId: 't1', agent: 'bot', code: 'SYN_ERR_AGENT_FAILED' },
+  'remote.completed': { agent: 'bot', requestId: 'r1', host: 'h1', front: 'f1', latencyMs: 30, conversationId: 'c1', turnId: 't1' },
+  'remote.failed': { agent: 'bot', requestId: 'r1', host: 'none', front: 'f1', code: 'SYN_ERR_AGENT_UNAVAILABLE', reason: 'no_host', latencyMs: 3, turnId: 't1' },
+  'remote.served': { agent: 'bot', runId: 'r1', host: 'h1', front: 'f1', latencyMs: 25, turnId: 't1' },
+};
+
+/** The docs' level cell of each event whose level depends on the event. */
+const CONDITIONAL_CELLS: Partial<Record<SynapseEventName, string>> = {
+  'supervisor.child_exited': 'info if `abnormal` (the crash itself is logged at warn by `actor.crashed`/`worker.crashed`), else debug',
+  'remote.served': 'info if `code` (the failure itself is logged at warn by the served run\'s `call.failed`), else debug',
 };
 
 describe('EVENT_LEVELS', () => {
@@ -76,6 +85,10 @@ describe('EVENT_LEVELS', () => {
     for (const [name, level] of Object.entries(expected)) expect([name, levelOf(name as SynapseEventName, SAMPLES[name as SynapseEventName] as never)]).toEqual([name, level]);
     expect(levelOf('supervisor.child_exited', { ...SAMPLES['supervisor.child_exited'], abnormal: true })).toBe('info');
     expect(levelOf('supervisor.child_exited', SAMPLES['supervisor.child_exited'])).toBe('debug');
+    expect(levelOf('remote.failed', SAMPLES['remote.failed'])).toBe('warn');
+    expect(levelOf('remote.completed', SAMPLES['remote.completed'])).toBe('debug');
+    expect(levelOf('remote.served', SAMPLES['remote.served'])).toBe('debug');
+    expect(levelOf('remote.served', { ...SAMPLES['remote.served'], code: 'SYN_ERR_TIMEOUT' })).toBe('info');
   });
 
   it('covers every event type declared in src/observe/events.ts', () => {
@@ -94,7 +107,7 @@ describe('EVENT_LEVELS', () => {
       const rule = EVENT_LEVELS[name];
       const cell = rows.get(name)!;
       if (typeof rule === 'string') expect([name, cell.split(/[ ;(]/)[0]]).toEqual([name, rule]);
-      else expect([name, cell]).toEqual([name, 'info if `abnormal` (the crash itself is logged at warn by `actor.crashed`/`worker.crashed`), else debug']);
+      else expect([name, cell]).toEqual([name, CONDITIONAL_CELLS[name]]);
     }
   });
 
