@@ -11,7 +11,7 @@
 // once pg_stat_activity shows that statement waiting on the lock.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CallLedger, type Outcome } from '../../src/testing/index.ts';
+import { CallLedger } from '../../src/testing/index.ts';
 import { useCluster, type ClusterFront } from '../helpers/cluster.ts';
 
 const cluster = useCluster({ hostLostMs: 3_000, keepaliveMs: 200, leaseTtlMs: 2_000, leaseRenewMs: 500 });
@@ -20,17 +20,6 @@ const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** Retries a turn with the same turn id until it is acked (each attempt booked); a short client backoff between attempts. */
-async function retryUntilOk(ledger: CallLedger, front: ClusterFront, turn: { conversationId: string; turnId: string; prompt: string }, attempts = 60): Promise<Outcome> {
-  let last: Outcome | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await cluster.turn(ledger, front, turn);
-    if (last.ok) return last;
-    await new Promise((r) => setTimeout(r, 100)); // the client's retry policy, not a wait for state
-  }
-  return last!;
-}
 
 /** Holds `conversations` row `id` locked from its own connection (which the server stop ends). */
 async function lockConversation(id: string): Promise<void> {
@@ -89,9 +78,9 @@ describe('PostgreSQL stopped immediately mid-commit, then restarted', () => {
     for (const e of ledger.entries) if (e.outcome?.ok === true) expect(after).toContain(String(e.meta.turnId));
     // Retries with the same turn ids, on the other front: each commits once (or replays its commit).
     const retried = await Promise.all([
-      retryUntilOk(ledger, fb, victim),
-      retryUntilOk(ledger, fa, { conversationId: 'pgc-down', turnId: 'down', prompt: 'while down' }),
-      ...others.map((t, i) => retryUntilOk(ledger, i === 0 ? fa : fb, t)),
+      cluster.retryUntilOk(ledger, fb, victim),
+      cluster.retryUntilOk(ledger, fa, { conversationId: 'pgc-down', turnId: 'down', prompt: 'while down' }),
+      ...others.map((t, i) => cluster.retryUntilOk(ledger, i === 0 ? fa : fb, t)),
     ]);
     for (const o of retried) expect(o.ok).toBe(true);
     expect(cluster.runsOf(victim.prompt)).toBeGreaterThanOrEqual(2); // ran before the stop and again on retry: committed once (checked below)

@@ -45,17 +45,6 @@ function describeSteps(steps: readonly Step[]): string {
   return steps.map((s, i) => `${i}: ${JSON.stringify(s)}`).join('\n');
 }
 
-/** Retries a turn with its turn id until acked (each attempt booked); a short client backoff between attempts. */
-async function retryUntilOk(ledger: CallLedger, front: ClusterFront, turn: { conversationId: string; turnId: string; prompt: string }, attempts = 60): Promise<Outcome> {
-  let last: Outcome | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await cluster.turn(ledger, front, turn);
-    if (last.ok) return last;
-    await new Promise((r) => setTimeout(r, 100)); // the client's retry policy, not a wait for state
-  }
-  return last!;
-}
-
 /** The codes a call may fail with under these faults (anything else fails the run). */
 const ALLOWED = ['SYN_ERR_AGENT_CRASHED', 'SYN_ERR_AGENT_UNAVAILABLE', 'SYN_ERR_SHUTDOWN', 'SYN_ERR_LEASE_LOST', 'SYN_ERR_TIMEOUT'];
 
@@ -112,7 +101,7 @@ async function runSchedule(steps: readonly Step[], totals: Record<string, number
   // Recovery: every turn not acked is retried with its turn id on its front until acked (it
   // commits once, or replays the commit a lost answer hid).
   const acked = new Set(ledger.entries.filter((e) => e.outcome?.ok === true).map((e) => String(e.meta.turnId)));
-  const retries = [...turns.values()].filter((t) => !acked.has(t.turnId)).map((t) => retryUntilOk(ledger, t.front, t));
+  const retries = [...turns.values()].filter((t) => !acked.has(t.turnId)).map((t) => cluster.retryUntilOk(ledger, t.front, t));
   for (const o of await Promise.all(retries)) expect(o.ok ? 'ok' : o.code).toBe('ok');
   for (const [k, v] of Object.entries(ledger.outcomes())) totals[k] = (totals[k] ?? 0) + v;
   await cluster.check(ledger, { allowedCodes: ALLOWED });

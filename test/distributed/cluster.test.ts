@@ -55,17 +55,6 @@ function startStream(ledger: CallLedger, front: ClusterFront, conversationId: st
   return started;
 }
 
-/** Retries a turn with the same turn id until it is acked (each attempt booked); a short backoff between attempts (client retry policy). */
-async function retryUntilOk(ledger: CallLedger, front: ClusterFront, turn: { conversationId: string; turnId: string; prompt: string }, attempts = 40): Promise<Outcome> {
-  let last: Outcome | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await cluster.turn(ledger, front, turn);
-    if (last.ok) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return last!;
-}
-
 describe('a host killed -9 mid-stream', () => {
   it('its runs fail host_lost within hostLostMs; the retry with the same turn id commits once on the other host', async () => {
     const ledger = new CallLedger();
@@ -126,7 +115,7 @@ describe('a host paused (SIGSTOP) past the keepalive, then SIGCONT', () => {
       } else expect(o.ok).toBe(true);
     }
     victim.cont();
-    for (const o of await Promise.all(lost.map((r) => retryUntilOk(ledger, r.front, r)))) expect(o.ok).toBe(true);
+    for (const o of await Promise.all(lost.map((r) => cluster.retryUntilOk(ledger, r.front, r)))) expect(o.ok).toBe(true);
     // Served again: some turn lands on it (each send goes to a random member of the queue group).
     let servedBy = '';
     for (let i = 0; i < 30 && servedBy !== victimId; i++) {
@@ -171,7 +160,7 @@ describe('the NATS server killed -9 mid-traffic, then restarted', () => {
     const outcomes = await Promise.all(runs.map((r) => r.outcome));
     for (const o of [...outcomes, during]) expect(o.ok ? 'ok' : o.code).toMatch(/^SYN_ERR_AGENT_(CRASHED|UNAVAILABLE)$/);
     await cluster.nats.start();
-    const retries = await Promise.all([...runs.map((r) => retryUntilOk(ledger, r.front, r)), retryUntilOk(ledger, fb, { conversationId: 'nats-during', turnId: 'nd', prompt: 'during the outage nd' })]);
+    const retries = await Promise.all([...runs.map((r) => cluster.retryUntilOk(ledger, r.front, r)), cluster.retryUntilOk(ledger, fb, { conversationId: 'nats-during', turnId: 'nd', prompt: 'during the outage nd' })]);
     for (const o of retries) expect(o.ok).toBe(true);
     await cluster.check(ledger, { allowedCodes: ['SYN_ERR_AGENT_CRASHED', 'SYN_ERR_AGENT_UNAVAILABLE'] });
   }, 60_000); // hang guard

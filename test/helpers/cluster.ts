@@ -79,6 +79,12 @@ export interface Cluster {
    */
   turn(ledger: CallLedger, front: ClusterFront, turn: ClusterTurn & { readonly cmd?: 'send' | 'stream'; readonly onDelta?: (text: string) => void }): Promise<Outcome>;
   /**
+   * Sends a turn with the same turn id until it is acked (each attempt booked in `ledger`), with
+   * a 100 ms pause between attempts — the client's retry policy, not a wait for state; at most
+   * `attempts` (60) sends. Returns the last outcome.
+   */
+  retryUntilOk(ledger: CallLedger, front: ClusterFront, turn: ClusterTurn, attempts?: number): Promise<Outcome>;
+  /**
    * The invariants after a scenario, each a `FaultInvariantError` listing every violation:
    * every booked call settled exactly once with a value or a coded error (`ledger.check`);
    * every acked turn is in PostgreSQL exactly once, in ack order, histories well-formed, no
@@ -152,6 +158,15 @@ export function useCluster(options: ClusterOptions = {}): Cluster {
       const { cmd = 'send', onDelta, ...turn } = t;
       const meta = { conversationId: turn.conversationId, turnId: turn.turnId, prompt: turn.prompt, front: front.id, cmd };
       return ledger.track(`${cmd} ${front.id} ${turn.conversationId}/${turn.turnId}`, () => (cmd === 'stream' ? front.stream(turn, onDelta) : front.send(turn)), meta);
+    },
+    async retryUntilOk(ledger, front, turn, attempts = 60) {
+      let last: Outcome | undefined;
+      for (let i = 0; i < attempts; i++) {
+        last = await cluster.turn(ledger, front, turn);
+        if (last.ok) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return last!;
     },
     runsOf(prompt) {
       let n = 0;

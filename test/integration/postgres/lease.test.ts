@@ -6,12 +6,13 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryHistoryStore } from '../../../src/conversation/store.ts';
-import { TurnSerializer, type TurnContext, type TurnOutput } from '../../../src/conversation/turns.ts';
-import { isSynapseError } from '../../../src/errors.ts';
+import { TurnSerializer, type TurnContext } from '../../../src/conversation/turns.ts';
 import { PostgresConversationLease, PostgresHistoryStore, type PostgresConversationLeaseOptions } from '../../../src/postgres/index.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
 import { turnMessages } from '../../fixtures/pydantic-messages.ts';
 import { usePostgres } from '../../helpers/postgres.ts';
+import { codedRejection as rejection } from '../../helpers/errors.ts';
+import { answer, deferred, gated } from '../../helpers/turns.ts';
 
 const db = usePostgres({ admin: true });
 
@@ -44,38 +45,7 @@ async function front(policy: 'queue' | 'reject', lease: Omit<PostgresConversatio
   return { store, lease: l, turns, pool };
 }
 
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
-const answer = (tag: string) => async (): Promise<TurnOutput> => ({ messages: turnMessages(`p-${tag}`, `a-${tag}`), output: tag });
-
-/** A turn function that signals when it runs and finishes when `gate` opens. */
-function gated(tag: string): { fn: (ctx: TurnContext) => Promise<TurnOutput>; started: Promise<TurnContext>; open: () => void } {
-  const started = deferred<TurnContext>();
-  const gate = deferred();
-  return {
-    started: started.promise,
-    open: () => gate.resolve(),
-    fn: async (ctx) => {
-      started.resolve(ctx);
-      await gate.promise;
-      return { messages: turnMessages(`p-${tag}`, `a-${tag}`), output: tag };
-    },
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; details: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSynapseError(err)) return { code: err.code, details: { ...err.details } };
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Turn ids and sequences as stored, and whether any lease is still live. */
 async function rows(conversationId: string): Promise<{ turns: Array<[string, number]>; liveLeases: number }> {

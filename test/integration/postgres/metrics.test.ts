@@ -8,14 +8,14 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JournalHistoryStore } from '../../../src/conversation/journal.ts';
 import type { HistoryStore } from '../../../src/conversation/store.ts';
-import { TurnSerializer, type TurnContext, type TurnOutput } from '../../../src/conversation/turns.ts';
-import { isSynapseError } from '../../../src/errors.ts';
+import { TurnSerializer, type TurnContext } from '../../../src/conversation/turns.ts';
 import { SynapseEventEmitter } from '../../../src/observe/events.ts';
 import { SynapseMetrics } from '../../../src/observe/metrics.ts';
 import { PostgresConversationLease, PostgresHistoryStore, type PostgresConversationLeaseOptions } from '../../../src/postgres/index.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
-import { turnMessages } from '../../fixtures/pydantic-messages.ts';
 import { usePostgres } from '../../helpers/postgres.ts';
+import { codedRejection } from '../../helpers/errors.ts';
+import { answer, deferred, gated } from '../../helpers/turns.ts';
 import { promSample } from '../../helpers/prom.ts';
 import { tempDir } from '../../helpers/system.ts';
 
@@ -59,37 +59,9 @@ async function front(policy: 'queue' | 'reject', lease: Omit<PostgresConversatio
   return observed(store, l, policy);
 }
 
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
-const answer = (tag: string) => async (): Promise<TurnOutput> => ({ messages: turnMessages(`p-${tag}`, `a-${tag}`), output: tag });
 
-function gated(tag: string): { fn: (ctx: TurnContext) => Promise<TurnOutput>; started: Promise<TurnContext>; open: () => void } {
-  const started = deferred<TurnContext>();
-  const gate = deferred();
-  return {
-    started: started.promise,
-    open: () => gate.resolve(),
-    fn: async (ctx) => {
-      started.resolve(ctx);
-      await gate.promise;
-      return { messages: turnMessages(`p-${tag}`, `a-${tag}`), output: tag };
-    },
-  };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSynapseError(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
+const codeOf = async (p: Promise<unknown>): Promise<string> => (await codedRejection(p)).code;
 
 const text = (f: Front): Promise<string> => f.metrics.text();
 

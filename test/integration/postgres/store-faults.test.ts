@@ -4,10 +4,10 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnInput } from '../../../src/conversation/store.ts';
-import { isSynapseError } from '../../../src/errors.ts';
 import { PostgresConversationLease, PostgresHistoryStore } from '../../../src/postgres/index.ts';
 import { turnMessages } from '../../fixtures/pydantic-messages.ts';
 import { usePostgres } from '../../helpers/postgres.ts';
+import { codedRejection as rejection } from '../../helpers/errors.ts';
 
 const db = usePostgres();
 
@@ -35,15 +35,6 @@ function turn(conversationId: string, turnId: string): TurnInput {
   return { conversationId, turnId, agent: 'bot', at: 1_700_000_000_000, messages: turnMessages(`p-${turnId}`, `a-${turnId}`) };
 }
 
-async function rejection(p: Promise<unknown>): Promise<{ code: string; details: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSynapseError(err)) return { code: err.code, details: { ...err.details } };
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 /**
  * Holds the conversation row's lock from another connection so the store's commit blocks
