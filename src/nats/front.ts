@@ -26,6 +26,8 @@ import type { RemoteHostStatus } from '../agent/remote.ts';
 const MAX_ADVERTISED_HOSTS = 1_024;
 /** A host silent for this many of its advert periods is dropped. */
 const ADVERT_EXPIRY_PERIODS = 3;
+/** Inbox frames held while the host's `accepted` reply is still a pending promise (one socket read's worth). */
+const MAX_EARLY_FRAMES = 4_096;
 
 interface Advert {
   readonly at: number;
@@ -230,8 +232,17 @@ class NatsFront implements RemoteTransport {
         }, delay);
       };
 
+      // Frames on the run inbox can be read before the `accepted` reply is: the reply settles a
+      // promise (a microtask) while inbox callbacks run synchronously in the same read. They wait
+      // here until the accept is handled, so a result never settles a run whose host is unknown.
+      let early: Msg[] | undefined = [];
       const onMessage = (msg: Msg): void => {
         if (settled) return;
+        if (early !== undefined) {
+          if (early.length >= MAX_EARLY_FRAMES) return fail(synErr('SYN_ERR_PROTOCOL', `More than ${MAX_EARLY_FRAMES} host-hop frames arrived before the host's "accepted"`, { hop: true, field: 't' }));
+          early.push(msg);
+          return;
+        }
         let frame: HopFrame;
         try {
           frame = decodeHopFrame(msg.data, o.maxFrameBytes);
@@ -347,6 +358,9 @@ class NatsFront implements RemoteTransport {
           handlers.onAccepted?.(host);
           lastSeen = clock.now();
           arm(o.hostLostMs);
+          const waiting = early ?? [];
+          early = undefined;
+          for (const m of waiting) onMessage(m);
         },
         (error: unknown) => {
           if (isNoResponders(error)) {

@@ -116,10 +116,16 @@ describe('status adverts', () => {
   });
 });
 
-/** A scripted host on raw NATS for agent `agent`: refuses the first `refusals` runs, then accepts and answers. */
-async function scriptedHost(agent: string, refusals: number, answer: 'result' | 'error' = 'result'): Promise<{ nc: NatsConnection; runs: () => number }> {
+/**
+ * A scripted host on raw NATS for agent `agent`: refuses the first `refusals` runs, then accepts and
+ * answers (`'result-first'`: publishes the result to the run's inbox before it replies `accepted`,
+ * the order a front can read them in under load). Counts the cancels it receives (`cancels`).
+ */
+async function scriptedHost(agent: string, refusals: number, answer: 'result' | 'error' | 'result-first' = 'result'): Promise<{ nc: NatsConnection; runs: () => number; cancels: () => number }> {
   const nc = await connect({ servers: nats.url });
   let runs = 0;
+  let cancels = 0;
+  nc.subscribe(`syn.${NS}.ctl.scripted`, { callback: (_err, msg) => void (decodeHopFrame(msg.data).t === 'cancel' && cancels++) });
   const subject = `syn.${NS}.run.${agent}`;
   nc.subscribe(subject, {
     queue: subject,
@@ -131,13 +137,35 @@ async function scriptedHost(agent: string, refusals: number, answer: 'result' | 
         msg.respond(encodeHopFrame({ t: 'error', id: frame.id, code: 'SYN_ERR_AGENT_UNAVAILABLE', message: 'stopping', details: { agent, state: 'stopped', host: 'scripted' } }));
         return;
       }
-      msg.respond(encodeHopFrame({ t: 'accepted', id: frame.id, host: 'scripted', ctl: `syn.${NS}.ctl.scripted` }));
-      nc.publish(frame.inbox, encodeHopFrame(answer === 'result' ? { t: 'result', id: frame.id, output: `run ${runs}`, messages: [{ kind: 'request', parts: [] }], usage: {} } : { t: 'error', id: frame.id, code: 'SYN_ERR_AGENT_FAILED', message: 'boom', details: { type: 'ValueError' } }));
+      const accepted = encodeHopFrame({ t: 'accepted', id: frame.id, host: 'scripted', ctl: `syn.${NS}.ctl.scripted` });
+      const outcome = encodeHopFrame(answer === 'error' ? { t: 'error', id: frame.id, code: 'SYN_ERR_AGENT_FAILED', message: 'boom', details: { type: 'ValueError' } } : { t: 'result', id: frame.id, output: `run ${runs}`, messages: [{ kind: 'request', parts: [] }], usage: {} });
+      if (answer === 'result-first') {
+        nc.publish(frame.inbox, outcome);
+        msg.respond(accepted);
+      } else {
+        msg.respond(accepted);
+        nc.publish(frame.inbox, outcome);
+      }
     },
   });
   await nc.flush();
-  return { nc, runs: () => runs };
+  return { nc, runs: () => runs, cancels: () => cancels };
 }
+
+describe('inbox frames read before the accept reply', () => {
+  it('a result that overtakes its `accepted` settles the call with its host known, and nothing is cancelled', async () => {
+    const s = await scriptedHost('early', 0, 'result-first');
+    try {
+      await f.attachRemoteAgent({ id: 'early', transport: natsFront({ servers: nats.url, namespace: NS, frontId: 'front-early' }) });
+      expect((await f.sendMessage('early', { prompt: 'x' }, { turnId: 'early-1' })).output).toBe('run 1');
+      // A second run goes out on the same connection after any cancel the first one sent.
+      expect((await f.sendMessage('early', { prompt: 'y' }, { turnId: 'early-2' })).output).toBe('run 2');
+      expect(s.cancels()).toBe(0);
+    } finally {
+      await s.nc.close();
+    }
+  });
+});
 
 describe('opt-in re-dispatch', () => {
   it('default: at most once — a host refusing before accept fails the call, nothing is re-sent', async () => {
