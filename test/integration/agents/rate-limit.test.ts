@@ -95,12 +95,17 @@ describe('rateLimit: per-agent model request limits coordinated in Node', () => 
   }, 30_000);
 
   it('a run still waiting for a concurrency slot at its deadline times out and gives its place up', async () => {
-    await llmock.script({ type: 'delay', seconds: 2 });
+    // The deadline (2 s) leaves a loaded machine time to get the waiter to its slot request; the
+    // slow request (4 s) holds the only slot past it.
+    await llmock.script({ type: 'delay', seconds: 4 });
     const slow = system.sendMessage('one', { prompt: 'slow' }, { timeoutMs: 30_000 });
-    const error = await rejection(system.sendMessage('one', { prompt: 'waits' }, { timeoutMs: 500 }));
-    expect(error.code).toBe('SYN_ERR_TIMEOUT');
-    expect(await system.metricsText()).toMatch(/synapse_model_slot_wait_seconds_count\{agent="one",outcome="aborted"\} 1/);
-    await slow;
+    try {
+      const error = await rejection(system.sendMessage('one', { prompt: 'waits' }, { timeoutMs: 2_000 }));
+      expect(error.code).toBe('SYN_ERR_TIMEOUT');
+      expect(await system.metricsText()).toMatch(/synapse_model_slot_wait_seconds_count\{agent="one",outcome="aborted"\} 1/);
+    } finally {
+      await slow; // settled before the next test scripts the server (its completion would count there)
+    }
     // The timed-out waiter held nothing: the next turn gets the slot at once.
     await system.sendMessage('one', { prompt: 'after' }, { timeoutMs: 10_000 });
     expect(await completions()).toHaveLength(2);
