@@ -17,15 +17,20 @@
  * `BENCH_PROVIDER_SECONDS` (window, default 4), `BENCH_PROVIDER_WARMUP` (default 1),
  * `BENCH_PROVIDER_LEVELS` (default 1,8,32,128,1000), `BENCH_PROVIDER_ROUNDS` (alternating rounds per
  * N below 1000, median reported; default 2, quick 1; N ≥ 1000 gets one), `BENCH_PROVIDER_IO_TURNS` (default 10000),
- * `BENCH_PROVIDER_IO_LATENCY_MS` (default 2000), `BENCH_PROVIDER_ONLY` (`grid`, `io` or both,
- * comma-separated), `BENCH_PROFILE_DIR` (cProfile every Python side into `<dir>/<pid>.prof`, see
- * bench/provider/agent.py — for finding where the time goes, never for the reported figures).
+ * `BENCH_PROVIDER_IO_LATENCY_MS` (default 2000), `BENCH_PROVIDER_IO_GC` (the workers' `python.gcThresholds` in the I/O run,
+ * default `700,10,100`; empty: CPython's), `BENCH_PROVIDER_IO_CONCURRENCY` (runs per worker in
+ * Python in the I/O run, default 1000 = the provider client's connection limit; the rest queue in Node), `BENCH_PROVIDER_ONLY` (`grid`, `io`, `sizing`,
+ * comma-separated; default all three), `BENCH_PROVIDER_SIZING_TURNS` (200) and
+ * `BENCH_PROVIDER_SIZING_LATENCY_MS` (400) for the sizing table, `BENCH_PROFILE_DIR` (cProfile every Python side into `<dir>/<pid>.prof`, see
+ * bench/provider/agent.py — for finding where the time goes, never for the reported figures),
+ * `BENCH_DIAG_DIR` (GC pauses and GIL starvation per Python side, bench/provider/diag.py, and the
+ * first Python traceback of each I/O-run error kind in `<dir>/errors.txt`; diagnostics only).
  *
  * Prints markdown (machine info first).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, watch } from 'node:fs';
+import { appendFileSync, existsSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -52,8 +57,17 @@ const WARMUP = knob('BENCH_PROVIDER_WARMUP', 1, 0, 600);
 const LEVELS = (process.env.BENCH_PROVIDER_LEVELS ?? (QUICK ? '1,8,32' : '1,8,32,128,1000')).split(',').map(Number);
 if (LEVELS.some((l) => !Number.isInteger(l) || l < 1 || l > 10_000)) throw new Error(`BENCH_PROVIDER_LEVELS must be integers in 1..10000, got ${process.env.BENCH_PROVIDER_LEVELS}`);
 const IO_TURNS = knob('BENCH_PROVIDER_IO_TURNS', QUICK ? 1_000 : 10_000, 1, 100_000);
+const IO_GC_RAW = process.env.BENCH_PROVIDER_IO_GC ?? '700,10,100';
+/** The workers' `python.gcThresholds` in the I/O run (`BENCH_PROVIDER_IO_GC`; empty: CPython's default). */
+const IO_GC = IO_GC_RAW === '' ? undefined : (IO_GC_RAW.split(',').map(Number) as [number, number, number]);
+// Default: the provider client's connection limit (pydantic-ai/openai: 1 000 per process). More runs
+// per worker only wait in httpx's pool, in Python's heap, lengthening every full collection.
+const IO_CONCURRENCY = knob('BENCH_PROVIDER_IO_CONCURRENCY', 1_000, 1, 100_000);
 const IO_LATENCY_MS = knob('BENCH_PROVIDER_IO_LATENCY_MS', 2_000, 0, 60_000);
-const ONLY = new Set((process.env.BENCH_PROVIDER_ONLY ?? 'grid,io').split(','));
+const ONLY = new Set((process.env.BENCH_PROVIDER_ONLY ?? 'grid,io,sizing').split(','));
+const DIAG_DIR = process.env.BENCH_DIAG_DIR;
+const SIZING_TURNS = knob('BENCH_PROVIDER_SIZING_TURNS', 200, 1, 10_000);
+const SIZING_LATENCY_MS = knob('BENCH_PROVIDER_SIZING_LATENCY_MS', 400, 0, 60_000);
 const ROUNDS = knob('BENCH_PROVIDER_ROUNDS', QUICK ? 1 : 2, 1, 20);
 const AGENT = 'bench/provider/agent.py:agent';
 const TURN_TIMEOUT_MS = 600_000;
@@ -64,6 +78,7 @@ const pythonEnv = (baseUrl: string): Record<string, string> => ({
   BENCH_OPENAI_BASE_URL: baseUrl,
   SYNAPSE_ALLOW_MODEL_REQUESTS: '1',
   ...(process.env.BENCH_PROFILE_DIR === undefined ? {} : { BENCH_PROFILE_DIR: process.env.BENCH_PROFILE_DIR }),
+  ...(process.env.BENCH_DIAG_DIR === undefined ? {} : { BENCH_DIAG_DIR: process.env.BENCH_DIAG_DIR }),
 });
 
 // ─── children ────────────────────────────────────────────────────────────────
@@ -221,10 +236,11 @@ async function startInproc(baseUrl: string): Promise<Contender> {
   };
 }
 
-async function startSynapse(baseUrl: string, workers: number, concurrency: number): Promise<Contender & { system: ActorSystem }> {
+async function startSynapse(baseUrl: string, workers: number, concurrency: number, gcThresholds?: readonly [number, number, number]): Promise<Contender & { system: ActorSystem }> {
   const system = await Synapse.start({ logLevel: 'silent', metrics: false });
   try {
-    await system.spawnAgent({ id: 'bench', agent: AGENT, workers, concurrency, queue: 100_000, timeoutMs: TURN_TIMEOUT_MS, python: { env: pythonEnv(baseUrl) } });
+    const python = { env: pythonEnv(baseUrl), ...(gcThresholds === undefined ? {} : { gcThresholds }) };
+    await system.spawnAgent({ id: 'bench', agent: AGENT, workers, concurrency, queue: 100_000, timeoutMs: TURN_TIMEOUT_MS, python });
   } catch (error) {
     await system.stop();
     throw error;
@@ -362,10 +378,13 @@ async function ioBound(): Promise<void> {
   say(`### I/O-bound: ${IO_TURNS} turns in flight over 2 workers (server answers after ${IO_LATENCY_MS} ms)`);
   say();
   const server = await startServer(IO_LATENCY_MS);
-  const concurrency = Math.ceil(IO_TURNS / 2);
+  // Runs each worker holds in Python; the rest wait in the agent's queue in Node (see IO_CONCURRENCY).
+  const concurrency = Math.min(IO_CONCURRENCY, Math.ceil(IO_TURNS / 2));
+  say(`\`concurrency\` per worker: ${concurrency} (the other turns wait in the agent's queue in Node). \`python.gcThresholds\`: ${IO_GC === undefined ? "unset (CPython's 700, 10, 10)" : `[${IO_GC.join(', ')}]`}.`);
+  say();
   let syn: (Contender & { system: ActorSystem }) | undefined;
   try {
-    syn = await startSynapse(server.baseUrl, 2, concurrency);
+    syn = await startSynapse(server.baseUrl, 2, concurrency, IO_GC);
     const system = syn.system;
     // Warm both workers' connection pools and imports with a few turns, then settle the baseline.
     await Promise.all(Array.from({ length: 16 }, () => system.sendMessage('bench', { prompt: 'warm-up' })));
@@ -376,6 +395,7 @@ async function ioBound(): Promise<void> {
     const latency = new Reservoir(200_000, 11);
     let errors = 0;
     const kinds = new Set<string>();
+    const traced = new Set<string>(); // BENCH_DIAG_DIR: the first traceback of each kind goes to <dir>/errors.txt
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: IO_TURNS }, async (_, i) => {
@@ -386,7 +406,9 @@ async function ioBound(): Promise<void> {
         } catch (error) {
           errors++;
           const e = error as { code?: string; message?: string; details?: { category?: string } };
-          if (kinds.size < 4) kinds.add(`${e.code ?? ''} ${e.details?.category ?? ''}: ${String(e.message).slice(0, 100)}`);
+          const kind = `${e.code ?? ''} ${e.details?.category ?? ''}: ${String(e.message).slice(0, 100)}`;
+          if (DIAG_DIR !== undefined && !traced.has(kind) && traced.add(kind)) appendFileSync(join(DIAG_DIR, 'errors.txt'), `${kind}\n${String((e.details as { traceback?: unknown } | undefined)?.traceback ?? '')}\n\n`);
+          if (kinds.size < 4) kinds.add(kind);
         }
       }),
     );
@@ -428,6 +450,68 @@ async function ioBound(): Promise<void> {
   }
 }
 
+/**
+ * Sizing for remote models (issue #15 §1, docs/providers.md "Sizing"): `SIZING_TURNS` turns fired
+ * at once against a server answering after `SIZING_LATENCY_MS`, for each workers × concurrency
+ * pair; wall time, throughput, latency and Python CPU per turn. The default `concurrency` is
+ * chosen from this table.
+ */
+async function sizing(): Promise<void> {
+  const configs: Array<[number, number]> = [
+    [1, 16],
+    [1, 32],
+    [1, 64],
+    [1, 128],
+    [1, SIZING_TURNS],
+    [2, 16],
+    [2, 32],
+    [2, 64],
+    [2, Math.ceil(SIZING_TURNS / 2)],
+  ];
+  say(`### Sizing: ${SIZING_TURNS} turns at once, server answers after ${SIZING_LATENCY_MS} ms (workers × concurrency)`);
+  say();
+  const server = await startServer(SIZING_LATENCY_MS);
+  const rows: string[][] = [];
+  try {
+    for (const [workers, concurrency] of configs) {
+      const syn = await startSynapse(server.baseUrl, workers, concurrency);
+      try {
+        const system = syn.system;
+        await Promise.all(Array.from({ length: 2 * workers }, () => system.sendMessage('bench', { prompt: 'warm-up' })));
+        const pids = system.agentStatus('bench').pids;
+        const cpu0 = (await Promise.all(pids.map(cpuOf))).reduce((a, b) => a + b, 0);
+        const latencies: number[] = [];
+        let errors = 0;
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: SIZING_TURNS }, async (_, i) => {
+            const s0 = performance.now();
+            try {
+              await system.sendMessage('bench', { prompt: `Where is order ${i}?` });
+              latencies.push(performance.now() - s0);
+            } catch {
+              errors++;
+            }
+          }),
+        );
+        const wall = (performance.now() - t0) / 1000;
+        const cpu1 = (await Promise.all(pids.map(cpuOf))).reduce((a, b) => a + b, 0);
+        const waves = Math.ceil(SIZING_TURNS / (workers * concurrency));
+        rows.push([`${workers} × ${concurrency}`, String(waves), f(wall, 2), f(latencies.length / wall), f(percentile(latencies, 50)), f(percentile(latencies, 99)), f(((cpu1 - cpu0) * 1000) / Math.max(1, latencies.length), 2), String(errors)]);
+        process.stderr.write(`  sizing ${workers}×${concurrency}: ${f(wall, 2)} s, errors ${errors}\n`);
+      } finally {
+        await syn.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  say(markdownTable(['workers × concurrency', 'waves (turns ÷ slots)', 'wall s', 'turns/s', 'p50 ms', 'p99 ms', 'Python CPU ms/turn', 'errors'], rows));
+  say();
+  say(`Floor: one wave = ${SIZING_LATENCY_MS} ms plus the CPU of ${SIZING_TURNS} turns spread over the workers' cores.`);
+  say();
+}
+
 function versions(): string {
   return execFileSync(PYTHON, ['-c', "import sys, importlib.metadata as m; print(sys.version.split()[0], *(p + ' ' + m.version(p) for p in ('pydantic-ai-slim', 'openai', 'httpx', 'uvloop', 'llmock')), sep=', ')"], {
     encoding: 'utf8',
@@ -449,5 +533,6 @@ say();
 let met = true;
 if (ONLY.has('grid')) met = await grid();
 if (ONLY.has('io')) await ioBound();
+if (ONLY.has('sizing')) await sizing();
 process.stderr.write(`[provider] load average at end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' / ')}\n`);
-say(`Target (issue #15 §4): ≥ 0.95× in-process at every N — ${met ? 'met' : 'NOT met'} in this run (1 worker vs the one-process floor).`);
+if (ONLY.has('grid')) say(`Target (issue #15 §4): ≥ 0.95× in-process at every N — ${met ? 'met' : 'NOT met'} in this run (1 worker vs the one-process floor).`);

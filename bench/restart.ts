@@ -3,13 +3,17 @@
  * replacement worker is ready (the `worker.ready` event), through the whole system (crash
  * detection, supervisor restart, worker init), side by side in one run:
  *
- * - naive: `spares: 0` — the restart spawns a fresh interpreter that imports pydantic-ai;
- * - warm spare: `spares: 1` — the restart assigns the agent's warm spare (`init` → `ready`).
+ * - default: `spares: 0`, `python.zygote` on (the Linux default) — the restart forks the zygote;
+ * - naive: `spares: 0`, `zygote: false` — the restart spawns a fresh interpreter that imports pydantic-ai;
+ * - warm spare: `spares: 1`, `zygote: false` — the restart assigns the agent's warm spare (`init` → `ready`).
  *   Before each sample the bench waits until the pool has refilled (steady state; the refill
  *   runs off the restart path).
  *
  * - warm spare, plain handler: the same with `examples/agents/noop.py:handler` (a module that
  *   imports nothing), isolating the mechanism from the user module's own import time.
+ *
+ * The spawn and spare rows opt out of the zygote so they measure what they did before it became
+ * the default (bench/zygote.ts compares the three start paths, memory included).
  *
  * All run with `restart.backoff` 0/0: the backoff delay (default minMs 100 ms, growing with
  * consecutive restarts) adds to the restart time in production and is not what is measured.
@@ -81,8 +85,8 @@ function nextReady(system: ActorSystem, agent: string): Promise<{ pid: number; s
   });
 }
 
-async function measure(system: ActorSystem, watch: SpareWatch, id: string, spares: number, agent = AGENT): Promise<Sample[]> {
-  await system.spawnAgent({ id, agent, spares, restart: { backoff: { minMs: 0, maxMs: 0 }, intensity: 1_000 } });
+async function measure(system: ActorSystem, watch: SpareWatch, id: string, spares: number, zygote: boolean, agent = AGENT): Promise<Sample[]> {
+  await system.spawnAgent({ id, agent, spares, python: { zygote }, restart: { backoff: { minMs: 0, maxMs: 0 }, intensity: 1_000 } });
   const samples: Sample[] = [];
   for (let i = 0; i < N; i++) {
     const spare = spares > 0 ? await watch.next(id) : undefined; // steady state: the pool is full
@@ -114,12 +118,14 @@ async function main(): Promise<void> {
   const watch = new SpareWatch();
   const system = await Synapse.start({ logger: watch.log, logLevel: 'debug', stateDir, metrics: false });
   try {
-    const naive = await measure(system, watch, 'naive', 0);
-    const warm = await measure(system, watch, 'warm', 1);
-    const plain = await measure(system, watch, 'plain', 1, PLAIN);
+    const forked = await measure(system, watch, 'default', 0, true);
+    const naive = await measure(system, watch, 'naive', 0, false);
+    const warm = await measure(system, watch, 'warm', 1, false);
+    const plain = await measure(system, watch, 'plain', 1, false, PLAIN);
     const rows = [
-      { name: 'naive (spares: 0)', samples: naive },
-      { name: 'warm spare (spares: 1)', samples: warm },
+      { name: 'default: zygote (spares: 0)', samples: forked },
+      { name: 'naive (spares: 0, zygote: false)', samples: naive },
+      { name: 'warm spare (spares: 1, zygote: false)', samples: warm },
       { name: 'warm spare, plain handler', samples: plain },
     ].map(({ name, samples }) => {
       const total = summarize(samples.map((s) => s.killToReadyMs));

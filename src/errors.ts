@@ -129,6 +129,8 @@ export interface ErrorDetailsByCode {
   readonly SYN_ERR_LEASE_LOST: { readonly conversationId: string; readonly turnId: string; readonly token?: number | string };
   readonly SYN_ERR_STORE_LOCKED: { readonly dir?: string; readonly pid?: number; readonly lockFile?: string; readonly host?: string; readonly option?: string };
   readonly SYN_ERR_HOP_VERSION: { readonly expected: number | string; readonly actual: number | string | null };
+  /** `gc: true`: the worker went silent inside a full garbage collection it announced (docs/protocol.md, "GC notices"). */
+  readonly SYN_ERR_HEARTBEAT_TIMEOUT: { readonly silentForMs?: number; readonly gc?: true };
 }
 
 /**
@@ -156,6 +158,7 @@ export const DOCUMENTED_DETAILS = Object.freeze({
   SYN_ERR_LEASE_LOST: ['conversationId', 'turnId', 'token'],
   SYN_ERR_STORE_LOCKED: ['dir', 'pid', 'lockFile', 'host', 'option'],
   SYN_ERR_HOP_VERSION: ['expected', 'actual'],
+  SYN_ERR_HEARTBEAT_TIMEOUT: ['silentForMs', 'gc'],
 } as const satisfies { readonly [C in keyof ErrorDetailsByCode]: readonly (keyof ErrorDetailsByCode[C] & string)[] });
 
 /**

@@ -6,7 +6,7 @@ request per turn, so a turn's cost is pydantic-ai + the SDK + httpx + the hop to
 The same module is imported by the in-process floor (``bench/provider/inproc.py``) and by the
 Synapse workers (``spawnAgent({ agent: 'bench/provider/agent.py:agent' })``).
 
-Env ``BENCH_PROFILE_DIR``: see below.
+Env ``BENCH_PROFILE_DIR``, ``BENCH_DIAG_DIR``: see below.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ if os.environ.get('BENCH_PROFILE_DIR'):
     signal.signal(signal.SIGUSR1, _dump)
     atexit.register(_dump)
     _profile.enable()
+
+if os.environ.get('BENCH_DIAG_DIR'):
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import diag
+
+    diag.install(os.environ['BENCH_DIAG_DIR'])
 
 from pydantic_ai import Agent
 from pydantic_ai.models.openai import OpenAIChatModel

@@ -3,7 +3,8 @@
  * (examples/cluster/agent.py, real pydantic-ai in Python workers) and serves it over NATS
  * (`system.serve(natsHost(...))`). Driven over Node IPC by its parent (examples/cluster/protocol.ts):
  * `ready` carries its Python worker pids and its pid file (`<stateDir>/<pid>.json`); `pids`
- * reports them again; `stop` (or the parent disconnecting) stops it cleanly.
+ * reports every live Python process of the host — the workers and the zygote they are forked
+ * from (`python.zygote`, on by default on Linux); `stop` (or the parent disconnecting) stops it cleanly.
  *
  * Environment: SYN_CLUSTER_NATS (URL), SYN_CLUSTER_NAMESPACE, SYN_CLUSTER_ID (host id),
  * SYN_CLUSTER_STATE_DIR (pid files: a restarted host reaps its predecessor's orphans there),
@@ -33,8 +34,16 @@ const status = await system.spawnAgent({
 });
 await system.serve(natsHost({ servers: env('SYN_CLUSTER_NATS'), namespace: env('SYN_CLUSTER_NAMESPACE'), hostId: id, keepaliveMs: Number(env('SYN_CLUSTER_KEEPALIVE_MS', '200')) }));
 
+/** The host's live Python processes: the agent's workers and the zygotes of `system.inspect()`. */
+const pythonPids = (): number[] => [
+  ...system.agentStatus(CLUSTER_AGENT).pids,
+  ...system
+    .inspect()
+    .children.filter((n) => n.kind === 'zygote' && n.pid !== undefined)
+    .map((n) => n.pid!),
+];
 process.on('message', (m: ClusterCommand) => {
-  if (m.cmd === 'pids') send({ ev: 'pids', pids: system.agentStatus(CLUSTER_AGENT).pids });
+  if (m.cmd === 'pids') send({ ev: 'pids', pids: pythonPids() });
   else if (m.cmd === 'stop') void stop().then(() => process.exit(0));
 });
 send({ ev: 'ready', role: 'host', id, pid: process.pid, pids: status.pids, pidFile: join(stateDir, `${process.pid}.json`) });

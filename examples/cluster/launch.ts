@@ -70,7 +70,7 @@ export interface ClusterHost extends ClusterProcess {
   readonly workerPids: readonly number[];
   /** The current process's pid file (`<stateDir>/<pid>.json`). */
   readonly pidFile: string | undefined;
-  /** Asks the host for its live worker pids (`agentStatus(...).pids`). */
+  /** Asks the host for its live Python pids: its workers (`agentStatus(...).pids`) and the zygote they fork from. */
   livePids(): Promise<number[]>;
 }
 

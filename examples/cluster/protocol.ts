@@ -31,7 +31,7 @@ export interface StopCommand {
   readonly cmd: 'stop';
 }
 
-/** Parent → host: report the live Python worker pids (`pids`). */
+/** Parent → host: report the live Python pids (`pids`): its workers and their zygote. */
 export interface PidsCommand {
   readonly cmd: 'pids';
 }

@@ -3,6 +3,14 @@
 The run id lives in a :class:`~contextvars.ContextVar` set by the run's task; asyncio copies
 the context into every task and callback the run creates, so a record logged from an agent's
 tool carries the ``id`` of the run that called it. Environment values are never logged here.
+
+Node drops ``log`` frames below its logger's level; it says which it would keep in env
+``SYNAPSE_LOG_FORWARD`` (a wire level, ``debug`` … ``error``, or ``off``), and the handler leaves
+the others unsent. Without it, every turn of an agent on the provider path sends httpx's INFO
+``HTTP Request: …`` line as its own frame — one extra write and one Node wake-up per turn, for a
+frame a ``silent`` or ``warn`` logger then drops (docs/benchmarks.md, "Provider path"). The root
+logger's level is left as it is (env ``SYNAPSE_LOG_LEVEL``), so handlers the user's code adds see
+the same records as before.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ['FrameLogHandler', 'current_run_id', 'install_log_forwarding', 'run_id_var']
+__all__ = ['FrameLogHandler', 'current_run_id', 'forward_threshold', 'install_log_forwarding', 'run_id_var']
 
 run_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar('synapse_run_id', default=None)
 
@@ -21,6 +29,12 @@ _MAX_MSG_CHARS = 64 * 1024
 """Longer messages are cut (with a marker) so a log record can never exceed a frame."""
 
 _LEVELS = {logging.DEBUG: 'debug', logging.INFO: 'info', logging.WARNING: 'warning'}
+
+_OFF = 2**31
+"""A handler level above every record's: nothing is forwarded."""
+_THRESHOLDS = {'debug': logging.NOTSET, 'info': logging.INFO, 'warning': logging.WARNING, 'error': logging.ERROR, 'off': _OFF}
+"""Env ``SYNAPSE_LOG_FORWARD`` → the handler level that keeps exactly the records whose wire level
+(:func:`_wire_level`) Node keeps."""
 
 
 def current_run_id() -> str | None:
@@ -61,16 +75,25 @@ class FrameLogHandler(logging.Handler):
             self.handleError(record)
 
 
+def forward_threshold(environ: dict[str, str] | None = None) -> int:
+    """The :class:`FrameLogHandler` level for env ``SYNAPSE_LOG_FORWARD`` (the lowest wire level
+    Node keeps, or ``off``); unset or unknown: ``NOTSET``, everything is sent."""
+    raw = (os.environ if environ is None else environ).get('SYNAPSE_LOG_FORWARD', '')
+    return _THRESHOLDS.get(raw.strip().lower(), logging.NOTSET)
+
+
 def install_log_forwarding(send: Callable[[dict[str, Any]], None]) -> FrameLogHandler:
     """Replaces the root logger's handlers with a :class:`FrameLogHandler`.
 
-    The level comes from env ``SYNAPSE_LOG_LEVEL`` (a name such as ``DEBUG``; default ``INFO``;
-    an unknown name falls back to ``INFO`` with a warning).
+    The root level comes from env ``SYNAPSE_LOG_LEVEL`` (a name such as ``DEBUG``; default
+    ``INFO``; an unknown name falls back to ``INFO`` with a warning); the handler's own level from
+    env ``SYNAPSE_LOG_FORWARD`` (:func:`forward_threshold`).
     """
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     handler = FrameLogHandler(send)
+    handler.setLevel(forward_threshold())
     root.addHandler(handler)
     name = os.environ.get('SYNAPSE_LOG_LEVEL', 'INFO').strip().upper() or 'INFO'
     level = logging.getLevelName(name)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import gc
 import inspect
 import logging
 import os
@@ -43,7 +44,7 @@ from typing import Any, NoReturn
 from pydantic_ai.toolsets import AbstractToolset
 
 from ._agents import LoadedAgent, load_agents
-from ._control import ControlChannel
+from ._control import ControlChannel, GcNotices
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSplitter, decode_line, read_chunk
 from ._deps import apply_hooks
 from ._history import CANCELLED, HistoryAssembler
@@ -129,6 +130,8 @@ class Runtime:
         self._done: asyncio.Future[int] | None = None
         self._batch: FrameBatch | None = None
         self._memory_capped = False
+        self._control_channel: ControlChannel | None = None
+        self._gc_notices: GcNotices | None = None
 
     # ── loop side ──────────────────────────────────────────────────────────────
 
@@ -144,7 +147,7 @@ class Runtime:
         else:
             read_fd, write_fd = self._control
             control_writer = FrameWriter(write_fd, on_broken_pipe=self.writer.on_broken_pipe)
-            ControlChannel(read_fd, control_writer, self._pong, self._violation, self._on_eof).start()
+            self._control_channel = ControlChannel(read_fd, control_writer, self._pong, self._violation, self._on_eof).start()
             os.set_blocking(self._stdin_fd, False)
             self._loop.add_reader(self._stdin_fd, self._on_readable)
         try:
@@ -153,6 +156,8 @@ class Runtime:
             if self._control is not None:
                 self._loop.remove_reader(self._stdin_fd)
             ticker.cancel()
+            if self._gc_notices is not None:
+                self._gc_notices.uninstall()
             if self._batch is not None:
                 self._batch.flush()
             self._exited.set()
@@ -230,6 +235,11 @@ class Runtime:
             self._apply_hooks(frame['agents'], frame.get('cwd'))
             self._tools = ToolBridge(self.send, frame['tools'])
             self._toolsets = [self._tools.toolset] if self._tools.toolset is not None else []
+            if frame.get('gcNotices') is True and self._control_channel is not None:
+                # Node extends the heartbeat deadline while a full collection holds the GIL (_control).
+                self._gc_notices = GcNotices(self._control_channel.try_send).install()
+            if 'gcThresholds' in frame:  # python.gcThresholds: rarer full collections with many runs in flight
+                gc.set_threshold(*(int(n) for n in frame['gcThresholds']))
         except BaseException as exc:  # anything the user's module raises is a start-up failure
             # A bad spawn option (unknown model) keeps its own kind: Node reports SYN_ERR_INVALID_OPTION.
             kind = None if isinstance(exc, InvalidOptionError) else 'startup'

@@ -18,7 +18,7 @@ from .exceptions import ErrorKind, ProtocolError
 __all__ = ['ERROR_KINDS', 'FEATURES', 'LOG_LEVELS', 'PROTOCOL_VERSION', 'validate_from_node', 'validate_from_python']
 
 PROTOCOL_VERSION = 1
-FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt', 'trace_context', 'model_slots')
+FEATURES = ('history_chunks', 'run_options', 'deps_factory', 'deferred_tools', 'structured_output', 'multimodal_prompt', 'trace_context', 'model_slots', 'gc_notices')
 """Optional protocol features this runtime announces in ``hello.features`` (see ``docs/protocol.md``)."""
 ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 LOG_LEVELS = frozenset({'debug', 'info', 'warning', 'error'})
@@ -129,6 +129,8 @@ def _check_init(o: Obj, t: str) -> None:
     _opt(o, t, 'cwd', *_STR)
     _opt(o, t, 'memoryLimitMb', *_INT)
     _opt(o, t, 'maxHistoryBytes', *_POS)
+    _opt(o, t, 'gcNotices', *_BOOL)  # feature gc_notices (_control)
+    _opt(o, t, 'gcThresholds', 'three integers >= 1', lambda x: _is_list(x) and len(x) == 3 and all(_is_pos_int(n) for n in x))
     _opt(o, t, 'v', *_VERSION)
 
 
@@ -307,6 +309,14 @@ def _check_pong(o: Obj, t: str) -> None:
     _get(o, t, 'inFlight', *_INT)
 
 
+_GC_PHASES = frozenset({'start', 'stop'})
+
+
+def _check_gc(o: Obj, t: str) -> None:
+    _get(o, t, 'phase', '"start" or "stop"', lambda x: x in _GC_PHASES)
+    _opt(o, t, 'pauseMs', *_NUM)
+
+
 def _check_log(o: Obj, t: str) -> None:
     _get(o, t, 'level', '"debug", "info", "warning" or "error"', lambda x: x in LOG_LEVELS)
     _get(o, t, 'logger', *_STR)
@@ -335,6 +345,7 @@ _FROM_PYTHON: dict[str, Callable[[Obj, str], None]] = {
     'model_slot': _check_model_slot,
     'model_slot_release': _check_model_slot,
     'pong': _check_pong,
+    'gc': _check_gc,
     'log': _check_log,
     'bye': lambda o, t: None,
 }

@@ -87,7 +87,7 @@ class Bridge:
             self.control_lines.append(line)
             try:
                 frame = validate_from_python(json.loads(line))
-                assert frame['t'] == 'pong', f'control channel carried {frame["t"]!r}'
+                assert frame['t'] in ('pong', 'gc'), f'control channel carried {frame["t"]!r}'
                 self.frames.put(frame)
             except BaseException as exc:  # surfaced to the test by recv()
                 self.frames.put(exc)

@@ -27,7 +27,7 @@ def _cases(kind: str) -> list[Any]:
 
 def test_vectors_cover_every_frame_type_of_protocol_v1() -> None:
     node = {'init', 'run', 'history_chunk', 'cancel', 'tool_result', 'model_slot_grant', 'ping', 'shutdown'}
-    python = {'hello', 'ready', 'event', 'result', 'error', 'tool_call', 'model_slot', 'model_slot_release', 'pong', 'log', 'bye'}
+    python = {'hello', 'ready', 'event', 'result', 'error', 'tool_call', 'model_slot', 'model_slot_release', 'pong', 'gc', 'log', 'bye'}
     frames = VECTORS['frames']
     assert set(frames) == node | python
     assert {t for t, s in frames.items() if s['direction'] == 'node_to_python'} == node

@@ -16,7 +16,7 @@ from synapse_bridge import AgentLoadError, ProtocolError, ToolError, current_run
 from synapse_bridge._agents import load_agents, load_ref
 from synapse_bridge._framing import FrameWriter, encode_frame
 from synapse_bridge._limits import rss_bytes, virtual_bytes
-from synapse_bridge._logging import FrameLogHandler, run_id_var
+from synapse_bridge._logging import FrameLogHandler, forward_threshold, install_log_forwarding, run_id_var
 from synapse_bridge._runtime import Runtime
 from synapse_bridge._tools import ToolBridge
 from synapse_bridge._watchdog import Watchdog, expected_parent_pid
@@ -212,6 +212,38 @@ def test_expected_parent_pid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert expected_parent_pid() == 4321
     monkeypatch.setenv('SYNAPSE_PARENT_PID', 'junk')
     assert expected_parent_pid() == os.getppid()
+
+
+_WIRE_ORDER = ['debug', 'info', 'warning', 'error']
+
+
+@pytest.mark.parametrize('forward', ['debug', 'info', 'warning', 'error', 'off', None, 'bogus'])
+def test_log_forwarding_sends_only_the_levels_node_keeps(forward: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Env SYNAPSE_LOG_FORWARD (Node's logger level): records Node would drop are never sent;
+    unset or unknown, everything is (as before it existed). The root level is untouched."""
+    if forward is None:
+        monkeypatch.delenv('SYNAPSE_LOG_FORWARD', raising=False)
+    else:
+        monkeypatch.setenv('SYNAPSE_LOG_FORWARD', forward)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    sent: list[dict[str, Any]] = []
+    try:
+        monkeypatch.setenv('SYNAPSE_LOG_LEVEL', 'DEBUG')
+        handler = install_log_forwarding(sent.append)
+        assert root.level == logging.DEBUG  # SYNAPSE_LOG_LEVEL's, whatever SYNAPSE_LOG_FORWARD says
+        root.setLevel(1)  # let the level-5 record reach the handler too
+        logger = logging.getLogger('unit.forward')
+        for level in (5, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL, 60):
+            logger.log(level, 'at %d', level)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert handler.level == forward_threshold({} if forward is None else {'SYNAPSE_LOG_FORWARD': forward})
+    kept = _WIRE_ORDER[_WIRE_ORDER.index(forward):] if forward in _WIRE_ORDER else [] if forward == 'off' else _WIRE_ORDER
+    expected = [w for w in ['debug', 'debug', 'info', 'warning', 'error', 'error', 'error'] if w in kept]
+    assert [f['level'] for f in sent] == expected
 
 
 def test_rss_and_virtual_size() -> None:

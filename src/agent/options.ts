@@ -4,7 +4,7 @@
 import { synErr } from '../errors.ts';
 import { resolveOptions, stripUndefined, v, type Field } from '../options.ts';
 import { AGENT_RUN_OPTION_FIELDS, type UsageLimitsOption } from './run-options.ts';
-import { PYTHON_PROCESS_DEFAULTS } from '../process/options.ts';
+import { gcThresholdsField, PYTHON_PROCESS_DEFAULTS } from '../process/options.ts';
 import type { RateLimitOption } from './rate-limit.ts';
 
 /** A TypeScript tool the Python agent can call (offered to the model next to its Python tools). */
@@ -43,7 +43,7 @@ export interface RetryOption {
 export const AGENT_DEFAULTS = Object.freeze({
   workers: 1,
   spares: 0,
-  concurrency: 16,
+  concurrency: PYTHON_PROCESS_DEFAULTS.concurrency,
   queue: 1000,
   timeoutMs: 60_000,
   cancelGraceMs: 2_000,
@@ -59,11 +59,12 @@ export const AGENT_DEFAULTS = Object.freeze({
     startTimeoutMs: PYTHON_PROCESS_DEFAULTS.startTimeoutMs,
     heartbeatIntervalMs: PYTHON_PROCESS_DEFAULTS.heartbeatIntervalMs,
     heartbeatTimeoutMs: PYTHON_PROCESS_DEFAULTS.heartbeatTimeoutMs,
+    gcGraceMs: PYTHON_PROCESS_DEFAULTS.gcGraceMs,
     shutdownTimeoutMs: PYTHON_PROCESS_DEFAULTS.shutdownTimeoutMs,
     maxFrameBytes: PYTHON_PROCESS_DEFAULTS.maxFrameBytes,
     maxHistoryBytes: PYTHON_PROCESS_DEFAULTS.maxHistoryBytes,
-    /** Fork workers from a zygote (opt-in for now; see `SpawnAgentOptions.python.zygote`). */
-    zygote: false as boolean,
+    /** Fork workers from a zygote: on where forking works (Linux), off elsewhere; see `SpawnAgentOptions.python.zygote`. */
+    zygote: process.platform === 'linux',
   }),
 });
 
@@ -82,7 +83,11 @@ export interface SpawnAgentOptions {
    * Each costs one idle interpreter (~50–70 MB RSS) with this agent's env. See docs/decisions.md.
    */
   spares?: number;
-  /** Concurrent runs per worker (default 16); more wait in the queue. */
+  /**
+   * Concurrent runs per worker (default 64); more wait in the agent's queue. Sized for remote
+   * models: a worker's CPU is busy at about provider latency ÷ CPU per turn (~10 ms) turns in
+   * flight — 40 at 400 ms, 200 at 2 s. See docs/providers.md, "Sizing for remote models".
+   */
   concurrency?: number;
   /** Bounded queue of waiting requests (default 1000); full → SYN_ERR_OVERLOADED. */
   queue?: number;
@@ -118,6 +123,14 @@ export interface SpawnAgentOptions {
     startTimeoutMs?: number;
     heartbeatIntervalMs?: number;
     heartbeatTimeoutMs?: number;
+    /**
+     * Extra silence allowed while a worker is inside a full garbage collection it announced (default
+     * 10 000 ms): it is killed only after `heartbeatTimeoutMs + gcGraceMs` without a pong; `0`: no
+     * allowance. See docs/operations.md.
+     */
+    gcGraceMs?: number;
+    /** `gc.set_threshold` for each worker (default: CPython's 700, 10, 10); see `PythonProcessOptions.gcThresholds` and docs/operations.md. */
+    gcThresholds?: readonly [number, number, number];
     shutdownTimeoutMs?: number;
     /** Largest frame in bytes, both directions (default 8 MiB); also bounds one turn's reply (its new messages). */
     maxFrameBytes?: number;
@@ -130,13 +143,21 @@ export interface SpawnAgentOptions {
     memoryLimitMb?: number;
     /**
      * Fork workers (and spares) from a zygote that already imported pydantic-ai instead of
-     * starting an interpreter each (default `false`; the default may become `true` in a later
-     * release). A (re)start then costs a fork plus the import of your agent module (tens of ms
+     * starting an interpreter each (default `true` on Linux, `false` elsewhere; set `false` to
+     * opt out). A (re)start then costs a fork plus the import of your agent module (tens of ms
      * instead of ~1 s) and an idle worker shares most of its memory with the zygote. One zygote
      * per interpreter and `PYTHON*`/`SYNAPSE_PRELOAD` env (and the four settings `openai` reads at
-     * import, e.g. `OPENAI_API_VERSION`), shared by agents; it holds no user code and never sees the
-     * rest of `env` (API keys included). Linux only: elsewhere, or if the zygote cannot start, workers are
-     * spawned (one warning logged). See docs/architecture.md, "Zygote".
+     * import, e.g. `OPENAI_API_VERSION`), shared by agents, alive until `system.stop()`; it holds no
+     * user code and never sees the rest of `env` (API keys included), which the worker gets in
+     * `os.environ` after the fork — so it is not in the worker's `/proc/<pid>/environ`, and a
+     * `SYNAPSE_PRELOAD` module reading it at import sees it unset (read it when called, or opt out).
+     * Workers are the zygote's children, not Node's. Set `true` off Linux, or if the zygote cannot
+     * start, workers are spawned (one warning logged). See docs/architecture.md, "Zygote".
+     *
+     * @example
+     * ```ts
+     * await system.spawnAgent({ id: 'legacy', agent: 'agent.py:agent', python: { zygote: false } }); // spawned by Node
+     * ```
      */
     zygote?: boolean;
   };
@@ -255,6 +276,8 @@ const schema = {
       startTimeoutMs: v.optional(v.number({ min: 1 })),
       heartbeatIntervalMs: v.optional(v.number({ min: 1 })),
       heartbeatTimeoutMs: v.optional(v.number({ min: 1 })),
+      gcGraceMs: v.optional(int(0, 2 ** 31 - 1)),
+      gcThresholds: v.optional(gcThresholdsField),
       shutdownTimeoutMs: v.optional(ms),
       maxFrameBytes: v.optional(int(1024, 1024 ** 3)),
       maxHistoryBytes: v.optional(int(1024, Number.MAX_SAFE_INTEGER)),
@@ -340,6 +363,7 @@ export function resolveAgentOptions(input: unknown) {
         startTimeoutMs: py.startTimeoutMs,
         heartbeatIntervalMs: py.heartbeatIntervalMs,
         heartbeatTimeoutMs: py.heartbeatTimeoutMs,
+        gcGraceMs: py.gcGraceMs,
         shutdownTimeoutMs: py.shutdownTimeoutMs,
         maxFrameBytes: py.maxFrameBytes,
         maxHistoryBytes: py.maxHistoryBytes,
@@ -349,6 +373,7 @@ export function resolveAgentOptions(input: unknown) {
       env: py.env ?? {},
       secrets: py.secrets ?? [],
       memoryLimitMb: py.memoryLimitMb,
+      gcThresholds: py.gcThresholds,
       zygote: py.zygote ?? d.python.zygote,
     },
     tools: o.tools ?? {},

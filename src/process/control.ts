@@ -4,15 +4,16 @@
  *
  * Python serves it from a dedicated thread, so the heartbeat keeps flowing while user code
  * blocks the asyncio loop, and the loop itself can read the protocol stream (stdin) directly
- * instead of through a reader thread (one wake-up per request instead of two). See
- * `docs/protocol.md`, "Heartbeat control channel".
+ * instead of through a reader thread (one wake-up per request instead of two). Python also writes
+ * `gc` notices here around its full garbage collections (feature `gc_notices`). See
+ * `docs/protocol.md`, "Heartbeat control channel" and "GC notices".
  */
 import type { Readable, Writable } from 'node:stream';
 import { synErr } from '../errors.ts';
 import type { SynapseError } from '../errors.ts';
 import { encodeFrame, FrameDecoder } from '../protocol/codec.ts';
 import { parseInbound } from '../protocol/frames.ts';
-import type { PongFrame } from '../protocol/frames.ts';
+import type { GcFrame, PongFrame } from '../protocol/frames.ts';
 
 /** Largest frame accepted on the control channel (a `pong` is well under 200 bytes). */
 export const CONTROL_MAX_FRAME_BYTES = 4096;
@@ -24,7 +25,9 @@ export const CONTROL_FDS = '3,4';
 export interface ControlHandlers {
   /** A valid `pong`. */
   readonly onPong: (frame: PongFrame) => void;
-  /** The control stream broke the protocol (not a `pong`, bad JSON/schema, oversized). */
+  /** A valid `gc` notice (a full collection started or ended in the worker). */
+  readonly onGc: (frame: GcFrame) => void;
+  /** The control stream broke the protocol (not a `pong` or `gc`, bad JSON/schema, oversized). */
   readonly onViolation: (error: SynapseError) => void;
   /** True once the worker is condemned: further inbound bytes are ignored. */
   readonly ignoreInbound: () => boolean;
@@ -64,8 +67,9 @@ export class ControlChannel {
       this.#decoder.push(chunk, (raw) => {
         if (h.ignoreInbound()) return;
         const frame = parseInbound(raw);
-        if (frame.t !== 'pong') throw synErr('SYN_ERR_PROTOCOL', `Unexpected "${frame.t}" frame on the heartbeat control channel`, { frame: frame.t });
-        h.onPong(frame);
+        if (frame.t === 'pong') h.onPong(frame);
+        else if (frame.t === 'gc') h.onGc(frame);
+        else throw synErr('SYN_ERR_PROTOCOL', `Unexpected "${frame.t}" frame on the heartbeat control channel`, { frame: frame.t });
       });
     } catch (error) {
       h.onViolation(error as SynapseError);

@@ -54,6 +54,19 @@ export interface PythonProcessOptions {
   heartbeatIntervalMs?: number;
   /** No pong for this long → SYN_ERR_HEARTBEAT_TIMEOUT and the process is killed. */
   heartbeatTimeoutMs?: number;
+  /**
+   * Extra silence allowed while the worker is inside a full garbage collection it announced (a `gc`
+   * notice on the control channel): such a worker is killed only after `heartbeatTimeoutMs +
+   * gcGraceMs` without a pong. `0` turns the notices off (every silence counts as before).
+   */
+  gcGraceMs?: number;
+  /**
+   * `gc.set_threshold(t0, t1, t2)` for the worker, applied after its agents load. Default: CPython's
+   * own (700, 10, 10). With many runs in flight a larger `t2` makes full collections (a walk over the
+   * whole heap holding the GIL) rarer: `[700, 10, 100]` cut them from 44 to 4 per worker and doubled
+   * throughput in the I/O-bound bench (docs/benchmarks.md).
+   */
+  gcThresholds?: readonly [number, number, number];
   /** Default budget of `close()`: each of the shutdown-frame and SIGTERM phases gets half. */
   shutdownTimeoutMs?: number;
   /** How long a cancelled or timed-out run may take to acknowledge before the process is killed. */
@@ -78,15 +91,25 @@ export interface PythonProcessOptions {
 
 /** Default option values of {@link PythonWorker.start}. */
 export const PYTHON_PROCESS_DEFAULTS = Object.freeze({
-  concurrency: 16,
+  // Sized for remote models (docs/providers.md, "Sizing"): a turn waits on its provider far longer
+  // than it spends on CPU, so a worker needs tens of turns in flight to use its core.
+  concurrency: 64,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
   startTimeoutMs: 20_000,
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 5_000,
+  /** Full collections of 2.6–4.8 s were measured at 5 000 runs in flight (a ~600 MB heap, 2 busy cores): 10 s leaves 3× that with the 5 s timeout. */
+  gcGraceMs: 10_000,
   shutdownTimeoutMs: 5_000,
   cancelGraceMs: 2_000,
 });
+
+/** `[t0, t1, t2]`, each an integer in 1..10⁹ (`python.gcThresholds`; 0 would disable collection). */
+export const gcThresholdsField: Field<readonly [number, number, number]> = (value, path) => {
+  const ok = Array.isArray(value) && value.length === 3 && value.every((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 1e9);
+  return ok ? (value as [number, number, number]) : invalid(path, 'three integers in 1..1e9 ([t0, t1, t2] of gc.set_threshold)', value);
+};
 
 function arrayOf<T>(item: Field<T>): Field<T[]> {
   return (value, path) => {
@@ -133,6 +156,8 @@ const schema = {
   startTimeoutMs: v.optional(positiveInt()),
   heartbeatIntervalMs: v.optional(positiveInt()),
   heartbeatTimeoutMs: v.optional(positiveInt()),
+  gcGraceMs: v.optional(v.number({ min: 0, integer: true })),
+  gcThresholds: v.optional(gcThresholdsField),
   shutdownTimeoutMs: v.optional(v.number({ min: 0, integer: true })),
   cancelGraceMs: v.optional(v.number({ min: 0, integer: true })),
   memoryLimitMb: v.optional(positiveInt()),
@@ -172,6 +197,8 @@ export interface ResolvedProcessOptions {
   readonly startTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
+  readonly gcGraceMs: number;
+  readonly gcThresholds: readonly [number, number, number] | undefined;
   readonly shutdownTimeoutMs: number;
   readonly cancelGraceMs: number;
   readonly memoryLimitMb: number | undefined;
@@ -209,6 +236,8 @@ export function resolveProcessOptions(input: unknown): ResolvedProcessOptions {
     startTimeoutMs: r.startTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.startTimeoutMs,
     heartbeatIntervalMs: r.heartbeatIntervalMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatIntervalMs,
     heartbeatTimeoutMs: r.heartbeatTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.heartbeatTimeoutMs,
+    gcGraceMs: r.gcGraceMs ?? PYTHON_PROCESS_DEFAULTS.gcGraceMs,
+    gcThresholds: r.gcThresholds,
     shutdownTimeoutMs: r.shutdownTimeoutMs ?? PYTHON_PROCESS_DEFAULTS.shutdownTimeoutMs,
     cancelGraceMs: r.cancelGraceMs ?? PYTHON_PROCESS_DEFAULTS.cancelGraceMs,
     memoryLimitMb: r.memoryLimitMb,

@@ -37,8 +37,8 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import { synErr } from '../errors.ts';
 import type { ErrorDetails, SynapseError } from '../errors.ts';
 import { resolveOptions, v } from '../options.ts';
-import { FEATURE_DEPS_FACTORY, FEATURE_MODEL_SLOTS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION } from '../protocol/frames.ts';
-import type { HelloFrame, InboundFrame, LogFrame, OutboundFrame, PongFrame, ReadyFrame } from '../protocol/frames.ts';
+import { FEATURE_DEPS_FACTORY, FEATURE_GC_NOTICES, FEATURE_MODEL_SLOTS, FEATURE_RUN_OPTIONS, PROTOCOL_VERSION } from '../protocol/frames.ts';
+import type { GcFrame, HelloFrame, InboundFrame, LogFrame, OutboundFrame, PongFrame, ReadyFrame } from '../protocol/frames.ts';
 import { rethrowLater } from '../rethrow.ts';
 import { VERSION } from '../version.ts';
 import { CONTROL_FDS, ControlChannel } from './control.ts';
@@ -260,6 +260,9 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
       onPong: (frame) => {
         if (this.#live()) this.#onPong(frame);
       },
+      onGc: (frame) => {
+        if (this.#live()) this.#onGc(frame);
+      },
       onViolation: (error) => this.#defect(error),
       ignoreInbound: deaf,
     });
@@ -267,9 +270,16 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
       clock: this.#clock,
       intervalMs: opts.heartbeatIntervalMs,
       timeoutMs: opts.heartbeatTimeoutMs,
+      gcGraceMs: opts.gcGraceMs,
       sendPing: (seq) => this.#control.ping(seq),
-      onTimeout: (silentForMs) =>
-        this.#defect(synErr('SYN_ERR_HEARTBEAT_TIMEOUT', `Python worker ${this.pid} did not answer heartbeats for ${Math.round(silentForMs)} ms; killed`, { ...this.#context(), silentForMs })),
+      onTimeout: (silentForMs, collecting) =>
+        this.#defect(
+          synErr(
+            'SYN_ERR_HEARTBEAT_TIMEOUT',
+            `Python worker ${this.pid} did not answer heartbeats for ${Math.round(silentForMs)} ms${collecting ? ` (inside a garbage collection it announced; gcGraceMs ${opts.gcGraceMs})` : ''}; killed`,
+            { ...this.#context(), silentForMs, ...(collecting ? { gc: true } : {}) },
+          ),
+        ),
     });
     this.#runs = new RunTable({
       clock: this.#clock,
@@ -298,7 +308,8 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
     // uvloop does not recover from allocation failures under RLIMIT_AS: a memory-capped worker
     // runs the stock asyncio loop unless the user's env chose otherwise (python-bridge __main__).
     const loop = this.#opts.memoryLimitMb === undefined ? {} : { SYNAPSE_LOOP: 'asyncio' };
-    const env = { ...loop, ...buildChildEnv(process.env, this.#opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS };
+    // SYNAPSE_LOG_FORWARD: Python leaves unsent the `log` frames #forwardLog would drop (the logger's level at spawn).
+    const env = { ...loop, ...buildChildEnv(process.env, this.#opts.env, process.pid), SYNAPSE_CONTROL_FDS: CONTROL_FDS, SYNAPSE_LOG_FORWARD: forwardLevel(this.#log) };
     this.#startedAt = this.#clock.now();
     const spawnChild = (): WorkerChild => spawn(executable, ['-m', 'synapse_bridge'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
     if (zygotes === undefined) {
@@ -455,7 +466,7 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
   }
 
   #sendInit(): void {
-    const { agents, tools, concurrency, maxFrameBytes, maxHistoryBytes, cwd, memoryLimitMb } = this.#opts;
+    const { agents, tools, concurrency, maxFrameBytes, maxHistoryBytes, cwd, memoryLimitMb, gcGraceMs, gcThresholds } = this.#opts;
     for (const gate of INIT_GATES) {
       if (this.#runs.features.has(gate.feature)) continue;
       for (const agent of agents) {
@@ -475,6 +486,9 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
       maxHistoryBytes,
       ...(cwd === undefined ? {} : { cwd }),
       ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
+      // Only a bridge that announces the feature knows the frame; grace 0 means "treat silence as before".
+      ...(gcGraceMs > 0 && this.#runs.features.has(FEATURE_GC_NOTICES) ? { gcNotices: true } : {}),
+      ...(gcThresholds === undefined ? {} : { gcThresholds }),
     });
   }
 
@@ -588,6 +602,9 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
       case 'pong':
         this.#onPong(frame);
         return;
+      case 'gc':
+        this.#violation('"gc" frame on the protocol stream (it belongs on the control channel)');
+        return;
       case 'event':
         if (!this.#runs.event(frame)) this.#violation(`"event" for unknown run "${frame.id}"`);
         return;
@@ -636,6 +653,15 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
     const level = LOG_LEVEL[frame.level];
     if (!this.#log.isLevelEnabled(level)) return;
     this.#log[level]({ pyLogger: frame.logger, ...(frame.id === undefined ? {} : { runId: frame.id }) }, frame.msg);
+  }
+
+  /** A full garbage collection started or ended in the worker: the heartbeat allows for it (heartbeat.ts). */
+  #onGc(frame: GcFrame): void {
+    if (frame.phase === 'start') this.#heartbeat.gcStarted();
+    else {
+      this.#heartbeat.gcStopped();
+      if (frame.pauseMs !== undefined) this.#log.debug({ pauseMs: Math.round(frame.pauseMs) }, 'python full gc');
+    }
   }
 
   #onPong(frame: PongFrame): void {
@@ -857,3 +883,14 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
 }
 
 const LOG_LEVEL = { debug: 'debug', info: 'info', warning: 'warn', error: 'error' } as const;
+
+/**
+ * The lowest wire level of the `log` frames `log` keeps (env `SYNAPSE_LOG_FORWARD` of a worker), or `'off'`
+ * when it keeps none: the bridge does not send the others (python-bridge `_logging.py`), so a `silent` or
+ * `warn` logger costs no frame per httpx request line. Read at spawn: a level lowered later does not bring
+ * back what the worker was told to leave unsent.
+ */
+export function forwardLevel(log: Logger): keyof typeof LOG_LEVEL | 'off' {
+  for (const wire of ['debug', 'info', 'warning', 'error'] as const) if (log.isLevelEnabled(LOG_LEVEL[wire])) return wire;
+  return 'off';
+}

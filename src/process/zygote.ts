@@ -1,5 +1,5 @@
 /**
- * Zygotes: fork servers for Python workers (opt-in, `python: { zygote: true }`).
+ * Zygotes: fork servers for Python workers (`python.zygote`, on by default on Linux; `false` opts out).
  *
  * A zygote (`python -m synapse_bridge --zygote`, see `_zygote.py`) has imported pydantic-ai and
  * frozen its GC; it forks a worker in a few ms instead of the ~1 s an interpreter start costs,

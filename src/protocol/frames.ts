@@ -73,6 +73,14 @@ export const FEATURE_TRACE_CONTEXT = 'trace_context';
 export const FEATURE_MODEL_SLOTS = 'model_slots';
 
 /**
+ * The bridge can announce its full (generation 2) garbage collections on the heartbeat control
+ * channel (`gc` frames), so Node extends the pong deadline by `python.gcGraceMs` instead of killing
+ * a worker whose collection holds the GIL. Node asks for them with `init.gcNotices: true`, only of
+ * a bridge announcing this feature (docs/protocol.md, "GC notices").
+ */
+export const FEATURE_GC_NOTICES = 'gc_notices';
+
+/**
  * `run.options.trace`: the W3C trace context of the Node turn span (`traceparent` version 00,
  * optional `tracestate`), a text-map carrier as-is (feature {@link FEATURE_TRACE_CONTEXT}).
  */
@@ -179,6 +187,10 @@ export interface InitFrame {
   readonly memoryLimitMb?: number;
   /** Cap on a chunked history's bytes (all partial histories together); absent: Python's default, 256 MiB. */
   readonly maxHistoryBytes?: number;
+  /** Ask for `gc` frames on the control channel (feature {@link FEATURE_GC_NOTICES}); absent: none are sent. */
+  readonly gcNotices?: boolean;
+  /** `gc.set_threshold(t0, t1, t2)` after the agents load (`python.gcThresholds`); absent: CPython's default. */
+  readonly gcThresholds?: readonly [number, number, number];
 }
 
 /** `run`: one request, run by Python as its own asyncio task. */
@@ -426,6 +438,16 @@ export interface PongFrame {
   readonly inFlight: number;
 }
 
+/**
+ * `gc`: on the heartbeat control channel, a full (generation 2) garbage collection started
+ * (`phase: 'start'`) or ended (`'stop'`, with its `pauseMs` when known); feature {@link FEATURE_GC_NOTICES}.
+ */
+export interface GcFrame {
+  readonly t: 'gc';
+  readonly phase: 'start' | 'stop';
+  readonly pauseMs?: number;
+}
+
 /** Python logging levels carried by `log`. */
 export type PyLogLevel = 'debug' | 'info' | 'warning' | 'error';
 
@@ -444,7 +466,7 @@ export interface ByeFrame {
 }
 
 /** Every frame Python sends. */
-export type InboundFrame = HelloFrame | ReadyFrame | EventFrame | ResultFrame | ErrorFrame | ToolCallFrame | ModelSlotFrame | ModelSlotReleaseFrame | PongFrame | LogFrame | ByeFrame;
+export type InboundFrame = HelloFrame | ReadyFrame | EventFrame | ResultFrame | ErrorFrame | ToolCallFrame | ModelSlotFrame | ModelSlotReleaseFrame | PongFrame | GcFrame | LogFrame | ByeFrame;
 
 // ─── Validation ───────────────────────────────────────────────────────────────
 
@@ -550,6 +572,10 @@ export function parseInbound(value: unknown): InboundFrame {
   switch (t) {
     case 'pong':
       return { t, seq: nonNegInt(o, t, 'seq'), loopLagMs: nonNegNum(o, t, 'loopLagMs'), rssBytes: nonNegInt(o, t, 'rssBytes'), inFlight: nonNegInt(o, t, 'inFlight') };
+    case 'gc': {
+      if (o.phase !== 'start' && o.phase !== 'stop') throw bad(t, 'phase', '"start" or "stop"', o.phase);
+      return o.pauseMs === undefined ? { t, phase: o.phase } : { t, phase: o.phase, pauseMs: nonNegNum(o, t, 'pauseMs') };
+    }
     case 'event':
       return { t, id: str(o, t, 'id'), event: streamEvent(o) };
     case 'result': {
@@ -716,6 +742,11 @@ export function parseOutbound(value: unknown): OutboundFrame {
       const memoryLimitMb = o.memoryLimitMb === undefined ? undefined : nonNegInt(o, t, 'memoryLimitMb');
       const maxHistoryBytes = o.maxHistoryBytes === undefined ? undefined : nonNegInt(o, t, 'maxHistoryBytes');
       if (maxHistoryBytes !== undefined && maxHistoryBytes < 1) throw bad(t, 'maxHistoryBytes', 'an integer >= 1', maxHistoryBytes);
+      if (o.gcNotices !== undefined && typeof o.gcNotices !== 'boolean') throw bad(t, 'gcNotices', 'a boolean when present', o.gcNotices);
+      const gcT = o.gcThresholds;
+      if (gcT !== undefined && !(Array.isArray(gcT) && gcT.length === 3 && gcT.every((x) => Number.isSafeInteger(x) && (x as number) >= 1))) {
+        throw bad(t, 'gcThresholds', 'three integers >= 1 when present', gcT);
+      }
       if (o.v !== undefined && o.v !== PROTOCOL_VERSION) throw bad(t, 'v', VERSION_EXPECTED, o.v);
       return {
         t,
@@ -727,6 +758,8 @@ export function parseOutbound(value: unknown): OutboundFrame {
         ...(cwd === undefined ? {} : { cwd }),
         ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
         ...(maxHistoryBytes === undefined ? {} : { maxHistoryBytes }),
+        ...(o.gcNotices === undefined ? {} : { gcNotices: o.gcNotices }),
+        ...(gcT === undefined ? {} : { gcThresholds: gcT as [number, number, number] }),
       };
     }
     case 'run': {

@@ -24,7 +24,9 @@ export function isPidAlive(pid: number): boolean {
 }
 
 /**
- * Live (non-zombie) Python workers spawned by the Node process `parentPid` (default: this one).
+ * Live (non-zombie) Python processes of the Node process `parentPid` (default: this one): its
+ * workers and, with `python.zygote` (the Linux default), its zygotes — alive until
+ * `system.stop()` — whose forked workers carry the zygote's env block and so are found too.
  *
  * @example
  * ```ts

@@ -8,7 +8,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { assertNoLeakedPids as assertNoLeakedPidsOf, findWorkerPids, isPidAlive } from '../../src/testing/pids.ts';
+import type { InspectNode } from '../../src/observe/inspect.ts';
 import { VENV_PYTHON } from './python.ts';
 
 export { findWorkerPids };
@@ -94,5 +96,42 @@ export async function waitForPidsGone(pids: readonly number[], deadlineMs: numbe
       watcher.kill('SIGKILL');
       await once(watcher, 'exit').catch(() => {});
     }
+  }
+}
+
+/**
+ * Pids of the system's running zygotes (`system.inspect()` nodes of kind `zygote`): with
+ * `python.zygote` on (the Linux default) they are Python processes of this Node process beside
+ * its workers — in `findWorkerPids()` until `system.stop()` — and the parents of forked workers.
+ */
+export function zygotePids(system: { inspect(): InspectNode }): number[] {
+  return system
+    .inspect()
+    .children.filter((n) => n.kind === 'zygote' && n.pid !== undefined)
+    .map((n) => n.pid!);
+}
+
+/**
+ * True if `needle` occurs in the private writable memory of `pid` (`rw-p` regions of
+ * `/proc/<pid>/maps`, read through `/proc/<pid>/mem`: the heap, stacks and anonymous arenas where
+ * a parsed secret would sit). Needs ptrace access to `pid` (same user; with Yama, an ancestor).
+ *
+ * @throws if a region cannot be read (no silent "not found").
+ */
+export function memoryContains(pid: number, needle: string): boolean {
+  const regions = readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .filter((line) => / rw-p /.test(line))
+    .map((line) => line.split(' ')[0]!.split('-').map((hex) => Number.parseInt(hex, 16)) as [number, number]);
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const [start, end] of regions) {
+      const buf = Buffer.alloc(end - start);
+      readSync(fd, buf, 0, buf.length, start);
+      if (buf.includes(needle)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -26,6 +26,7 @@ import {
   type ChaosAction,
   type RestartPolicy,
 } from '../../src/testing/index.ts';
+import { zygotePids } from '../helpers/pids.ts';
 import { REPO_ROOT, fixtureRef } from '../helpers/python.ts';
 
 const POLICY: RestartPolicy = { intensity: 30, periodMs: 10_000, backoff: { minMs: 20, maxMs: 300 }, quarantine: { minMs: 500, maxMs: 1_000 } };
@@ -103,14 +104,15 @@ describe('fault schedules against real Python', () => {
             for (const a of run.chaos) totals[`${a.kind}${a.pid === undefined ? ' (skipped)' : ''}`] = (totals[`${a.kind}${a.pid === undefined ? ' (skipped)' : ''}`] ?? 0) + 1;
             run.ledger.check();
             await checkHistory(system, run.acked, { unackedPrompts: run.unacked });
-            // No leak: once quiet, the live workers are exactly the ready ones. (A worker can still
+            // No leak: once quiet, the live Python processes are exactly the ready workers and the
+            // zygote they are forked from (the default; it lives until stop). (A worker can still
             // die between the two reads — e.g. a heartbeat timeout right after a SIGCONT — so a
             // mismatch is re-checked after quiescing again; a leaked process stays a mismatch.)
             let live: number[] = [];
             let ready: number[] = [];
             for (let attempt = 0; attempt < 3; attempt++) {
               await quiesce(run.chaos);
-              ready = Object.keys(AGENTS).flatMap((id) => system.agentStatus(id).pids).sort();
+              ready = [...Object.keys(AGENTS).flatMap((id) => system.agentStatus(id).pids), ...zygotePids(system)].sort();
               live = findWorkerPids().sort();
               if (JSON.stringify(live) === JSON.stringify(ready)) break;
             }

@@ -1,5 +1,6 @@
-// Node SIGKILLed with agents mid-run: no Python worker survives 5 s; and a worker that could not
-// notice (SIGSTOPped) is reaped by the next Synapse.start() from the pid file of the dead run.
+// Node SIGKILLed with agents mid-run: no Python process survives 5 s — forked workers and their
+// zygote (the default), or spawned workers (`zygote: false`); and a worker that could not notice
+// (SIGSTOPped) is reaped by the next Synapse.start() from the pid file of the dead run.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +23,9 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** Starts the parent Node process; resolves with it and its workers' pids once both hang mid-run. */
-async function parentWithAgents(stateDir: string) {
-  const parent = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/faults/fixtures/system-parent.ts'), stateDir], {
+/** Starts the parent Node process; resolves with it, its workers' and its zygote's pids once both workers hang mid-run. */
+async function parentWithAgents(stateDir: string, mode: 'zygote' | 'spawn' = 'zygote') {
+  const parent = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/faults/fixtures/system-parent.ts'), stateDir, mode], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -34,30 +35,36 @@ async function parentWithAgents(stateDir: string) {
     await exit;
   });
   const [line] = (await once(createInterface({ input: parent.stdout }), 'line')) as [string];
-  const { pids } = JSON.parse(line) as { pids: number[] };
-  return { parent, exit, pids };
+  const { pids, zygotes } = JSON.parse(line) as { pids: number[]; zygotes: number[] };
+  return { parent, exit, pids, zygotes };
 }
 
 describe('orphans', () => {
-  it('Node SIGKILLed mid-run → every Python worker is gone within 5 s', async () => {
+  // Forked workers have no parent-death signal (their parent is the zygote): they leave on their
+  // protocol socket's EOF or the watchdog's Node-pid probe; the zygote has PR_SET_PDEATHSIG.
+  it.each([
+    { mode: 'zygote', zygotes: 1 },
+    { mode: 'spawn', zygotes: 0 },
+  ] as const)('Node SIGKILLed mid-run → every Python process is gone within 5 s ($mode)', async ({ mode, zygotes: zygoteCount }) => {
     const stateDir = mkdtempSync(join(tmpdir(), 'synapse-orphans-'));
     dirs.push(stateDir);
-    const { parent, exit, pids } = await parentWithAgents(stateDir);
+    const { parent, exit, pids, zygotes } = await parentWithAgents(stateDir, mode);
     expect(pids).toHaveLength(2);
-    expect(findWorkerPids(parent.pid).sort()).toEqual([...pids].sort());
+    expect(zygotes).toHaveLength(zygoteCount);
+    expect(findWorkerPids(parent.pid).sort()).toEqual([...pids, ...zygotes].sort());
     parent.kill('SIGKILL');
     await exit;
-    expect(await waitForPidsGone(pids, 5_000)).toEqual([]);
+    expect(await waitForPidsGone([...pids, ...zygotes], 5_000)).toEqual([]);
     assertNoLeakedPids({ parentPid: parent.pid! });
   });
 
   it('a worker the dead run left behind is reaped by the next Synapse.start() (orphan.reaped)', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'synapse-orphans-'));
     dirs.push(stateDir);
-    const { parent, exit, pids } = await parentWithAgents(stateDir);
+    const { parent, exit, pids, zygotes } = await parentWithAgents(stateDir);
     parent.kill('SIGKILL');
     await exit;
-    expect(await waitForPidsGone(pids, 5_000)).toEqual([]);
+    expect(await waitForPidsGone([...pids, ...zygotes], 5_000)).toEqual([]);
     // The dead run's pid file is still there. Real workers die with their parent (stdin EOF,
     // watchdog, PR_SET_PDEATHSIG), so stand in a survivor — a detached, stopped process that
     // cannot act on its own — for one of its entries: what a worker wedged in the kernel would be.
@@ -79,7 +86,7 @@ describe('orphans', () => {
     process.kill(survivor.pid!, 'SIGSTOP');
     const file = join(stateDir, `${parent.pid}.json`);
     const recorded = JSON.parse(readFileSync(file, 'utf8')) as { entries: { pid: number; startTime: string }[] };
-    expect(recorded.entries.map((e) => e.pid).sort()).toEqual([...pids].sort());
+    expect(recorded.entries.map((e) => e.pid).sort()).toEqual([...pids, ...zygotes].sort()); // the zygote is recorded like a worker
     recorded.entries[0] = { pid: survivor.pid!, startTime: readProcStat(survivor.pid!)!.startTime };
     writeFileSync(file, JSON.stringify(recorded));
 

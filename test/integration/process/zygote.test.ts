@@ -32,6 +32,8 @@ interface Probe {
   pgid: number;
   value: string | null;
   cwd: string;
+  /** What the `zygote_import_env` preload read at import (null: not loaded, or the variable was unset). */
+  preload: string | null;
 }
 
 async function probe(agent: string, variable = 'ZYG_SECRET'): Promise<Probe> {
@@ -249,6 +251,18 @@ describe('python.zygote', () => {
     await next.close();
     await pool.close();
     expect(await waitForPidsGone([...zygotes, next.pid], 10_000)).toEqual([]);
+  }, 60_000);
+
+  it('a SYNAPSE_PRELOAD module reading env at import sees the zygote env, not the agent variables; the agent module and run time see them', async () => {
+    const env = { PYTHONPATH: PRELOAD_DIR, SYNAPSE_PRELOAD: 'zygote_import_env', ZYG_SECRET: SECRET };
+    await system.spawnAgent({ id: 'forked', agent: PROBE, python: { env } }); // the default: forked
+    await system.spawnAgent({ id: 'spawned', agent: PROBE, python: { zygote: false, env } });
+    const forked = await probe('forked');
+    expect(ppidOf(forked.pid)).not.toBe(process.pid);
+    expect(forked).toMatchObject({ value: SECRET, preload: null }); // preloaded in the zygote, before any agent env
+    expect(await probe('spawned')).toMatchObject({ value: SECRET, preload: SECRET }); // imported in the worker itself
+    await system.stopAgent('forked');
+    await system.stopAgent('spawned');
   }, 60_000);
 
   it('bad option: python.zygote must be a boolean, nothing started', async () => {

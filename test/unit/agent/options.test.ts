@@ -20,6 +20,9 @@ describe('resolveAgentOptions', () => {
     expect(o.restart.backoff).toEqual(AGENT_DEFAULTS.restart.backoff);
     expect(o.python.maxFrameBytes).toBe(AGENT_DEFAULTS.python.maxFrameBytes);
     expect(o.python.cwd).toBe(process.cwd());
+    // Zygote on where forking works (Linux: issue #14, opt-out), off elsewhere; false opts out.
+    expect(o.python.zygote).toBe(process.platform === 'linux');
+    expect(resolveAgentOptions({ id: 'bot', agent: 'pkg.mod:agent', python: { zygote: false } }).python.zygote).toBe(false);
   });
 
   it('merges partial nested options over defaults', () => {

@@ -2,16 +2,17 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { SynapseError } from '../../../src/errors.ts';
 import { CONTROL_MAX_FRAME_BYTES, ControlChannel } from '../../../src/process/control.ts';
-import type { PongFrame } from '../../../src/protocol/frames.ts';
+import type { GcFrame, PongFrame } from '../../../src/protocol/frames.ts';
 
 function setup(condemned = false) {
   const pongs: PongFrame[] = [];
+  const gcs: GcFrame[] = [];
   const violations: SynapseError[] = [];
-  const channel = new ControlChannel({ onPong: (f) => pongs.push(f), onViolation: (e) => violations.push(e), ignoreInbound: () => condemned });
+  const channel = new ControlChannel({ onPong: (f) => pongs.push(f), onGc: (f) => gcs.push(f), onViolation: (e) => violations.push(e), ignoreInbound: () => condemned });
   const out = new PassThrough();
   const input = new PassThrough();
   channel.attach(out, input);
-  return { channel, out, input, pongs, violations };
+  return { channel, out, input, pongs, gcs, violations };
 }
 
 const pong = (seq: number): string => `${JSON.stringify({ t: 'pong', seq, loopLagMs: 1.5, rssBytes: 1024, inFlight: 0 })}\n`;
@@ -33,6 +34,14 @@ describe('ControlChannel', () => {
     expect(violations).toEqual([]);
   });
 
+  it('delivers gc notices in order with the pongs around them', () => {
+    const { channel, pongs, gcs, violations } = setup();
+    channel.push(Buffer.from(`${pong(1)}{"t":"gc","phase":"start"}\n{"t":"gc","phase":"stop","pauseMs":2600.5}\n${pong(2)}`));
+    expect(pongs.map((p) => p.seq)).toEqual([1, 2]);
+    expect(gcs).toEqual([{ t: 'gc', phase: 'start' }, { t: 'gc', phase: 'stop', pauseMs: 2600.5 }]);
+    expect(violations).toEqual([]);
+  });
+
   it('reads pongs from the attached stream', async () => {
     const { input, pongs } = setup();
     const seen = new Promise<void>((resolve) => input.once('data', () => resolve()));
@@ -44,6 +53,7 @@ describe('ControlChannel', () => {
   it.each([
     ['a frame other than pong', `${JSON.stringify({ t: 'bye' })}\n`, 'SYN_ERR_PROTOCOL'],
     ['a pong failing its schema', `${JSON.stringify({ t: 'pong', seq: 'x' })}\n`, 'SYN_ERR_PROTOCOL'],
+    ['a gc notice with an unknown phase', `${JSON.stringify({ t: 'gc', phase: 'middle' })}\n`, 'SYN_ERR_PROTOCOL'],
     ['garbage', 'not json\n', 'SYN_ERR_PROTOCOL'],
     ['an oversized line', 'x'.repeat(CONTROL_MAX_FRAME_BYTES + 1), 'SYN_ERR_FRAME_TOO_LARGE'],
   ])('reports %s as a violation', (_name, bytes, code) => {
@@ -67,7 +77,7 @@ describe('ControlChannel', () => {
   });
 
   it('drops pings before it is attached', () => {
-    const channel = new ControlChannel({ onPong: () => {}, onViolation: () => {}, ignoreInbound: () => false });
+    const channel = new ControlChannel({ onPong: () => {}, onGc: () => {}, onViolation: () => {}, ignoreInbound: () => false });
     expect(() => channel.ping(1)).not.toThrow();
   });
 });

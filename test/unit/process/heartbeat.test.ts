@@ -2,13 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { Heartbeat } from '../../../src/process/heartbeat.ts';
 import { SimulatedClock } from '../../../src/testing/clock.ts';
 
-function setup(intervalMs = 100, timeoutMs = 350) {
+function setup(intervalMs = 100, timeoutMs = 350, gcGraceMs = 0) {
   const clock = new SimulatedClock();
   const pings: number[] = [];
   const timeouts: number[] = [];
-  const hb = new Heartbeat({ clock, intervalMs, timeoutMs, sendPing: (seq) => pings.push(seq), onTimeout: (ms) => timeouts.push(ms) });
+  const collecting: boolean[] = [];
+  const hb = new Heartbeat({
+    clock,
+    intervalMs,
+    timeoutMs,
+    gcGraceMs,
+    sendPing: (seq) => pings.push(seq),
+    onTimeout: (ms, gc) => {
+      timeouts.push(ms);
+      collecting.push(gc);
+    },
+  });
   const pong = (seq: number) => hb.pong({ t: 'pong', seq, loopLagMs: 2, rssBytes: 1000, inFlight: 1 });
-  return { clock, hb, pings, timeouts, pong };
+  return { clock, hb, pings, timeouts, collecting, pong };
 }
 
 describe('Heartbeat', () => {
@@ -106,5 +117,68 @@ describe('Heartbeat when Node itself stalls', () => {
     expect(timeouts).toEqual([350]);
     expect(clock.now() - lastPong).toBe(350);
     hb.close();
+  });
+});
+
+describe('Heartbeat and announced garbage collections', () => {
+  it('a gc start notice allows timeoutMs + gcGraceMs of silence from the notice; the stop notice ends it', async () => {
+    const { clock, hb, timeouts } = setup(100, 350, 1_000);
+    hb.start();
+    await clock.advance(100);
+    hb.gcStarted();
+    const noticeAt = clock.now();
+    await clock.advance(1_300); // far past timeoutMs, within timeoutMs + grace
+    expect(timeouts).toEqual([]);
+    hb.gcStopped();
+    await clock.advance(349); // back to the plain timeout, counted from the stop notice
+    expect(timeouts).toEqual([]);
+    await clock.advance(1);
+    expect(timeouts).toEqual([350]);
+    expect(clock.now() - noticeAt).toBe(1_650);
+    hb.close();
+  });
+
+  it('a worker stuck in an announced collection is still declared hung, at timeoutMs + gcGraceMs after the notice', async () => {
+    const { clock, hb, timeouts, collecting } = setup(100, 350, 1_000);
+    hb.start();
+    await clock.advance(100);
+    hb.gcStarted();
+    await clock.advance(1_349);
+    expect(timeouts).toEqual([]);
+    await clock.advance(1);
+    expect(timeouts).toEqual([1_350]);
+    expect(collecting).toEqual([true]);
+    hb.close();
+  });
+
+  it('a pong also ends the allowance (the control thread answered, so no collection holds the GIL)', async () => {
+    const { clock, hb, timeouts, collecting, pong } = setup(100, 350, 1_000);
+    hb.start();
+    hb.gcStarted();
+    await clock.advance(200);
+    pong(1);
+    await clock.advance(350);
+    expect(timeouts).toEqual([350]);
+    expect(collecting).toEqual([false]);
+    hb.close();
+  });
+
+  it('with gcGraceMs 0 a notice only counts as a sign of life', async () => {
+    const { clock, hb, timeouts } = setup(100, 350, 0);
+    hb.start();
+    await clock.advance(300);
+    hb.gcStarted();
+    await clock.advance(350);
+    expect(timeouts).toEqual([350]);
+    hb.close();
+  });
+
+  it('notices after close() arm no timer', () => {
+    const { clock, hb } = setup(100, 350, 1_000);
+    hb.start();
+    hb.close();
+    hb.gcStarted();
+    hb.gcStopped();
+    expect(clock.pending).toBe(0);
   });
 });

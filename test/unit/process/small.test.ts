@@ -70,6 +70,11 @@ describe('resolveProcessOptions', () => {
     expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, heartbeat: 1 }))).toMatchObject({ code: 'SYN_ERR_INVALID_OPTION', details: { option: 'heartbeat' } });
     expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, env: { A: 1 } }))?.details.option).toBe('env.A');
     expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, clock: {} }))?.details.option).toBe('clock');
+    for (const gcThresholds of [[700, 10], [0, 10, 10], [700, 10, 1.5], 'x']) {
+      expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, gcThresholds }))?.details.option).toBe('gcThresholds');
+    }
+    expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, gcGraceMs: -1 }))?.details.option).toBe('gcGraceMs');
+    expect(resolveProcessOptions({ executable: process.execPath, gcThresholds: [700, 10, 100] })).toMatchObject({ gcThresholds: [700, 10, 100], gcGraceMs: PYTHON_PROCESS_DEFAULTS.gcGraceMs });
     expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, cwd: '/no/such/dir' }))?.details.option).toBe('cwd');
     expect(codeOf(() => resolveProcessOptions({ executable: process.execPath, tools: [{ name: 't', description: 'd', parameters: [] }] }))?.details.option).toBe('tools[0].parameters');
   });

@@ -30,7 +30,7 @@ describe('shared schema vectors (python-bridge/tests/vectors/frames.json)', () =
   it('is protocol version 1 and covers every frame type of both directions', () => {
     expect(vectors.version).toBe(1);
     expect(Object.keys(vectors.frames).sort()).toEqual(
-      ['bye', 'cancel', 'error', 'event', 'hello', 'history_chunk', 'init', 'log', 'ping', 'pong', 'ready', 'result', 'run', 'shutdown', 'tool_call', 'tool_result', 'model_slot', 'model_slot_grant', 'model_slot_release'].sort(),
+      ['bye', 'cancel', 'error', 'event', 'gc', 'hello', 'history_chunk', 'init', 'log', 'ping', 'pong', 'ready', 'result', 'run', 'shutdown', 'tool_call', 'tool_result', 'model_slot', 'model_slot_grant', 'model_slot_release'].sort(),
     );
   });
 
