@@ -84,7 +84,17 @@ def main(forked: bool = False) -> NoReturn:
         'features': list(FEATURES),
     })
     install_log_forwarding(writer.write)
-    code = _run_loop(Runtime(writer, control=control_fds_from_env()).serve())
+    try:
+        code = _run_loop(Runtime(writer, control=control_fds_from_env()).serve())
+    except MemoryError:
+        # An allocation failure the loop did not survive: under memoryLimitMb that is the
+        # memory limit (EXIT_MEMORY → SYN_ERR_MEMORY_LIMIT), not an unexplained crash.
+        from ._limits import memory_capped
+        from ._runtime import EXIT_MEMORY
+
+        if memory_capped():
+            hard_exit(EXIT_MEMORY)
+        raise
     watchdog.close()
     hard_exit(code)
 

@@ -50,6 +50,29 @@ def virtual_bytes() -> int | None:
     return _statm(0)
 
 
+def caused_by_memory_error(exc: BaseException | None) -> bool:
+    """True if ``exc`` is a ``MemoryError`` or one is in its cause/context chain or, for an
+    exception group, in one of its members (a library may wrap the allocation failure)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [] if exc is None else [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, MemoryError):
+            return True
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+    return False
+
+
+def memory_capped() -> bool:
+    """True once a soft ``RLIMIT_AS`` is set (by :func:`apply_memory_limit`)."""
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+
+
 def apply_memory_limit(limit_mb: int) -> int:
     """Sets the soft ``RLIMIT_AS`` to ``limit_mb`` MiB; returns the limit applied in bytes.
 

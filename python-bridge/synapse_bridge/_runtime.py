@@ -49,7 +49,7 @@ from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameBatch, FrameWriter, LineSpli
 from ._deps import apply_hooks
 from ._history import CANCELLED, HistoryAssembler
 from ._lifespan import Lifespans
-from ._limits import apply_memory_limit, rss_bytes
+from ._limits import apply_memory_limit, caused_by_memory_error, rss_bytes
 from ._logging import run_id_var
 from ._options import SLOTS_KEY, ModelResolver, agent_run_kwargs
 from ._retry import RUN_DEADLINE
@@ -130,6 +130,8 @@ class Runtime:
         self._done: asyncio.Future[int] | None = None
         self._batch: FrameBatch | None = None
         self._memory_capped = False
+        self._memory_hit = False
+        """A run failed with a MemoryError somewhere in its exception chain (see _run_task)."""
         self._control_channel: ControlChannel | None = None
         self._gc_notices: GcNotices | None = None
 
@@ -377,17 +379,29 @@ class Runtime:
             self._runs.pop(run_id, None)
             self._send_terminal(error_frame(exc, run_id, kind='cancelled', retryable=False, message='run cancelled'))
             raise
+        except MemoryError:
+            # Building or sending the answer failed for want of memory: the process recycles
+            # itself all the same (Node fails the run with SYN_ERR_MEMORY_LIMIT at the exit).
+            if self._memory_capped:
+                self._recycle_after_memory_error(run_id)
+            raise
         self._runs.pop(run_id, None)
-        self._send_terminal(terminal)
-        if self._memory_capped and terminal.get('type') == 'MemoryError':
-            self._recycle_after_memory_error(run_id)
+        try:
+            self._send_terminal(terminal)
+        finally:
+            if self._memory_capped and (self._memory_hit or terminal.get('type') == 'MemoryError'):
+                self._recycle_after_memory_error(run_id)
 
     def _recycle_after_memory_error(self, run_id: str) -> NoReturn:
-        """Exits :data:`EXIT_MEMORY` once the run's error frame is written (see there)."""
-        _log.error('run %s hit the memory limit (MemoryError): exiting to be replaced', run_id)
-        if self._batch is not None:
-            self._batch.flush()
-        hard_exit(EXIT_MEMORY)
+        """Exits :data:`EXIT_MEMORY` once the run's error frame is written (see there). The
+        log line and the flush are best effort: they allocate too, and whatever they raise,
+        the process exits with that code (a second MemoryError here once left it running)."""
+        try:
+            _log.error('run %s hit the memory limit (MemoryError): exiting to be replaced', run_id)
+            if self._batch is not None:
+                self._batch.flush()
+        finally:
+            hard_exit(EXIT_MEMORY)
 
     async def _execute(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:
         timeout_ms = frame['timeoutMs']
@@ -404,6 +418,8 @@ class Runtime:
                 return error_frame(exc, frame['id'], kind='timeout', retryable=True, message=f'run exceeded its deadline of {timeout_ms} ms')
             return error_frame(exc, frame['id'])
         except Exception as exc:
+            if caused_by_memory_error(exc):  # wrapped (cause, context, group): recycle all the same
+                self._memory_hit = True
             return error_frame(exc, frame['id'])
 
     async def _execute_in_slot(self, frame: dict[str, Any], loaded: LoadedAgent) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic_ai import ModelMessagesTypeAdapter
 
 import synapse_bridge
@@ -313,7 +314,10 @@ def test_loop_is_uvloop_by_default_and_env_selects_asyncio(spawn: Spawn) -> None
         assert b.terminal('r1')[0]['output'] == '[faults] ok (re: hi)'
 
 
-def test_memory_limit_turns_unbounded_allocation_into_memory_error_then_recycles(spawn: Spawn) -> None:
+@pytest.mark.parametrize(('fault', 'wire_type'), [('alloc', 'MemoryError'), ('alloc_wrapped', 'ValueError')])
+def test_memory_limit_turns_unbounded_allocation_into_memory_error_then_recycles(spawn: Spawn, fault: str, wire_type: str) -> None:
+    # alloc_wrapped: user code reports the MemoryError wrapped in another exception; the run
+    # fails with that exception and the process recycles all the same (its cause is the limit).
     # Node runs memory-capped workers on the stock loop (uvloop cannot recover from a failed
     # allocation under RLIMIT_AS: the next run fails with SystemError).
     b = spawn(env={'SYNAPSE_FAULT_ALLOC_MAX_MB': '8192', 'SYNAPSE_LOOP': 'asyncio'})
@@ -322,10 +326,10 @@ def test_memory_limit_turns_unbounded_allocation_into_memory_error_then_recycles
     limit = vsz_mb + 400  # room for the agent module; far below the 8 GiB the fixture wants
     b.send({'t': 'init', 'agents': [{'name': 'f', 'ref': FAULTS}], 'tools': [], 'concurrency': 1, 'maxFrameBytes': 1 << 20, 'memoryLimitMb': limit, 'cwd': str(Path(__file__).parents[2])})
     assert b.recv_until(lambda f: f['t'] in ('ready', 'error'))[0]['t'] == 'ready'
-    b.send(run_frame('m1', 'f', 'alloc'))
+    b.send(run_frame('m1', 'f', fault))
     peak_mb = int(re.search(r'VmHWM:\s+(\d+) kB', Path(f'/proc/{b.pid}/status').read_text()).group(1)) // 1024  # type: ignore[union-attr]
     err, _ = b.terminal('m1')
-    assert err['kind'] == 'agent' and err['type'] == 'MemoryError'
+    assert err['kind'] == 'agent' and err['type'] == wire_type
     assert peak_mb <= limit
     # The run's error frame first, then the process recycles itself (Node restarts it).
     assert b.wait() == 5

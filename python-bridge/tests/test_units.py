@@ -15,7 +15,7 @@ from pydantic_ai import exceptions as pai
 from synapse_bridge import AgentLoadError, ProtocolError, ToolError, current_run_id
 from synapse_bridge._agents import load_agents, load_ref
 from synapse_bridge._framing import FrameWriter, encode_frame
-from synapse_bridge._limits import rss_bytes, virtual_bytes
+from synapse_bridge._limits import caused_by_memory_error, rss_bytes, virtual_bytes
 from synapse_bridge._logging import FrameLogHandler, forward_threshold, install_log_forwarding, run_id_var
 from synapse_bridge._runtime import Runtime
 from synapse_bridge._tools import ToolBridge
@@ -298,3 +298,36 @@ async def test_tool_bridge_round_trip_and_late_results() -> None:
         await cancelled
     assert bridge.pending == 0
     assert not bridge.resolve({'id': 'r1', 'callId': 'c3', 'ok': True})  # late: ignored
+
+
+def _wrapped_memory_error() -> BaseException:
+    try:
+        try:
+            raise MemoryError
+        except MemoryError as inner:
+            raise ValueError('could not buffer') from inner
+    except ValueError as exc:
+        return exc
+
+
+def _memory_error_in_context() -> BaseException:
+    try:
+        try:
+            raise MemoryError
+        except MemoryError:
+            raise KeyError('while handling it')  # noqa: B904  (implicit __context__ is the point)
+    except KeyError as exc:
+        return exc
+
+
+def test_caused_by_memory_error_walks_cause_context_and_groups() -> None:
+    assert caused_by_memory_error(MemoryError())
+    assert caused_by_memory_error(_wrapped_memory_error())
+    assert caused_by_memory_error(_memory_error_in_context())
+    assert caused_by_memory_error(ExceptionGroup('g', [ValueError('a'), _wrapped_memory_error()]))
+    assert not caused_by_memory_error(ValueError('plain'))
+    assert not caused_by_memory_error(ExceptionGroup('g', [ValueError('a'), KeyError('b')]))
+    assert not caused_by_memory_error(None)
+    loop = ValueError('cycle')
+    loop.__context__ = loop
+    assert not caused_by_memory_error(loop)

@@ -36,12 +36,28 @@ export interface ExitFacts {
   readonly wasReady: boolean;
   readonly inFlight: number;
   readonly context: ErrorDetails;
+  /** True when the worker ran under `memoryLimitMb` (RLIMIT_AS): see {@link diedOfMemory}. */
+  readonly memoryCapped?: boolean;
+}
+
+/** What CPython (or the C library under it) prints when an allocation fails past recovery. */
+const OUT_OF_MEMORY = /\bMemoryError|Cannot allocate memory|out of memory/i;
+
+/**
+ * A worker under `memoryLimitMb` that died of its cap: it exited {@link EXIT_MEMORY} (it recycled
+ * itself), or, when the allocation failure struck where Python could not recover (a fatal error
+ * abort, a crash while normalising the exception), it died by any other code or signal with an
+ * out-of-memory complaint as the last stderr it wrote.
+ */
+function diedOfMemory(facts: ExitFacts): boolean {
+  if (facts.signal === null && facts.exitCode === EXIT_MEMORY) return true;
+  return facts.memoryCapped === true && OUT_OF_MEMORY.test(facts.stderrTail);
 }
 
 /**
  * The error describing a worker's end, or undefined for a requested stop. A detected defect
  * keeps its code and gains `exitCode`, `signal`, `stderrTail`; an unexplained death is
- * SYN_ERR_AGENT_CRASHED after ready (SYN_ERR_MEMORY_LIMIT for exit code {@link EXIT_MEMORY}),
+ * SYN_ERR_AGENT_CRASHED after ready (SYN_ERR_MEMORY_LIMIT if it died of its memory cap, see {@link diedOfMemory}),
  * SYN_ERR_STARTUP_FAILED before (anything else before
  * ready is wrapped in SYN_ERR_STARTUP_FAILED, with the original as `cause`).
  */
@@ -52,8 +68,8 @@ export function exitError(facts: ExitFacts): SynapseError | undefined {
   if (failure !== undefined) error = withDetails(failure, exit);
   else if (!facts.requested) {
     const how = signal === null ? `with code ${String(exitCode)}` : `by ${signal}`;
-    error = wasReady && signal === null && exitCode === EXIT_MEMORY
-      ? synErr('SYN_ERR_MEMORY_LIMIT', `Python worker ${pid} hit its memory limit (a run failed with MemoryError under memoryLimitMb) and exited to be replaced`, { ...facts.context, ...exit, inFlight: facts.inFlight })
+    error = wasReady && diedOfMemory(facts)
+      ? synErr('SYN_ERR_MEMORY_LIMIT', `Python worker ${pid} hit its memory limit (an allocation failed under memoryLimitMb) and ${exitCode === EXIT_MEMORY ? 'exited to be replaced' : `died ${how}`}`, { ...facts.context, ...exit, inFlight: facts.inFlight })
       : wasReady
       ? synErr('SYN_ERR_AGENT_CRASHED', `Python worker ${pid} died ${how}`, { ...facts.context, ...exit, inFlight: facts.inFlight })
       : synErr('SYN_ERR_STARTUP_FAILED', `Python worker ${pid} exited ${how} before ready${NO_BRIDGE.test(stderrTail) ? NO_BRIDGE_HINT : ''}`, { ...facts.context, ...exit });

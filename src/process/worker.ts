@@ -815,6 +815,7 @@ export class PythonWorker extends EventEmitter<PythonWorkerEvents> {
       wasReady: s.kind === 'ready' || ((s.kind === 'stopping' || s.kind === 'crashed') && s.wasReady),
       inFlight: this.#runs.size,
       context: this.#context(),
+      memoryCapped: this.#opts.memoryLimitMb !== undefined,
     });
     this.#runs.failAll(error ?? synErr('SYN_ERR_SHUTDOWN', `Python worker ${this.pid} stopped`, { ...this.#context(), exitCode, signal: exitSignal }));
     const exit: ProcessExit = error === undefined ? { exitCode, signal: exitSignal } : { exitCode, signal: exitSignal, error };

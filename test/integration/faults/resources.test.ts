@@ -20,7 +20,7 @@ describe('resource abuse', () => {
     expect(['SYN_ERR_AGENT_FAILED', 'SYN_ERR_MEMORY_LIMIT']).toContain(error.code);
     if (error.code === 'SYN_ERR_AGENT_FAILED') expect(error.details.type).toBe('MemoryError');
     const crashed = await events.waitFor('worker.crashed', (e) => e.agent === 'm', { after: mark });
-    expect(crashed).toMatchObject({ code: 'SYN_ERR_MEMORY_LIMIT', pid: status.pids[0] });
+    expect(crashed, JSON.stringify(crashed)).toMatchObject({ code: 'SYN_ERR_MEMORY_LIMIT', pid: status.pids[0] }); // the whole event on failure: exit code, signal, stderr
     await replaced;
     expect(system.agentStatus('m').pids).not.toEqual(status.pids);
     expect((await system.sendMessage('m', { prompt: 'after' })).output).toBe('[faults] ok (re: after)');

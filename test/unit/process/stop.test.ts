@@ -57,6 +57,15 @@ describe('exitError', () => {
     expect(exitError({ ...base, exitCode: EXIT_MEMORY, wasReady: false })?.code).toBe('SYN_ERR_STARTUP_FAILED');
   });
 
+  it('under memoryLimitMb, a death by any code or signal whose stderr ends in an out-of-memory complaint is SYN_ERR_MEMORY_LIMIT', () => {
+    const fatal = 'Fatal Python error: _PyErr_NormalizeException: Cannot recover from MemoryErrors while normalizing exceptions.';
+    expect(exitError({ ...base, exitCode: null, signal: 'SIGABRT', stderrTail: fatal, memoryCapped: true })).toMatchObject({ code: 'SYN_ERR_MEMORY_LIMIT', details: { signal: 'SIGABRT' } });
+    expect(exitError({ ...base, exitCode: 2, stderrTail: 'synapse zygote child: MemoryError: ', memoryCapped: true })?.message).toContain('died with code 2');
+    // Without a cap the same death is a crash (the host ran out of memory, not the worker's limit).
+    expect(exitError({ ...base, exitCode: null, signal: 'SIGABRT', stderrTail: fatal })?.code).toBe('SYN_ERR_AGENT_CRASHED');
+    expect(exitError({ ...base, exitCode: 1, stderrTail: 'ValueError: boom', memoryCapped: true })?.code).toBe('SYN_ERR_AGENT_CRASHED');
+  });
+
   it('a requested stop is not an error', () => {
     expect(exitError({ ...base, requested: true })).toBeUndefined();
   });
