@@ -58,7 +58,7 @@ def main(forked: bool = False) -> NoReturn:
 
         from ._control import control_fds_from_env
         from ._logging import install_log_forwarding
-        from ._runtime import Runtime, hard_exit
+        from ._runtime import EXIT_MEMORY, Runtime, hard_exit
         from ._schema import FEATURES
 
         pydantic_ai_version: str | None = None
@@ -84,15 +84,13 @@ def main(forked: bool = False) -> NoReturn:
         'features': list(FEATURES),
     })
     install_log_forwarding(writer.write)
+    runtime = Runtime(writer, control=control_fds_from_env())
     try:
-        code = _run_loop(Runtime(writer, control=control_fds_from_env()).serve())
+        code = _run_loop(runtime.serve())
     except MemoryError:
         # An allocation failure the loop did not survive: under memoryLimitMb that is the
         # memory limit (EXIT_MEMORY → SYN_ERR_MEMORY_LIMIT), not an unexplained crash.
-        from ._limits import memory_capped
-        from ._runtime import EXIT_MEMORY
-
-        if memory_capped():
+        if runtime.memory_capped:
             hard_exit(EXIT_MEMORY)
         raise
     watchdog.close()

@@ -68,11 +68,6 @@ def caused_by_memory_error(exc: BaseException | None) -> bool:
     return False
 
 
-def memory_capped() -> bool:
-    """True once a soft ``RLIMIT_AS`` is set (by :func:`apply_memory_limit`)."""
-    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
-
-
 def apply_memory_limit(limit_mb: int) -> int:
     """Sets the soft ``RLIMIT_AS`` to ``limit_mb`` MiB; returns the limit applied in bytes.
 

@@ -130,8 +130,9 @@ class Runtime:
         self._done: asyncio.Future[int] | None = None
         self._batch: FrameBatch | None = None
         self._memory_capped = False
+        """``init`` applied a ``memoryLimitMb`` (RLIMIT_AS); see :attr:`memory_capped`."""
         self._memory_hit = False
-        """A run failed with a MemoryError somewhere in its exception chain (see _run_task)."""
+        """A run failed with a MemoryError, itself or in its exception chain (see _run_task)."""
         self._control_channel: ControlChannel | None = None
         self._gc_notices: GcNotices | None = None
 
@@ -389,8 +390,13 @@ class Runtime:
         try:
             self._send_terminal(terminal)
         finally:
-            if self._memory_capped and (self._memory_hit or terminal.get('type') == 'MemoryError'):
+            if self._memory_capped and self._memory_hit:
                 self._recycle_after_memory_error(run_id)
+
+    @property
+    def memory_capped(self) -> bool:
+        """True once ``init`` applied a ``memoryLimitMb``: a MemoryError then recycles the process."""
+        return self._memory_capped
 
     def _recycle_after_memory_error(self, run_id: str) -> NoReturn:
         """Exits :data:`EXIT_MEMORY` once the run's error frame is written (see there). The
@@ -418,7 +424,7 @@ class Runtime:
                 return error_frame(exc, frame['id'], kind='timeout', retryable=True, message=f'run exceeded its deadline of {timeout_ms} ms')
             return error_frame(exc, frame['id'])
         except Exception as exc:
-            if caused_by_memory_error(exc):  # wrapped (cause, context, group): recycle all the same
+            if caused_by_memory_error(exc):  # itself, or wrapped (cause, context, group)
                 self._memory_hit = True
             return error_frame(exc, frame['id'])
 
